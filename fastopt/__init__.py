@@ -1,0 +1,21 @@
+"""fastopt: Adam and its whole family for NumPy, as in-place updates at the speed of memory.
+
+    >>> import numpy as np, fastopt
+    >>> w = np.zeros(3, np.float32)
+    >>> opt = fastopt.Adam([w], lr=0.1)
+    >>> opt.step([np.ones(3, np.float32)])
+    >>> w
+    array([-0.09999999, -0.09999999, -0.09999999], dtype=float32)
+"""
+from ._backend import get_backend, set_backend
+from ._optimizer import Optimizer
+from ._params import FlatParams, flatten
+from ._threads import get_num_threads, set_num_threads
+from .optimizers import Adam, AdamW
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "AdamW", "FlatParams", "Optimizer", "flatten",
+    "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+]

@@ -1,0 +1,56 @@
+# The optimizers' math, compiled once per CPU level (see setup.py): _math_base.pyx,
+# _math_v3.pyx and _math_v4.pyx each include this file and nothing else.  fastopt._kernels
+# picks the best level the CPU runs and reads the chunk functions' addresses from
+# ``kernels()``.  Every level gives bitwise the same results: no FMA contraction, no
+# fast-math, so vector width changes only the speed.
+#
+# A chunk function updates n consecutive elements: b[j] points at buffer j (param, grad,
+# then the optimizer's state buffers; NULL where a state buffer is not in use), s holds the
+# step's scalars already in the buffer's dtype, seg_in the tensor's own inputs and out the
+# chunk's outputs (partial sums), both float64.
+
+from cython cimport floating
+from libc.math cimport fabs, fabsf, sqrt, sqrtf
+from libc.stdint cimport intptr_t
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _max_nan(floating a, floating b) noexcept nogil:
+    """max(a, b) that propagates NaN from either side, as np.maximum and torch.maximum do."""
+    return a if (a >= b) | (a != a) else b
+
+
+cdef inline floating _grad(floating g, floating p, floating gscale, floating wd) noexcept nogil:
+    """The gradient as the update sees it: scaled (sign flip for maximize, clipping factor),
+    plus L2 weight decay where it is on.  A select, not an add of 0*p, so that wd == 0
+    leaves g bitwise as it was (also for p = inf and for -0.0)."""
+    g = g * gscale
+    return g + wd * p if wd != 0 else g
+
+
+include "adam.pxi"
+
+
+cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
+    return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)
+
+
+def kernels():
+    """name -> (float32 function address, float64 function address, number of scalars,
+    per-tensor inputs, per-chunk outputs)."""
+    return {
+        "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+    }

@@ -1,0 +1,300 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, cpow=True
+"""The compiled backend: a chunk driver over raw addresses, calling the optimizers' math
+(compiled per CPU level in the _math_* modules), and the per-step gathering of gradient
+addresses.
+
+Work is described by two int64 tables built once per optimizer (see ``_plan.py``):
+``addrs[row, j]`` is the address of buffer ``j`` (param, grad, then the state buffers)
+of tensor ``row``; ``chunks[c] = (row, start, length)`` splits every tensor into pieces
+of a fixed size.  The driver hands each chunk to an optimizer's chunk function, serially
+below the size threshold and over an OpenMP static schedule above it.  Because chunk
+boundaries never depend on the thread count, element-wise results and per-chunk partial
+sums are bitwise the same for 1 thread and for N.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, intptr_t
+
+cnp.import_array()
+
+cdef extern from "_openmp.h":
+    int omp_get_max_threads() noexcept nogil
+    int FASTOPT_HAVE_OPENMP
+
+cdef enum:
+    MAX_BUFFERS = 8
+    MAX_SCALARS = 24
+
+# One chunk of one tensor: b[j] points at buffer j for this chunk (NULL where a state buffer
+# is absent), s holds the step's scalars in the buffer's dtype, seg_in the tensor's inputs
+# (per-tensor scalars), out the chunk's outputs (partial sums).
+ctypedef void (*chunk_f32)(float** b, Py_ssize_t n, const float* s,
+                           const double* seg_in, double* out) noexcept nogil
+ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
+                           const double* seg_in, double* out) noexcept nogil
+
+
+# ----------------------------------------------------------------------------------------
+# Threads.
+
+cdef int _num_threads = 0            # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
+cdef Py_ssize_t _parallel_threshold = 1 << 18
+
+
+def openmp_enabled():
+    """Whether this build has OpenMP (a serial build runs every kernel on one thread)."""
+    return bool(FASTOPT_HAVE_OPENMP)
+
+
+def set_num_threads(int n):
+    global _num_threads
+    _num_threads = n
+
+
+def get_num_threads():
+    return _num_threads if _num_threads > 0 else omp_get_max_threads()
+
+
+def set_parallel_threshold(Py_ssize_t n):
+    global _parallel_threshold
+    _parallel_threshold = n
+
+
+def get_parallel_threshold():
+    return _parallel_threshold
+
+
+cdef inline int _threads_for(Py_ssize_t nelem) noexcept nogil:
+    if not FASTOPT_HAVE_OPENMP or nelem < _parallel_threshold:
+        return 1
+    return _num_threads if _num_threads > 0 else omp_get_max_threads()
+
+
+# ----------------------------------------------------------------------------------------
+# The driver.
+
+cdef inline void _one_chunk(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
+                            const int64_t* chunk, const double* seg_in, Py_ssize_t n_in,
+                            double* out) noexcept nogil:
+    cdef floating* bufs[MAX_BUFFERS]
+    cdef Py_ssize_t row = chunk[0], start = chunk[1], j
+    cdef int64_t a
+    for j in range(nbuf):
+        a = addrs[row * nbuf + j]
+        bufs[j] = (<floating*><intptr_t>a) + start if a != 0 else NULL
+    if floating is float:
+        (<chunk_f32>fn)(bufs, chunk[2], s, seg_in + row * n_in, out)
+    else:
+        (<chunk_f64>fn)(bufs, chunk[2], s, seg_in + row * n_in, out)
+
+
+cdef void _drive(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
+                 const int64_t* chunks, Py_ssize_t nchunks, const double* seg_in,
+                 Py_ssize_t n_in, double* out, Py_ssize_t n_out, int nthreads) noexcept nogil:
+    cdef Py_ssize_t c
+    if nthreads > 1:
+        for c in prange(nchunks, num_threads=nthreads, schedule="static"):
+            _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, seg_in, n_in, out + c * n_out)
+    else:
+        for c in range(nchunks):
+            _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, seg_in, n_in, out + c * n_out)
+
+
+cdef class Kernel:
+    """An optimizer's chunk function for both dtypes, with its arity."""
+    cdef void* f32
+    cdef void* f64
+    cdef readonly str name
+    cdef readonly int n_scalars, n_seg_in, n_out
+
+    def __repr__(self):
+        return f"<fastopt kernel {self.name}>"
+
+
+cdef extern from *:
+    """
+    static int fastopt_cpu_level(void) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \\
+        (defined(__clang__) || __GNUC__ >= 12)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("x86-64-v4")) return 4;
+        if (__builtin_cpu_supports("x86-64-v3")) return 3;
+    #endif
+        return 1;
+    }
+    """
+    int fastopt_cpu_level() noexcept nogil
+
+
+def _load_math():
+    """The math module for the best CPU level that this CPU runs and this build has
+    ($FASTOPT_CPU = base, v3 or v4 asks for one; tests use it to compare levels)."""
+    import importlib
+    import os
+    wanted = os.environ.get("FASTOPT_CPU")
+    if wanted:
+        if wanted not in ("base", "v3", "v4"):
+            raise ImportError(f"FASTOPT_CPU={wanted!r}: choose base, v3 or v4")
+        return wanted, importlib.import_module(f"fastopt._math_{wanted}")
+    level = fastopt_cpu_level()
+    for name, need in (("v4", 4), ("v3", 3)):
+        if level >= need:
+            try:
+                return name, importlib.import_module(f"fastopt._math_{name}")
+            except ImportError:
+                pass
+    return "base", importlib.import_module("fastopt._math_base")
+
+
+CPU_LEVEL, _math = _load_math()
+
+
+cdef Kernel _kernel(str name, tuple entry):
+    cdef Kernel k = Kernel.__new__(Kernel)
+    k.name = name
+    k.f32 = <void*><intptr_t>entry[0]
+    k.f64 = <void*><intptr_t>entry[1]
+    k.n_scalars, k.n_seg_in, k.n_out = entry[2], entry[3], entry[4]
+    return k
+
+
+KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
+
+
+cdef class BoundKernel:
+    """A kernel bound to one plan: calling it with the step's scalars runs one step.
+
+    ``seg_in`` (float64, one row per tensor) and ``out`` (float64, one row per chunk) are
+    arrays the caller owns and may refill between calls."""
+    cdef Kernel kernel
+    cdef cnp.ndarray addrs_arr, chunks_arr, seg_in_arr, out_arr
+    cdef const int64_t* addrs
+    cdef const int64_t* chunks
+    cdef const double* seg_in
+    cdef double* out
+    cdef Py_ssize_t nbuf, nchunks, nelem
+    cdef bint is_f32
+
+    def __cinit__(self, Kernel kernel, cnp.ndarray addrs, cnp.ndarray chunks, dtype,
+                  Py_ssize_t nelem, cnp.ndarray seg_in=None, cnp.ndarray out=None):
+        if addrs.dtype != np.int64 or not addrs.flags.c_contiguous or addrs.ndim != 2:
+            raise TypeError("addrs must be a C-contiguous 2-D int64 array")
+        if chunks.dtype != np.int64 or not chunks.flags.c_contiguous or chunks.ndim != 2 \
+                or chunks.shape[1] != 3:
+            raise TypeError("chunks must be a C-contiguous (n, 3) int64 array")
+        if addrs.shape[1] > MAX_BUFFERS:
+            raise ValueError(f"at most {MAX_BUFFERS} buffers per tensor")
+        if kernel.n_seg_in and (seg_in is None or seg_in.dtype != np.float64
+                                or not seg_in.flags.c_contiguous
+                                or seg_in.shape[0] != addrs.shape[0]
+                                or seg_in.size != addrs.shape[0] * kernel.n_seg_in):
+            raise TypeError(f"kernel {kernel.name} needs seg_in of shape "
+                            f"({addrs.shape[0]}, {kernel.n_seg_in}), float64")
+        if kernel.n_out and (out is None or out.dtype != np.float64 or not out.flags.c_contiguous
+                             or out.shape[0] != chunks.shape[0]
+                             or out.size != chunks.shape[0] * kernel.n_out):
+            raise TypeError(f"kernel {kernel.name} needs out of shape "
+                            f"({chunks.shape[0]}, {kernel.n_out}), float64")
+        self.kernel = kernel
+        self.addrs_arr = addrs
+        self.chunks_arr = chunks
+        self.seg_in_arr = seg_in
+        self.out_arr = out
+        self.addrs = <const int64_t*>cnp.PyArray_DATA(addrs)
+        self.chunks = <const int64_t*>cnp.PyArray_DATA(chunks)
+        self.seg_in = <const double*>cnp.PyArray_DATA(seg_in) if seg_in is not None else NULL
+        self.out = <double*>cnp.PyArray_DATA(out) if out is not None else NULL
+        self.nbuf = addrs.shape[1]
+        self.nchunks = chunks.shape[0]
+        self.nelem = nelem
+        dtype = np.dtype(dtype)
+        if dtype == np.float32:
+            self.is_f32 = True
+        elif dtype == np.float64:
+            self.is_f32 = False
+        else:
+            raise TypeError(f"unsupported dtype {dtype}")
+
+    def __call__(self, tuple scalars):
+        cdef float s32[MAX_SCALARS]
+        cdef double s64[MAX_SCALARS]
+        cdef Py_ssize_t i, ns = len(scalars)
+        cdef int nthreads
+        if ns != self.kernel.n_scalars:
+            raise TypeError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
+                            f"scalars, got {ns}")
+        nthreads = _threads_for(self.nelem)
+        if self.is_f32:
+            for i in range(ns):
+                s32[i] = <float>(<double>scalars[i])
+            with nogil:
+                _drive(s32, self.kernel.f32, self.addrs, self.nbuf, self.chunks, self.nchunks,
+                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+        else:
+            for i in range(ns):
+                s64[i] = <double>scalars[i]
+            with nogil:
+                _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks, self.nchunks,
+                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+
+
+def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
+         cnp.ndarray seg_in=None, cnp.ndarray out=None):
+    """The backend entry point: kernel ``name`` bound to a plan's tables."""
+    return BoundKernel(KERNELS[name], addrs, chunks, dtype, nelem, seg_in, out)
+
+
+# ----------------------------------------------------------------------------------------
+# Gradients given per step: validated, then their addresses written into the plan tables.
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
+    cdef int d, nd = cnp.PyArray_NDIM(a)
+    if nd != cnp.PyArray_NDIM(b):
+        return False
+    for d in range(nd):
+        if cnp.PyArray_DIM(a, d) != cnp.PyArray_DIM(b, d):
+            return False
+    return True
+
+
+def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarray rows,
+                     Py_ssize_t col):
+    """Check that ``seq[i]`` is a valid gradient for ``params[i]`` for every i, then write
+    its data address to ``table[rows[i], col]``.  Nothing is written unless all are valid.
+    """
+    cdef Py_ssize_t i, n = len(params), nbytes
+    cdef cnp.ndarray g, p
+    cdef char* gp
+    cdef char* pp
+    if len(seq) != n:
+        raise ValueError(f"expected {n} gradients (one per parameter), got {len(seq)}")
+    for i in range(n):
+        obj = seq[i]
+        p = <cnp.ndarray>params[i]
+        if not isinstance(obj, cnp.ndarray):
+            raise TypeError(f"gradient for parameter {labels[i]} must be a NumPy array, "
+                            f"got {type(obj).__name__}")
+        g = <cnp.ndarray>obj
+        if cnp.PyArray_TYPE(g) != cnp.PyArray_TYPE(p):
+            raise TypeError(f"gradient for parameter {labels[i]} has dtype {g.dtype}, "
+                            f"the parameter has {p.dtype}")
+        if not _same_shape(g, p):
+            raise ValueError(f"gradient for parameter {labels[i]} has shape {(<object>g).shape}, "
+                             f"the parameter has {(<object>p).shape}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(g):
+            raise ValueError(f"gradient for parameter {labels[i]} is not C-contiguous "
+                             f"(use np.ascontiguousarray)")
+        gp = <char*>cnp.PyArray_DATA(g)
+        pp = <char*>cnp.PyArray_DATA(p)
+        nbytes = cnp.PyArray_NBYTES(p)
+        if nbytes > 0 and gp < pp + nbytes and pp < gp + nbytes:
+            raise ValueError(f"gradient for parameter {labels[i]} shares memory with the "
+                             f"parameter itself")
+    cdef int64_t[:, ::1] t = table
+    cdef Py_ssize_t[::1] r = rows
+    for i in range(n):
+        t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])

@@ -1,0 +1,44 @@
+"""The numba backend: the same kernels as the Cython backend, as ``@njit`` functions
+compiled on first use for each dtype and cached on disk.
+
+Each optimizer module defines one Python function over the plan tables; ``kernel`` turns
+it into a serial and a parallel (``prange`` over chunks) compiled version.  Small plans
+run the serial one, so a step never wakes numba's thread pool below the threshold.
+"""
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+
+from .. import _kernels
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+from . import adam  # noqa: E402  (after the threading layer is chosen)
+
+KERNELS = {"adam": adam.KERNEL}
+
+
+def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
+         seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
+    serial, parallel = KERNELS[name]
+    like = np.empty(0, dtype)
+    seg_in = np.zeros((addrs.shape[0], 0)) if seg_in is None else seg_in
+    out = np.zeros((chunks.shape[0], 0)) if out is None else out
+    threads_for = _kernels.get_num_threads
+    threshold = _kernels.get_parallel_threshold
+
+    def run(scalars: tuple[float, ...]) -> None:
+        if nelem >= threshold():
+            nthreads = min(threads_for(), numba.config.NUMBA_NUM_THREADS)
+            if nthreads > 1:
+                numba.set_num_threads(nthreads)
+                parallel(addrs, chunks, like, scalars, seg_in, out)
+                return
+        serial(addrs, chunks, like, scalars, seg_in, out)
+
+    return run

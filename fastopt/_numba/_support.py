@@ -1,0 +1,59 @@
+"""What every numba kernel uses: arrays over the addresses in a plan's table, the element
+helpers shared with the Cython kernels' math, and the decorator that compiles a kernel
+twice (serial and parallel)."""
+from __future__ import annotations
+
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+JIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
+
+
+@intrinsic
+def _array_at(typingctx, addr, n, like):
+    """A 1-D C array of ``n`` elements of ``like``'s dtype at integer address ``addr``."""
+    dtype = like.dtype
+    arrty = types.Array(dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        addr_v, n_v, _ = args
+        ptr = builder.inttoptr(addr_v, context.get_data_type(dtype).as_pointer())
+        ary = context.make_array(arrty)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(dtype)))
+        context.populate_array(ary, data=ptr, shape=cgutils.pack_array(builder, [n_v]),
+                               strides=cgutils.pack_array(builder, [itemsize]),
+                               itemsize=itemsize, meminfo=None)
+        return ary._getvalue()
+
+    return arrty(types.int64, types.intp, like), codegen
+
+
+@njit(inline="always", **JIT)
+def buffer(addrs, chunk, j, like):
+    """Buffer ``j`` of the piece of tensor ``chunk[0]`` that the chunk covers."""
+    row, start, n = chunk[0], chunk[1], chunk[2]
+    a = addrs[row, j]
+    if a != 0:
+        a += start * like.itemsize
+    return _array_at(a, n, like)
+
+
+def kernel(fn):
+    """(serial, parallel) compiled versions of a kernel written with ``prange``."""
+    return njit(**JIT)(fn), njit(parallel=True, **JIT)(fn)
+
+
+@njit(inline="always", **JIT)
+def grad(g, p, gscale, wd):
+    """The gradient as the update sees it: scaled (maximize, clipping), plus L2 weight
+    decay where it is on (a select, so wd == 0 leaves g bitwise as it was)."""
+    g = g * gscale
+    return g + wd * p if wd != 0 else g
+
+
+@njit(inline="always", **JIT)
+def max_nan(a, b):
+    """max(a, b) propagating NaN from either side, as np.maximum does."""
+    return a if (a >= b or a != a) else b

@@ -1,0 +1,223 @@
+"""Parameters in every form a user has them: a list of arrays, a dict of named arrays,
+torch-style param groups, or a ``FlatParams`` made by :func:`flatten`."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+ALIGN_BYTES = 64
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+Key = Union[str, int]
+
+
+def aligned_zeros(n: int, dtype: Any) -> np.ndarray:
+    """A zeroed 1-D array of ``n`` elements whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n * dtype.itemsize + ALIGN_BYTES, np.uint8)
+    skip = (-raw.ctypes.data) % ALIGN_BYTES
+    return raw[skip:skip + n * dtype.itemsize].view(dtype)
+
+
+def padded(n: int, dtype: Any) -> int:
+    """``n`` rounded up to a whole number of 64-byte lines of ``dtype``."""
+    per_line = ALIGN_BYTES // np.dtype(dtype).itemsize
+    return -(-n // per_line) * per_line
+
+
+def label_of(key: Key) -> str:
+    return repr(key) if isinstance(key, str) else f"#{key}"
+
+
+def check_param_array(arr: Any, label: str) -> np.ndarray:
+    """A parameter must be a writeable, C-contiguous float32/float64 NumPy array."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"parameter {label} must be a NumPy array, got {type(arr).__name__}")
+    if arr.dtype not in DTYPES:
+        raise TypeError(f"parameter {label} has dtype {arr.dtype}; fastopt updates float32 "
+                        f"and float64 arrays")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"parameter {label} is not C-contiguous; it is updated in place, "
+                         f"so pass a contiguous array (np.ascontiguousarray makes a copy)")
+    if not arr.flags.writeable:
+        raise ValueError(f"parameter {label} is read-only")
+    return arr
+
+
+class FlatParams(Mapping):
+    """Parameters living in one contiguous, 64-byte-aligned buffer per dtype.
+
+    ``params[key]`` is a view of the parameter inside the flat buffer (what the model
+    should use), ``params.grads[key]`` the matching view of the flat gradient buffer
+    (where backprop should write), ``params.data`` / ``params.grad`` the flat buffers
+    themselves.  Every view starts on a 64-byte boundary; the padding between views is
+    zero and stays zero.
+    """
+
+    def __init__(self, arrays: Mapping[Key, np.ndarray]):
+        sizes: dict[np.dtype, int] = {}
+        offsets: dict[Key, int] = {}
+        for key, arr in arrays.items():
+            offsets[key] = sizes.get(arr.dtype, 0)
+            sizes[arr.dtype] = offsets[key] + padded(arr.size, arr.dtype)
+        self.buffers: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {
+            dt: (aligned_zeros(n, dt), aligned_zeros(n, dt)) for dt, n in sizes.items()}
+        self._views: dict[Key, np.ndarray] = {}
+        self.grads: dict[Key, np.ndarray] = {}
+        self.offsets = offsets
+        for key, arr in arrays.items():
+            data, grad = self.buffers[arr.dtype]
+            sl = slice(offsets[key], offsets[key] + arr.size)
+            self._views[key] = data[sl].reshape(arr.shape)
+            self._views[key][...] = arr
+            self.grads[key] = grad[sl].reshape(arr.shape)
+
+    def __getitem__(self, key: Key) -> np.ndarray:
+        return self._views[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def _only_buffer(self, which: int) -> np.ndarray:
+        if len(self.buffers) != 1:
+            kinds = ", ".join(str(dt) for dt in self.buffers)
+            raise TypeError(f"these parameters have one buffer per dtype ({kinds}); use "
+                            f".buffers[dtype]")
+        return next(iter(self.buffers.values()))[which]
+
+    @property
+    def data(self) -> np.ndarray:
+        """The flat parameter buffer (parameters of a single dtype)."""
+        return self._only_buffer(0)
+
+    @property
+    def grad(self) -> np.ndarray:
+        """The flat gradient buffer (parameters of a single dtype)."""
+        return self._only_buffer(1)
+
+    def zero_grad(self) -> None:
+        for _, grad in self.buffers.values():
+            grad.fill(0)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k!r}: {v.shape}" for k, v in self._views.items())
+        return f"FlatParams({{{shapes}}})"
+
+
+def flatten(params: Mapping[str, Any] | list | tuple) -> FlatParams:
+    """Copy a dict of named arrays (or a list of arrays) into a :class:`FlatParams`."""
+    if isinstance(params, FlatParams):
+        raise TypeError("these parameters are already flat")
+    if isinstance(params, Mapping):
+        items = list(params.items())
+        for key, _ in items:
+            if not isinstance(key, str):
+                raise TypeError(f"parameter names must be strings, got {key!r}")
+    elif isinstance(params, (list, tuple)):
+        items = list(enumerate(params))
+    else:
+        raise TypeError(f"flatten takes a dict or a list of arrays, got {type(params).__name__}")
+    arrays = {}
+    for key, arr in items:
+        label = label_of(key)
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"parameter {label} must be a NumPy array, got {type(arr).__name__}")
+        if arr.dtype not in DTYPES:
+            raise TypeError(f"parameter {label} has dtype {arr.dtype}; fastopt updates "
+                            f"float32 and float64 arrays")
+        arrays[key] = arr
+    return FlatParams(arrays)
+
+
+@dataclass(eq=False)
+class Tensor:
+    """One parameter array as the optimizer sees it."""
+    key: Key
+    array: np.ndarray
+    group: int
+    flat: FlatParams | None = None
+
+    @property
+    def label(self) -> str:
+        return label_of(self.key)
+
+
+def _named_or_listed(obj: Any, next_index: int) -> list[tuple[Key, Any]]:
+    if isinstance(obj, Mapping):
+        for key in obj:
+            if not isinstance(key, str):
+                raise TypeError(f"parameter names must be strings, got {key!r}")
+        return list(obj.items())
+    if isinstance(obj, np.ndarray):
+        raise TypeError("params must be a list or dict of arrays, not a single array "
+                        "(wrap it: [array])")
+    if not isinstance(obj, (list, tuple)):
+        raise TypeError(f"params must be a list, dict, param groups or FlatParams, got "
+                        f"{type(obj).__name__}")
+    return [(next_index + i, arr) for i, arr in enumerate(obj)]
+
+
+def parse_params(params: Any) -> tuple[list[dict[str, Any]], list[Tensor], FlatParams | None]:
+    """Turn what the user passed into (group overrides, tensors, flat params or None).
+
+    Each group override is the group's dict without "params"; tensors are in the user's
+    order, which is the order gradients are given in.
+    """
+    if isinstance(params, FlatParams):
+        tensors = [Tensor(key, params[key], 0, params) for key in params]
+        return [{}], tensors, params
+    if isinstance(params, (list, tuple)) and params and all(isinstance(p, Mapping) for p in params):
+        groups, tensors = [], []
+        for gi, group in enumerate(params):
+            if "params" not in group:
+                raise ValueError(f"param group {gi} has no 'params' entry")
+            overrides = {k: v for k, v in group.items() if k != "params"}
+            named = _named_or_listed(group["params"], len(tensors))
+            tensors += [Tensor(key, arr, gi) for key, arr in named]
+            groups.append(overrides)
+    else:
+        groups = [{}]
+        tensors = [Tensor(key, arr, 0) for key, arr in _named_or_listed(params, 0)]
+    keys = [t.key for t in tensors]
+    if any(isinstance(k, str) for k in keys) and not all(isinstance(k, str) for k in keys):
+        raise TypeError("either name every parameter (dicts) or none (lists)")
+    if len(set(keys)) != len(keys):
+        raise ValueError("a parameter name appears in more than one group")
+    for t in tensors:
+        check_param_array(t.array, t.label)
+    _refuse_overlaps(tensors)
+    return groups, tensors, None
+
+
+def _refuse_overlaps(tensors: list[Tensor]) -> None:
+    """No two parameters may share memory: each would see the other's update."""
+    spans = sorted((t.array.__array_interface__["data"][0], t.array.nbytes, t.label)
+                   for t in tensors if t.array.nbytes)
+    for (a0, an, alabel), (b0, _, blabel) in zip(spans, spans[1:]):
+        if b0 < a0 + an:
+            raise ValueError(f"parameters {alabel} and {blabel} share memory (the same array "
+                             f"given twice, or overlapping views)")
+
+
+def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any]:
+    """Gradients given as a dict (by name) or a list (by position), in tensor order."""
+    if isinstance(grads, Mapping):
+        keys = [t.key for t in tensors]
+        if len(grads) != len(keys) or any(k not in grads for k in keys):
+            missing = [label_of(k) for k in keys if k not in grads]
+            extra = [repr(k) for k in grads if k not in set(keys)]
+            raise ValueError("gradients must match the parameters' names: "
+                             + (f"missing {', '.join(missing)}" if missing else "")
+                             + ("; " if missing and extra else "")
+                             + (f"unknown {', '.join(extra)}" if extra else ""))
+        return [grads[k] for k in keys]
+    if isinstance(grads, (list, tuple)):
+        return list(grads)
+    raise TypeError(f"gradients must be a list, a dict or one flat array, got "
+                    f"{type(grads).__name__}")

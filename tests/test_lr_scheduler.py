@@ -475,6 +475,27 @@ def test_chained_scheduler_inside_sequential():
     assert seq.get_last_lr() == pytest.approx([0.01, 0.003], rel=REL)
 
 
+def test_custom_subclass_like_torch():
+    """A user schedule written the torch way: subclass and implement get_lr."""
+
+    class Halving(S.LRScheduler):
+        def __init__(self, optimizer, every, last_epoch=-1):
+            self.every = every
+            super().__init__(optimizer, last_epoch)
+
+        def get_lr(self):
+            return [b * 0.5 ** (self.last_epoch // self.every) for b in self.base_lrs]
+
+    opt = _adam(LRS2)
+    sched = Halving(opt, 2)
+    seen = [sched.get_last_lr()]
+    for _ in range(4):
+        sched.step()
+        seen.append(sched.get_last_lr())
+    assert seen == [LRS2, LRS2, [0.05, 0.015], [0.05, 0.015], [0.025, 0.0075]]
+    assert sched.state_dict()["every"] == 2
+
+
 def test_chained_last_epoch_follows_last_scheduler():
     opt = _adam(LRS2)
     ch = S.ChainedScheduler([S.StepLR(opt, 3), S.ExponentialLR(opt, 0.9)])
@@ -515,6 +536,39 @@ def test_fastopt_adam_trains_under_onecycle_like_torch():
         assert _close(opt.param_groups[0]["lr"], t_opt.param_groups[0]["lr"])
         assert _close(opt.param_groups[0]["betas"][0], t_opt.param_groups[0]["betas"][0])
         np.testing.assert_allclose(ours_w, tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(_FastAdam is None, reason="fastopt.Adam is not importable yet")
+@pytest.mark.xfail(
+    raises=ValueError,
+    strict=False,
+    reason="fastopt's Optimizer.load_state_dict refuses param-group keys that are not in "
+    "defaults (initial_lr, max_lr, ...), which schedulers add exactly as torch's do",
+)
+def test_fastopt_checkpoint_with_scheduler_resumes_identically():
+    """torch's resume recipe: build optimizer + scheduler, then load both states."""
+
+    def build(w):
+        opt = _FastAdam([w], lr=0.01)
+        return opt, S.OneCycleLR(opt, max_lr=0.05, total_steps=20)
+
+    w = np.linspace(-1.0, 1.0, 6)
+    opt, sched = build(w)
+    for _ in range(8):
+        opt.step([np.cos(w)])
+        sched.step()
+    w2 = w.copy()
+    opt2, sched2 = build(w2)
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict(sched.state_dict())
+    for _ in range(12):
+        opt.step([np.cos(w)])
+        sched.step()
+        opt2.step([np.cos(w2)])
+        sched2.step()
+        assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+        assert opt2.param_groups[0]["betas"] == opt.param_groups[0]["betas"]
+        np.testing.assert_array_equal(w2, w)
 
 
 # --------------------------------------------------------------------------- #

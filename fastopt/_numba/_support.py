@@ -3,6 +3,8 @@ helpers shared with the Cython kernels' math, and the decorator that compiles a 
 twice (serial and parallel)."""
 from __future__ import annotations
 
+import types as types_module
+
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -41,8 +43,15 @@ def buffer(addrs, chunk, j, like):
 
 
 def kernel(fn):
-    """(serial, parallel) compiled versions of a kernel written with ``prange``."""
-    return njit(**JIT)(fn), njit(parallel=True, **JIT)(fn)
+    """(serial, parallel) compiled versions of a kernel written with ``prange``.
+
+    The parallel one compiles a copy of the function under another name: numba's disk
+    cache is keyed by the function's name, and would otherwise hand one version's machine
+    code to the other."""
+    twin = types_module.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel",
+                                     fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    return njit(**JIT)(fn), njit(parallel=True, **JIT)(twin)
 
 
 @njit(inline="always", **JIT)

@@ -7,6 +7,7 @@
     >>> w
     array([-0.09999999, -0.09999999, -0.09999999], dtype=float32)
 """
+from . import lr_scheduler
 from ._backend import get_backend, set_backend
 from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
@@ -16,6 +17,6 @@ from .optimizers import Adam, AdamW
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "AdamW", "FlatParams", "Optimizer", "flatten",
+    "Adam", "AdamW", "FlatParams", "Optimizer", "flatten", "lr_scheduler",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads",
 ]

@@ -1693,7 +1693,7 @@ enum  {
   __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS = 10
 };
 
-/* "fastopt/_cython/math.pxi":47
+/* "fastopt/_cython/math.pxi":53
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -2409,6 +2409,8 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__sqrt(float); 
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__sqrt(double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__max_nan(float, float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__max_nan(double, double); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__lerp(float, float, float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__lerp(double, double, double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad(float, float, float, float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad(double, double, double, double); /*proto*/
 static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
@@ -2729,6 +2731,94 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__max_nan(doub
 /* "fastopt/_cython/math.pxi":36
  * 
  * 
+ * cdef inline floating _lerp(floating a, floating b, floating w) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+ *     exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__lerp(float __pyx_v_a, float __pyx_v_b, float __pyx_v_w) {
+  float __pyx_r;
+  float __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "fastopt/_cython/math.pxi":39
+ *     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+ *     exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+ *     return a + w * (b - a) if w < <floating>0.5 else b - (b - a) * (<floating>1 - w)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_w < ((float)0.5));
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = (__pyx_v_a + (__pyx_v_w * (__pyx_v_b - __pyx_v_a)));
+  } else {
+
+    __pyx_t_1 = (__pyx_v_b - ((__pyx_v_b - __pyx_v_a) * (((float)1) - __pyx_v_w)));
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":36
+ * 
+ * 
+ * cdef inline floating _lerp(floating a, floating b, floating w) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+ *     exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__lerp(double __pyx_v_a, double __pyx_v_b, double __pyx_v_w) {
+  double __pyx_r;
+  double __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "fastopt/_cython/math.pxi":39
+ *     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+ *     exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+ *     return a + w * (b - a) if w < <floating>0.5 else b - (b - a) * (<floating>1 - w)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_w < ((double)0.5));
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = (__pyx_v_a + (__pyx_v_w * (__pyx_v_b - __pyx_v_a)));
+  } else {
+
+    __pyx_t_1 = (__pyx_v_b - ((__pyx_v_b - __pyx_v_a) * (((double)1) - __pyx_v_w)));
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":36
+ * 
+ * 
+ * cdef inline floating _lerp(floating a, floating b, floating w) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+ *     exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/math.pxi":42
+ * 
+ * 
  * cdef inline floating _grad(floating g, floating p, floating gscale, floating wd) noexcept nogil:             # <<<<<<<<<<<<<<
  *     """The gradient as the update sees it: scaled (sign flip for maximize, clipping factor),
  *     plus L2 weight decay where it is on.  A select, not an add of 0*p, so that wd == 0
@@ -2740,7 +2830,7 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad(float __
   int __pyx_t_2;
 
 
-  /* "fastopt/_cython/math.pxi":40
+  /* "fastopt/_cython/math.pxi":46
  *     plus L2 weight decay where it is on.  A select, not an add of 0*p, so that wd == 0
  *     leaves g bitwise as it was (also for p = inf and for -0.0)."""
  *     g = g * gscale             # <<<<<<<<<<<<<<
@@ -2749,7 +2839,7 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad(float __
 */
   __pyx_v_g = (__pyx_v_g * __pyx_v_gscale);
 
-  /* "fastopt/_cython/math.pxi":41
+  /* "fastopt/_cython/math.pxi":47
  *     leaves g bitwise as it was (also for p = inf and for -0.0)."""
  *     g = g * gscale
  *     return g + wd * p if wd != 0 else g             # <<<<<<<<<<<<<<
@@ -2771,7 +2861,7 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad(float __
   }
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":36
+  /* "fastopt/_cython/math.pxi":42
  * 
  * 
  * cdef inline floating _grad(floating g, floating p, floating gscale, floating wd) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -2791,7 +2881,7 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad(double 
   int __pyx_t_2;
 
 
-  /* "fastopt/_cython/math.pxi":40
+  /* "fastopt/_cython/math.pxi":46
  *     plus L2 weight decay where it is on.  A select, not an add of 0*p, so that wd == 0
  *     leaves g bitwise as it was (also for p = inf and for -0.0)."""
  *     g = g * gscale             # <<<<<<<<<<<<<<
@@ -2800,7 +2890,7 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad(double 
 */
   __pyx_v_g = (__pyx_v_g * __pyx_v_gscale);
 
-  /* "fastopt/_cython/math.pxi":41
+  /* "fastopt/_cython/math.pxi":47
  *     leaves g bitwise as it was (also for p = inf and for -0.0)."""
  *     g = g * gscale
  *     return g + wd * p if wd != 0 else g             # <<<<<<<<<<<<<<
@@ -2822,7 +2912,7 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad(double 
   }
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":36
+  /* "fastopt/_cython/math.pxi":42
  * 
  * 
  * cdef inline floating _grad(floating g, floating p, floating gscale, floating wd) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -2966,7 +3056,7 @@ static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **__pyx_v_b,
  *     for i in range(n):
  *         pi = p[i] * decay             # <<<<<<<<<<<<<<
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
 */
     __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
 
@@ -2974,7 +3064,7 @@ static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **__pyx_v_b,
  *     for i in range(n):
  *         pi = p[i] * decay
  *         gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi
 */
     __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
@@ -2982,15 +3072,15 @@ static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **__pyx_v_b,
     /* "fastopt/_cython/adam.pxi":24
  *         pi = p[i] * decay
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])             # <<<<<<<<<<<<<<
+ *         m[i] = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
  *         d = beta2 * v[i] + w2 * gi * gi
  *         v[i] = d
 */
-    (__pyx_v_m[__pyx_v_i]) = ((__pyx_v_m[__pyx_v_i]) + (__pyx_v_w1 * (__pyx_v_gi - (__pyx_v_m[__pyx_v_i]))));
+    (__pyx_v_m[__pyx_v_i]) = __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
 
     /* "fastopt/_cython/adam.pxi":25
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
  *         v[i] = d
  *         if amsgrad:
@@ -2998,7 +3088,7 @@ static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **__pyx_v_b,
     __pyx_v_d = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
 
     /* "fastopt/_cython/adam.pxi":26
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi
  *         v[i] = d             # <<<<<<<<<<<<<<
  *         if amsgrad:
@@ -3202,7 +3292,7 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
  *     for i in range(n):
  *         pi = p[i] * decay             # <<<<<<<<<<<<<<
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
 */
     __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
 
@@ -3210,7 +3300,7 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
  *     for i in range(n):
  *         pi = p[i] * decay
  *         gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi
 */
     __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
@@ -3218,15 +3308,15 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
     /* "fastopt/_cython/adam.pxi":24
  *         pi = p[i] * decay
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])             # <<<<<<<<<<<<<<
+ *         m[i] = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
  *         d = beta2 * v[i] + w2 * gi * gi
  *         v[i] = d
 */
-    (__pyx_v_m[__pyx_v_i]) = ((__pyx_v_m[__pyx_v_i]) + (__pyx_v_w1 * (__pyx_v_gi - (__pyx_v_m[__pyx_v_i]))));
+    (__pyx_v_m[__pyx_v_i]) = __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
 
     /* "fastopt/_cython/adam.pxi":25
  *         gi = _grad(g[i], pi, gscale, wd)
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
  *         v[i] = d
  *         if amsgrad:
@@ -3234,7 +3324,7 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
     __pyx_v_d = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
 
     /* "fastopt/_cython/adam.pxi":26
- *         m[i] = m[i] + w1 * (gi - m[i])
+ *         m[i] = _lerp(m[i], gi, w1)
  *         d = beta2 * v[i] + w2 * gi * gi
  *         v[i] = d             # <<<<<<<<<<<<<<
  *         if amsgrad:
@@ -3316,7 +3406,7 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
 
 }
 
-/* "fastopt/_cython/math.pxi":47
+/* "fastopt/_cython/math.pxi":53
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3348,35 +3438,35 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
     }
   }
 
-  /* "fastopt/_cython/math.pxi":48
+  /* "fastopt/_cython/math.pxi":54
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
  *     return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 48, __pyx_L1_error)
+  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 48, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 48, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 48, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 48, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_5);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 48, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_2 = 0;
   __pyx_t_3 = 0;
@@ -3393,7 +3483,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":47
+  /* "fastopt/_cython/math.pxi":53
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3417,7 +3507,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
   return __pyx_r;
 }
 
-/* "fastopt/_cython/math.pxi":51
+/* "fastopt/_cython/math.pxi":57
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3452,17 +3542,17 @@ static PyObject *__pyx_pf_7fastopt_8_math_v4_kernels(CYTHON_UNUSED PyObject *__p
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kernels", 0);
 
-  /* "fastopt/_cython/math.pxi":55
+  /* "fastopt/_cython/math.pxi":61
  *     per-tensor inputs, per-chunk outputs)."""
  *     return {
  *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),             # <<<<<<<<<<<<<<
  *     }
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 55, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 61, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __pyx_f_7fastopt_8_math_v4__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk), __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 55, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v4__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk), __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 61, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 55, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 61, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   {
     PyObject *__pyx_temp;
@@ -3475,7 +3565,7 @@ static PyObject *__pyx_pf_7fastopt_8_math_v4_kernels(CYTHON_UNUSED PyObject *__p
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":51
+  /* "fastopt/_cython/math.pxi":57
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3848,19 +3938,19 @@ __Pyx_RefNannySetupContext("PyInit__math_v4", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "fastopt/_cython/math.pxi":51
+  /* "fastopt/_cython/math.pxi":57
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
  *     """name -> (float32 function address, float64 function address, number of scalars,
  *     per-tensor inputs, per-chunk outputs)."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v4_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v4, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 51, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v4_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v4, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 57, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 51, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 57, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "fastopt/_math_v4.pyx":1
@@ -4026,7 +4116,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 51};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 57};
     PyObject* const varnames[] = {0};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }

@@ -232,9 +232,10 @@ class Optimizer:
                                  f"{list(saved.get('params', ()))}, this optimizer's holds "
                                  f"{keys}")
             hyper = {k: v for k, v in saved.items() if k != "params"}
-            if set(hyper) != set(self.defaults):
-                raise ValueError(f"param group {gi} of the state_dict has hyperparameters "
-                                 f"{sorted(hyper)}, expected {sorted(self.defaults)}")
+            absent = sorted(set(self.defaults) - set(hyper))
+            if absent:      # extra keys (a scheduler's initial_lr, ...) are kept, as torch does
+                raise ValueError(f"param group {gi} of the state_dict lacks hyperparameters "
+                                 f"{', '.join(absent)}")
             new_groups.append({"params": group["params"], **hyper})
         if set(sd["state"]) != {t.key for t in self._tensors}:
             raise ValueError("the state_dict's state is for other parameters")

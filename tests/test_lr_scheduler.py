@@ -7,26 +7,14 @@ arguments) need no torch.
 """
 
 import copy
-import importlib.util
 import math
-import pathlib
 import warnings
 
 import numpy as np
 import pytest
 
-try:
-    import fastopt
-    from fastopt import lr_scheduler as S
-
-    _FastAdam = getattr(fastopt, "Adam", None)
-except ImportError:  # pragma: no cover - the core package does not import (yet)
-    # lr_scheduler is self-contained: test it on its own rather than not at all.
-    _path = pathlib.Path(__file__).resolve().parents[1] / "fastopt" / "lr_scheduler.py"
-    _spec = importlib.util.spec_from_file_location("_fastopt_lr_scheduler", _path)
-    S = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(S)
-    _FastAdam = None
+import fastopt
+from fastopt import lr_scheduler as S
 
 REL = 1e-12
 ABS = 1e-300
@@ -50,11 +38,9 @@ class _ToyOptimizer:
 
 
 def _adam(lrs):
-    """A real fastopt.Adam with one group per lr, or the toy stand-in."""
-    if _FastAdam is None:
-        return _ToyOptimizer(lrs, betas=(0.9, 0.999))
+    """A real fastopt.Adam with one group per lr."""
     groups = [{"params": [np.zeros(3, np.float32)], "lr": lr} for lr in lrs]
-    return _FastAdam(groups, lr=lrs[0])
+    return fastopt.Adam(groups, lr=lrs[0])
 
 
 def _ours(kind, lrs):
@@ -513,7 +499,6 @@ def test_all_classes_exported_and_documented():
     assert S.__doc__
 
 
-@pytest.mark.skipif(_FastAdam is None, reason="fastopt.Adam is not importable yet")
 def test_fastopt_adam_trains_under_onecycle_like_torch():
     """End to end: fastopt.Adam driven by OneCycleLR (lr and betas[0] cycling)
     follows torch.optim.Adam driven by torch's OneCycleLR."""
@@ -522,7 +507,7 @@ def test_fastopt_adam_trains_under_onecycle_like_torch():
     w = rng.standard_normal(8)
     ours_w = w.copy()
     tw = torch.tensor(w, requires_grad=True)
-    opt = _FastAdam([ours_w], lr=0.01)
+    opt = fastopt.Adam([ours_w], lr=0.01)
     t_opt = torch.optim.Adam([tw], lr=0.01)
     sched = S.OneCycleLR(opt, max_lr=0.05, total_steps=25)
     ts = torch.optim.lr_scheduler.OneCycleLR(t_opt, max_lr=0.05, total_steps=25)
@@ -538,18 +523,11 @@ def test_fastopt_adam_trains_under_onecycle_like_torch():
         np.testing.assert_allclose(ours_w, tw.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.skipif(_FastAdam is None, reason="fastopt.Adam is not importable yet")
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=False,
-    reason="fastopt's Optimizer.load_state_dict refuses param-group keys that are not in "
-    "defaults (initial_lr, max_lr, ...), which schedulers add exactly as torch's do",
-)
 def test_fastopt_checkpoint_with_scheduler_resumes_identically():
     """torch's resume recipe: build optimizer + scheduler, then load both states."""
 
     def build(w):
-        opt = _FastAdam([w], lr=0.01)
+        opt = fastopt.Adam([w], lr=0.01)
         return opt, S.OneCycleLR(opt, max_lr=0.05, total_steps=20)
 
     w = np.linspace(-1.0, 1.0, 6)

@@ -21,7 +21,7 @@ cdef void adam_chunk(floating** b, Py_ssize_t n, const floating* s, const double
     for i in range(n):
         pi = p[i] * decay
         gi = _grad(g[i], pi, gscale, wd)
-        m[i] = m[i] + w1 * (gi - m[i])
+        m[i] = _lerp(m[i], gi, w1)
         d = beta2 * v[i] + w2 * gi * gi
         v[i] = d
         if amsgrad:

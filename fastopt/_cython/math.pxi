@@ -33,6 +33,12 @@ cdef inline floating _max_nan(floating a, floating b) noexcept nogil:
     return a if (a >= b) | (a != a) else b
 
 
+cdef inline floating _lerp(floating a, floating b, floating w) noexcept nogil:
+    """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+    exactly b (w is a per-step scalar: the select is on a loop invariant)."""
+    return a + w * (b - a) if w < <floating>0.5 else b - (b - a) * (<floating>1 - w)
+
+
 cdef inline floating _grad(floating g, floating p, floating gscale, floating wd) noexcept nogil:
     """The gradient as the update sees it: scaled (sign flip for maximize, clipping factor),
     plus L2 weight decay where it is on.  A select, not an add of 0*p, so that wd == 0

@@ -66,3 +66,10 @@ def grad(g, p, gscale, wd):
 def max_nan(a, b):
     """max(a, b) propagating NaN from either side, as np.maximum does."""
     return a if (a >= b or a != a) else b
+
+
+@njit(inline="always", **JIT)
+def lerp(a, b, w, one_minus_w):
+    """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
+    exactly b.  ``one_minus_w`` is 1 - w in the buffer's dtype, computed once per call."""
+    return a + w * (b - a) if w < 0.5 else b - (b - a) * one_minus_w

@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from ._support import buffer, grad, kernel, max_nan
+from ._support import buffer, grad, kernel, lerp, max_nan
 
 
 def _adam(addrs, chunks, like, s, seg_in, out):
@@ -11,6 +11,7 @@ def _adam(addrs, chunks, like, s, seg_in, out):
     w1, beta2, w2 = dt(s[3]), dt(s[4]), dt(s[5])
     bc2_sqrt, eps, step_size = dt(s[6]), dt(s[7]), dt(s[8])
     amsgrad = s[9] != 0
+    w1_rest = dt(1) - w1
     for c in prange(chunks.shape[0]):
         chunk = chunks[c]
         p, g = buffer(addrs, chunk, 0, like), buffer(addrs, chunk, 1, like)
@@ -19,7 +20,7 @@ def _adam(addrs, chunks, like, s, seg_in, out):
         for i in range(p.shape[0]):
             pi = p[i] * decay
             gi = grad(g[i], pi, gscale, wd)
-            m[i] = m[i] + w1 * (gi - m[i])
+            m[i] = lerp(m[i], gi, w1, w1_rest)
             v[i] = beta2 * v[i] + w2 * gi * gi
             if amsgrad:
                 vmax[i] = max_nan(vmax[i], v[i])

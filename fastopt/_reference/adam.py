@@ -1,6 +1,8 @@
 """Adam, AdamW and AMSGrad: the reference rule (OPTIMIZERS.md, "Adam")."""
 import numpy as np
 
+from ._common import lerp
+
 
 def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq,
          gscale, decay, weight_decay, one_minus_beta1, beta2, one_minus_beta2,
@@ -9,7 +11,7 @@ def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq,
     g = g * gscale                               # -1 for maximize
     if weight_decay != 0:
         g = g + weight_decay * p                 # L2 weight decay
-    exp_avg += one_minus_beta1 * (g - exp_avg)   # lerp(m, g, 1 - beta1)
+    exp_avg[...] = lerp(exp_avg, g, one_minus_beta1)
     exp_avg_sq[...] = beta2 * exp_avg_sq + one_minus_beta2 * g * g
     d = exp_avg_sq
     if amsgrad:

@@ -1693,7 +1693,18 @@ enum  {
   __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS = 10
 };
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/twin.pxi":6
+ * # Buffers: param, grad, s0, s1, s2 (the first k in use).  Scalars: gscale (unused), k.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     TWIN_SCALARS = 2
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v4_TWIN_SCALARS = 2
+};
+
+/* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -2415,6 +2426,8 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v4__grad(float, f
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v4__grad(double, double, double, double); /*proto*/
 static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
 static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_twin_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_twin_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
 #define __Pyx_MODULE_NAME "fastopt._math_v4"
@@ -2453,7 +2466,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[1];
-    PyObject *__pyx_string_tab[20];
+    PyObject *__pyx_string_tab[21];
 /* #### Code section: module_state_contents ### */
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
@@ -2515,8 +2528,9 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_items __pyx_string_tab[15]
 #define __pyx_n_u_kernels __pyx_string_tab[16]
 #define __pyx_n_u_setdefault __pyx_string_tab[17]
-#define __pyx_n_u_values __pyx_string_tab[18]
-#define __pyx_kp_b_iso88591_awj_9A __pyx_string_tab[19]
+#define __pyx_n_u_twin __pyx_string_tab[18]
+#define __pyx_n_u_values __pyx_string_tab[19]
+#define __pyx_kp_b_iso88591_awj_9A_awj_9A __pyx_string_tab[20]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -2534,7 +2548,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<21; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -2560,7 +2574,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<21; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -3554,7 +3568,627 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk(double **__pyx_v_b
 
 }
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/twin.pxi":10
+ * 
+ * 
+ * cdef void twin_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v4_twin_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_s0;
+  float *__pyx_v_s1;
+  float *__pyx_v_s2;
+  int __pyx_v_k;
+  float __pyx_v_gi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/twin.pxi":12
+ * cdef void twin_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/twin.pxi":13
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/twin.pxi":14
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]
+*/
+  __pyx_v_s0 = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/twin.pxi":15
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating* s2 = b[4]
+ *     cdef int k = <int>s[1]
+*/
+  __pyx_v_s1 = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/twin.pxi":16
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]             # <<<<<<<<<<<<<<
+ *     cdef int k = <int>s[1]
+ *     cdef floating gi
+*/
+  __pyx_v_s2 = (__pyx_v_b[4]);
+
+  /* "fastopt/_cython/twin.pxi":17
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]
+ *     cdef int k = <int>s[1]             # <<<<<<<<<<<<<<
+ *     cdef floating gi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_k = ((int)(__pyx_v_s[1]));
+
+  /* "fastopt/_cython/twin.pxi":21
+ *     cdef Py_ssize_t i
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+*/
+  switch (__pyx_v_k) {
+    case 0:
+
+    /* "fastopt/_cython/twin.pxi":22
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":23
+ *     if k == 0:
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]             # <<<<<<<<<<<<<<
+ *     elif k == 1:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + (__pyx_v_g[__pyx_v_i]));
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":21
+ *     cdef Py_ssize_t i
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+*/
+    break;
+    case 1:
+
+    /* "fastopt/_cython/twin.pxi":25
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":26
+ *     elif k == 1:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":27
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+ *     elif k == 2:
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":28
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+ *     elif k == 2:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":24
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = g[i]
+*/
+    break;
+    case 2:
+
+    /* "fastopt/_cython/twin.pxi":30
+ *             p[i] = p[i] + gi
+ *     elif k == 2:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":31
+ *     elif k == 2:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":32
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             s1[i] = s1[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":33
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+ *     else:
+*/
+      (__pyx_v_s1[__pyx_v_i]) = ((__pyx_v_s1[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":34
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":29
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi
+ *     elif k == 2:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = g[i]
+*/
+    break;
+    default:
+
+    /* "fastopt/_cython/twin.pxi":36
+ *             p[i] = p[i] + gi
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":37
+ *     else:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":38
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":39
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi             # <<<<<<<<<<<<<<
+ *             s2[i] = s2[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s1[__pyx_v_i]) = ((__pyx_v_s1[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":40
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s2[__pyx_v_i]) = ((__pyx_v_s2[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":41
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+    break;
+  }
+
+  /* "fastopt/_cython/twin.pxi":10
+ * 
+ * 
+ * cdef void twin_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v4_twin_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_s0;
+  double *__pyx_v_s1;
+  double *__pyx_v_s2;
+  int __pyx_v_k;
+  double __pyx_v_gi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/twin.pxi":12
+ * cdef void twin_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/twin.pxi":13
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/twin.pxi":14
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]
+*/
+  __pyx_v_s0 = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/twin.pxi":15
+ *     cdef const floating* g = b[1]
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating* s2 = b[4]
+ *     cdef int k = <int>s[1]
+*/
+  __pyx_v_s1 = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/twin.pxi":16
+ *     cdef floating* s0 = b[2]
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]             # <<<<<<<<<<<<<<
+ *     cdef int k = <int>s[1]
+ *     cdef floating gi
+*/
+  __pyx_v_s2 = (__pyx_v_b[4]);
+
+  /* "fastopt/_cython/twin.pxi":17
+ *     cdef floating* s1 = b[3]
+ *     cdef floating* s2 = b[4]
+ *     cdef int k = <int>s[1]             # <<<<<<<<<<<<<<
+ *     cdef floating gi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_k = ((int)(__pyx_v_s[1]));
+
+  /* "fastopt/_cython/twin.pxi":21
+ *     cdef Py_ssize_t i
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+*/
+  switch (__pyx_v_k) {
+    case 0:
+
+    /* "fastopt/_cython/twin.pxi":22
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":23
+ *     if k == 0:
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]             # <<<<<<<<<<<<<<
+ *     elif k == 1:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + (__pyx_v_g[__pyx_v_i]));
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":21
+ *     cdef Py_ssize_t i
+ *     # One loop per k: an absent buffer is never touched, not even by a masked load.
+ *     if k == 0:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+*/
+    break;
+    case 1:
+
+    /* "fastopt/_cython/twin.pxi":25
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":26
+ *     elif k == 1:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":27
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+ *     elif k == 2:
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":28
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+ *     elif k == 2:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":24
+ *         for i in range(n):
+ *             p[i] = p[i] + g[i]
+ *     elif k == 1:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = g[i]
+*/
+    break;
+    case 2:
+
+    /* "fastopt/_cython/twin.pxi":30
+ *             p[i] = p[i] + gi
+ *     elif k == 2:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":31
+ *     elif k == 2:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":32
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             s1[i] = s1[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":33
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+ *     else:
+*/
+      (__pyx_v_s1[__pyx_v_i]) = ((__pyx_v_s1[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":34
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+
+    /* "fastopt/_cython/twin.pxi":29
+ *             s0[i] = s0[i] + gi
+ *             p[i] = p[i] + gi
+ *     elif k == 2:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = g[i]
+*/
+    break;
+    default:
+
+    /* "fastopt/_cython/twin.pxi":36
+ *             p[i] = p[i] + gi
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/twin.pxi":37
+ *     else:
+ *         for i in range(n):
+ *             gi = g[i]             # <<<<<<<<<<<<<<
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+*/
+      __pyx_v_gi = (__pyx_v_g[__pyx_v_i]);
+
+      /* "fastopt/_cython/twin.pxi":38
+ *         for i in range(n):
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi             # <<<<<<<<<<<<<<
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi
+*/
+      (__pyx_v_s0[__pyx_v_i]) = ((__pyx_v_s0[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":39
+ *             gi = g[i]
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi             # <<<<<<<<<<<<<<
+ *             s2[i] = s2[i] + gi
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s1[__pyx_v_i]) = ((__pyx_v_s1[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":40
+ *             s0[i] = s0[i] + gi
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] + gi
+*/
+      (__pyx_v_s2[__pyx_v_i]) = ((__pyx_v_s2[__pyx_v_i]) + __pyx_v_gi);
+
+      /* "fastopt/_cython/twin.pxi":41
+ *             s1[i] = s1[i] + gi
+ *             s2[i] = s2[i] + gi
+ *             p[i] = p[i] + gi             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) + __pyx_v_gi);
+    }
+
+    break;
+  }
+
+  /* "fastopt/_cython/twin.pxi":10
+ * 
+ * 
+ * cdef void twin_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3586,35 +4220,35 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
     }
   }
 
-  /* "fastopt/_cython/math.pxi":54
+  /* "fastopt/_cython/math.pxi":55
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
  *     return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_5);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_2 = 0;
   __pyx_t_3 = 0;
@@ -3631,7 +4265,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":53
+  /* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3655,7 +4289,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v4__entry(void *__pyx_v_f32, void *__py
   return __pyx_r;
 }
 
-/* "fastopt/_cython/math.pxi":57
+/* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3690,17 +4324,29 @@ static PyObject *__pyx_pf_7fastopt_8_math_v4_kernels(CYTHON_UNUSED PyObject *__p
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kernels", 0);
 
-  /* "fastopt/_cython/math.pxi":61
+  /* "fastopt/_cython/math.pxi":62
  *     per-tensor inputs, per-chunk outputs)."""
  *     return {
  *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
  *     }
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 61, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __pyx_f_7fastopt_8_math_v4__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk), __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 61, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v4__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v4_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v4_adam_chunk), __pyx_e_7fastopt_8_math_v4_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 61, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":63
+ *     return {
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),             # <<<<<<<<<<<<<<
+ *     }
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v4__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v4_twin_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v4_twin_chunk), __pyx_e_7fastopt_8_math_v4_TWIN_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 63, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_twin, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   {
     PyObject *__pyx_temp;
@@ -3713,7 +4359,7 @@ static PyObject *__pyx_pf_7fastopt_8_math_v4_kernels(CYTHON_UNUSED PyObject *__p
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -4086,19 +4732,19 @@ __Pyx_RefNannySetupContext("PyInit__math_v4", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
  *     """name -> (float32 function address, float64 function address, number of scalars,
  *     per-tensor inputs, per-chunk outputs)."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v4_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v4, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 57, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v4_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v4, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 58, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 58, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "fastopt/_math_v4.pyx":1
@@ -4172,14 +4818,14 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{16},{5},{7},{10},{6}};
-    const struct { const unsigned int length: 6; } bytes_length_index[] = {{32}};
-    /* compression: none (240 bytes) */
-static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_v4itemskernelssetdefaultvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
+    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{16},{5},{7},{10},{4},{6}};
+    const struct { const unsigned int length: 6; } bytes_length_index[] = {{57}};
+    /* compression: none (269 bytes) */
+static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_v4itemskernelssetdefaulttwinvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
     PyObject *data = NULL;
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 19; i++) {
+    for (int i = 0; i < 20; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 2) PyUnicode_InternInPlace(&string);
@@ -4190,8 +4836,8 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 19; i < 20; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-19].length;
+    for (int i = 20; i < 21; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-20].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -4201,14 +4847,14 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 20; i++) {
+    for (Py_ssize_t i = 0; i < 21; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 19;
+      PyObject **table = stringtab + 20;
       for (Py_ssize_t i=0; i<1; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -4264,9 +4910,9 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 57};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 58};
     PyObject* const varnames[] = {0};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;

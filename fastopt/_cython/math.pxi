@@ -48,6 +48,7 @@ cdef inline floating _grad(floating g, floating p, floating gscale, floating wd)
 
 
 include "adam.pxi"
+include "twin.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
@@ -59,4 +60,5 @@ def kernels():
     per-tensor inputs, per-chunk outputs)."""
     return {
         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+        "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
     }

@@ -7,6 +7,7 @@ its kernel gets each step (computed here in Python float64 and checked as they a
 """
 from __future__ import annotations
 
+from operator import is_
 from typing import Any, ClassVar
 
 import numpy as np
@@ -98,22 +99,22 @@ class Optimizer:
 
     def _group_scalars(self, gi: int, step: int) -> tuple[float, ...]:
         group = self.param_groups[gi]
-        # The group's values are checked once and then only when one of them is replaced:
-        # the cache holds the values themselves (so their ids stay unique while cached)
-        # and is kept only when every value is immutable (no list or array that could
-        # change in place).  Checking costs more than the rest of a small step.
-        ids = tuple(map(id, group.values()))
+        # The group's values are checked once and then only when one of them is replaced
+        # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
+        # change); the cache is kept only when every value is immutable (no list or array
+        # that could change in place).  Checking costs more than the rest of a small step.
         try:
             checked = self._checked[gi]
-            if checked is None or checked[0] != ids:
-                checked = self._check_group(gi, group, ids)
-            return checked[2] + self._scalars(gi, checked[3], step)
+            if checked is None or len(group) != len(checked[0]) \
+                    or not all(map(is_, group.values(), checked[0])):
+                checked = self._check_group(gi, group)
+            return checked[1] + self._scalars(gi, checked[2], step)
         except (TypeError, ValueError) as e:
             if len(self.param_groups) > 1:
                 raise type(e)(f"param group {gi}: {e}") from None
             raise
 
-    def _check_group(self, gi: int, group: dict[str, Any], ids: tuple[int, ...]) -> tuple:
+    def _check_group(self, gi: int, group: dict[str, Any]) -> tuple:
         """Check the group's structural options, maximize and (where the subclass has
         _check) its hyperparameters; cache the outcome while the values stay the same."""
         if self.structural and self._structure_of(group) != self._structure[gi]:
@@ -123,8 +124,7 @@ class Optimizer:
         if maximize is not True and maximize is not False:
             raise TypeError(f"maximize must be True or False, got {maximize!r}")
         hyper = group if self._check is None else self._check(gi, group)
-        values = tuple(group.values())
-        entry = (ids, values, (-1.0 if maximize else 1.0,), hyper)
+        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper)
         cacheable = all(_immutable(v) for k, v in group.items() if k != "params")
         self._checked[gi] = entry if cacheable else None
         return entry

@@ -205,7 +205,7 @@ def _refuse_overlaps(tensors: list[Tensor]) -> None:
                              f"given twice, or overlapping views)")
 
 
-def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any]:
+def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any] | tuple[Any, ...]:
     """Gradients given as a dict (by name) or a list (by position), in tensor order."""
     if isinstance(grads, Mapping):
         keys = [t.key for t in tensors]
@@ -218,6 +218,6 @@ def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any]:
                              + (f"unknown {', '.join(extra)}" if extra else ""))
         return [grads[k] for k in keys]
     if isinstance(grads, (list, tuple)):
-        return list(grads)
+        return grads                 # read, never kept: no copy on the per-step path
     raise TypeError(f"gradients must be a list, a dict or one flat array, got "
                     f"{type(grads).__name__}")

@@ -1,0 +1,23 @@
+"""pytest-benchmark suite.  Sizes of 1e6 elements and more are marked ``large`` and
+skipped unless ``--large`` is given, so ``pytest benches/ --benchmark-disable`` is a quick
+smoke test (each benchmark runs once) and ``pytest benches/ --large`` the full run."""
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--large", action="store_true", default=False,
+                     help="also run the large sizes (1e6 and 1e7 elements)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "large: 1e6 elements or more; run with --large")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--large"):
+        return
+    skip = pytest.mark.skip(reason="large size: run with --large")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)
+

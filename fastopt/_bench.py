@@ -678,10 +678,18 @@ def busy_work(nbytes: int = 4 << 20) -> Callable[[], None]:
 # ----------------------------------------------------------------------------------------
 # Timing: round robin over the peers, so that noise on a shared machine hits all of them.
 
-def measure(steps: dict[str, Callable[[], Any]], budget: float = 0.3, min_rounds: int = 5,
-            max_rounds: int = 1000, sample: float = 2e-3, warmup: int = 2,
-            on_round: Callable[[], None] | None = None) -> dict[str, float]:
-    """Median seconds per call of each function, timed in interleaved rounds.
+def measure(steps: dict[str, Callable[[], Any]], budget: float = 0.3,
+            **kwargs: Any) -> dict[str, float]:
+    """Median seconds per call of each function, timed in interleaved rounds (see
+    ``measure_samples``)."""
+    return {name: statistics.median(s)
+            for name, s in measure_samples(steps, budget, **kwargs).items()}
+
+
+def measure_samples(steps: dict[str, Callable[[], Any]], budget: float = 0.3,
+                    min_rounds: int = 5, max_rounds: int = 1000, sample: float = 2e-3,
+                    warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of each function, one sample per round, in interleaved rounds.
 
     Each function is called ``warmup`` times first (numba compiles, caches fill), then
     timed in samples of enough calls to last about ``sample`` seconds, one sample per
@@ -708,14 +716,39 @@ def measure(steps: dict[str, Callable[[], Any]], budget: float = 0.3, min_rounds
                 dt = time.perf_counter() - t0
                 samples[name].append(dt / n)
                 spent[name] += dt
-            if on_round is not None:
-                on_round()
             if r + 1 >= min_rounds and min(spent.values()) >= budget:
                 break
     finally:
         if gc_was:
             gc.enable()
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return samples
+
+
+def cpu_idle(seconds: float = 1.0) -> float:
+    """The fraction of CPU time idle over the next ``seconds`` (Linux; 1.0 elsewhere)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    try:
+        i0, t0 = sample()
+        time.sleep(seconds)
+        i1, t1 = sample()
+    except OSError:
+        return 1.0
+    return (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_quiet(max_wait: float, idle: float = 0.9) -> None:
+    """Wait up to ``max_wait`` seconds for two seconds in a row with the CPUs idle."""
+    deadline = time.monotonic() + max_wait
+    calm = 0
+    while time.monotonic() < deadline:
+        calm = calm + 1 if cpu_idle() >= idle else 0
+        if calm >= 2:
+            return
+    print("  (the machine did not go quiet; measuring anyway)", file=sys.stderr)
+
 
 
 # ----------------------------------------------------------------------------------------

@@ -103,28 +103,29 @@ def target_many(budget: float) -> None:
 
 
 def target_realistic(budget: float) -> None:
-    work = B.busy_work(4 << 20)
-    for n in B.SIZES:
-        pg = B.data("float32", [(n,)])
-        steps = {"work": work}
-        for b in BACKENDS:
-            step = B.make_step(ADAM, b, "float32", [(n,)], params_grads=pg)
-            for k in (1, 2):
-                def it(step=step, k=k):
-                    fastopt.set_num_threads(k)
-                    work()
-                    step()
-                steps[f"{b}-{k}"] = it
-        t = B.measure(steps, budget=budget, min_rounds=7)
-        fastopt.set_num_threads(None)
-        for b in BACKENDS:
-            one, two = t[f"{b}-1"] - t["work"], t[f"{b}-2"] - t["work"]
-            # the ratio of whole iterations (work + step): robust where the step is tiny
-            report(f"realistic loop, {B.format_size(n)} ({b}): iteration time 1 thread / "
-                   f"2 threads", t[f"{b}-1"] / t[f"{b}-2"], ">= 1 (2 never slower)",
-                   lambda v: v >= 0.97, "{:.2f}",
-                   f"[step within the loop: 1t {one * 1e6:.0f} us, 2t {two * 1e6:.0f} us; "
-                   f"work {t['work'] * 1e6:.0f} us]")
+    for kind in ("sin", "matmul"):
+        work = B.busy_work(kind)
+        for n in (1_000, 100_000, 300_000, 1_000_000, 10_000_000):
+            pg = B.data("float32", [(n,)])
+            steps = {"work": work}
+            for b in BACKENDS:
+                step = B.make_step(ADAM, b, "float32", [(n,)], params_grads=pg)
+                for k in (1, 2):
+                    def it(step=step, k=k):
+                        fastopt.set_num_threads(k)
+                        work()
+                        step()
+                    steps[f"{b}-{k}"] = it
+            t = B.measure(steps, budget=budget, min_rounds=7)
+            fastopt.set_num_threads(None)
+            for b in BACKENDS:
+                one, two = t[f"{b}-1"] - t["work"], t[f"{b}-2"] - t["work"]
+                # the ratio of whole iterations (work + step): robust where the step is tiny
+                report(f"realistic loop ({kind} between steps), {B.format_size(n)} ({b}): "
+                       f"iteration 1 thread / 2 threads", t[f"{b}-1"] / t[f"{b}-2"],
+                       ">= 1 (2 never slower)", lambda v: v >= 0.97, "{:.2f}",
+                       f"[step within the loop: 1t {one * 1e6:.0f} us, 2t {two * 1e6:.0f} us;"
+                       f" work {t['work'] * 1e6:.0f} us]")
 
 
 def target_alloc(budget: float = 0) -> None:

@@ -1,7 +1,8 @@
-"""A training loop's rhythm: a few milliseconds of NumPy work (np.sin over 4 MB, as a
-forward and backward pass would do) between two steps, with fastopt on 1 and on 2
-threads.  In a tight loop a thread pool stays hot; here it has gone to sleep by the next
-step, which is what decides whether threads pay (KERNELS.md, "Threads: the trap").
+"""A training loop's rhythm: a few milliseconds of NumPy work between two steps, as a
+forward and backward pass would do (np.sin over 8 MB on one thread, or a matmul on
+BLAS's threads), with fastopt on 1 and on 2 threads.  In a tight loop a thread pool stays
+hot; here it has gone to sleep by the next step, which is what decides whether threads
+pay, and a worker still spinning would slow the matmul (KERNELS.md, "Threads: the trap").
 Each table: the work alone, then work + step for each backend and thread count."""
 import pytest
 
@@ -12,9 +13,9 @@ from fastopt import _bench
 ADAM = _bench.CASES_BY_ID["Adam"]
 
 
-@pytest.fixture
-def work():
-    return _bench.busy_work(4 << 20)
+@pytest.fixture(params=["sin", "matmul"])
+def work(request):
+    return _bench.busy_work(request.param)
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def threads():
 @pytest.mark.parametrize("impl", ["work-only", "cython-1", "cython-2", "numba-1", "numba-2",
                                   "torch-fused"])
 def test_realistic_loop(benchmark, work, threads, impl, size):
-    benchmark.group = f"realistic loop: Adam float32 n={_bench.format_size(size)}"
+    benchmark.group = (f"realistic loop: Adam float32 n={_bench.format_size(size)}, "
+                       f"{work.kind} between steps")
     benchmark.extra_info.update(impl=impl, size=size)
     if impl == "work-only":
         run(benchmark, work)

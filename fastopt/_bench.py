@@ -667,12 +667,28 @@ def mlp_shapes(n_tensors: int = 200, total: int = 1_000_000) -> list[tuple[int, 
     return shapes
 
 
-def busy_work(nbytes: int = 4 << 20) -> Callable[[], None]:
+def busy_work(kind: str = "sin", nbytes: int | None = None) -> Callable[[], None]:
     """A few milliseconds of NumPy work, as a forward and backward pass would do between
-    two steps (np.sin over ``nbytes`` of float32: long enough for a thread pool to sleep)."""
-    x = np.linspace(0, 1, nbytes // 4, dtype=np.float32)
-    y = np.empty_like(x)
-    return lambda: np.sin(x, out=y)
+    two steps: long enough for a thread pool to go to sleep.
+
+    ``sin``: np.sin over ``nbytes`` (default 8 MB) of float32, on one thread; ``matmul``: a
+    float32 matmul of square matrices of ``nbytes`` (default 1 MB) in all, on BLAS's
+    threads (which a spinning OpenMP worker would compete with)."""
+    nbytes = nbytes or (8 << 20 if kind == "sin" else 1 << 20)
+    if kind == "sin":
+        x = np.linspace(0, 1, nbytes // 4, dtype=np.float32)
+        y = np.empty_like(x)
+        work = lambda: np.sin(x, out=y)  # noqa: E731
+    elif kind == "matmul":
+        side = int(math.sqrt(nbytes // 12))
+        rng = np.random.default_rng(0)
+        a, b = (rng.standard_normal((side, side), dtype=np.float32) for _ in range(2))
+        c = np.empty_like(a)
+        work = lambda: np.matmul(a, b, out=c)  # noqa: E731
+    else:
+        raise ValueError(f"unknown work {kind!r}: sin or matmul")
+    work.kind = kind
+    return work
 
 
 # ----------------------------------------------------------------------------------------

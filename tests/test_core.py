@@ -1,6 +1,5 @@
 """The optimizer core: parameter forms, in-place updates, param groups, state_dict,
 backends, threads and every refusal of bad input (which must leave everything as it was)."""
-import os
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import pytest
 
 import fastopt
 from fastopt import _threads
-from harness import assert_bitwise, gradient, initial, run_fastopt, snapshot
+from harness import assert_bitwise, gradient, initial, python_env, run_fastopt, snapshot
 
 
 def make(dtype=np.float32, **kwargs):
@@ -147,10 +146,10 @@ def test_backend_selection(monkeypatch):
         fastopt.Adam([np.zeros(1)])
 
 
-def test_import_does_not_import_numba():
+def test_import_does_not_import_numba(tmp_path):
     code = "import sys, fastopt; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "FASTOPT_BACKEND": ""})
+                         env=python_env(FASTOPT_BACKEND=""), cwd=tmp_path)
     assert out.stdout.strip() == "False", out.stderr
 
 

@@ -11,7 +11,9 @@ class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) with torch.optim.Adagrad's options, names and defaults.
 
     The step size at step t is ``lr/(1 + (t-1)*lr_decay)``; the sum of squared gradients
-    starts at ``initial_accumulator_value`` (read when the optimizer is built).
+    starts at ``initial_accumulator_value``, read when the optimizer is built.  A param
+    group's own ``initial_accumulator_value`` is used for its parameters (torch.optim.Adagrad
+    fills every group's sum with the constructor's value and ignores the group's).
     """
 
     kernel = "adagrad"

@@ -1691,7 +1691,62 @@ enum  {
   __pyx_e_7fastopt_10_math_base_ADAM_SCALARS = 10
 };
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/sgd.pxi":7
+ * #          nesterov.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     SGD_SCALARS = 8
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_10_math_base_SGD_SCALARS = 8
+};
+
+/* "fastopt/_cython/rmsprop.pxi":5
+ * # Scalars: gscale, wd (L2), alpha, 1-alpha, eps, lr, momentum, centered, use_momentum.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     RMSPROP_SCALARS = 9
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_10_math_base_RMSPROP_SCALARS = 9
+};
+
+/* "fastopt/_cython/adagrad.pxi":5
+ * # Scalars: gscale, wd (L2), clr = lr/(1 + (t-1)*lr_decay), eps.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     ADAGRAD_SCALARS = 4
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_10_math_base_ADAGRAD_SCALARS = 4
+};
+
+/* "fastopt/_cython/adadelta.pxi":5
+ * # Scalars: gscale, wd (L2), rho, 1-rho, eps, lr.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     ADADELTA_SCALARS = 6
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_10_math_base_ADADELTA_SCALARS = 6
+};
+
+/* "fastopt/_cython/adamax.pxi":5
+ * # Scalars: gscale, wd (L2), 1-beta1, beta2, eps, clr = lr/(1 - beta1**t).
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     ADAMAX_SCALARS = 6
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_10_math_base_ADAMAX_SCALARS = 6
+};
+
+/* "fastopt/_cython/math.pxi":58
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -2405,6 +2460,8 @@ static int __Pyx_State_RemoveModule(void*);
 static PyObject *__pyx_f_7fastopt_10_math_base__entry(void *, void *, int, struct __pyx_opt_args_7fastopt_10_math_base__entry *__pyx_optional_args); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt(float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt(double); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__abs(float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__abs(double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__max_nan(float, float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__max_nan(double, double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__lerp(float, float, float); /*proto*/
@@ -2413,6 +2470,18 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad(float
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad(double, double, double, double); /*proto*/
 static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
 static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_sgd_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_sgd_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static CYTHON_INLINE void __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop(float *, float const *, float *, float *, float *, Py_ssize_t, float const *, int, int); /*proto*/
+static CYTHON_INLINE void __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop(double *, double const *, double *, double *, double *, Py_ssize_t, double const *, int, int); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_rmsprop_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_rmsprop_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adagrad_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adagrad_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adadelta_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adadelta_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adamax_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adamax_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
 #define __Pyx_MODULE_NAME "fastopt._math_base"
@@ -2451,7 +2520,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[1];
-    PyObject *__pyx_string_tab[20];
+    PyObject *__pyx_string_tab[25];
 /* #### Code section: module_state_contents ### */
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
@@ -2506,15 +2575,20 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_qualname __pyx_string_tab[8]
 #define __pyx_n_u_test __pyx_string_tab[9]
 #define __pyx_n_u_is_coroutine __pyx_string_tab[10]
-#define __pyx_n_u_adam __pyx_string_tab[11]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[12]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[13]
-#define __pyx_n_u_fastopt__math_base __pyx_string_tab[14]
-#define __pyx_n_u_items __pyx_string_tab[15]
-#define __pyx_n_u_kernels __pyx_string_tab[16]
-#define __pyx_n_u_setdefault __pyx_string_tab[17]
-#define __pyx_n_u_values __pyx_string_tab[18]
-#define __pyx_kp_b_iso88591_awj_9A __pyx_string_tab[19]
+#define __pyx_n_u_adadelta __pyx_string_tab[11]
+#define __pyx_n_u_adagrad __pyx_string_tab[12]
+#define __pyx_n_u_adam __pyx_string_tab[13]
+#define __pyx_n_u_adamax __pyx_string_tab[14]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[15]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[16]
+#define __pyx_n_u_fastopt__math_base __pyx_string_tab[17]
+#define __pyx_n_u_items __pyx_string_tab[18]
+#define __pyx_n_u_kernels __pyx_string_tab[19]
+#define __pyx_n_u_rmsprop __pyx_string_tab[20]
+#define __pyx_n_u_setdefault __pyx_string_tab[21]
+#define __pyx_n_u_sgd __pyx_string_tab[22]
+#define __pyx_n_u_values __pyx_string_tab[23]
+#define __pyx_kp_b_iso88591_awj_9A_vQgYaxwiq_6_axwm1A_6_axw __pyx_string_tab[24]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -2532,7 +2606,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<25; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -2558,7 +2632,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<25; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -2631,6 +2705,72 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt(doub
  * cdef inline floating _sqrt(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
  *     if floating is float:
  *         return sqrtf(x)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_10_math_base__abs(float __pyx_v_x) {
+  float __pyx_r;
+
+  /* "fastopt/_cython/math.pxi":26
+ * cdef inline floating _abs(floating x) noexcept nogil:
+ *     if floating is float:
+ *         return fabsf(x)             # <<<<<<<<<<<<<<
+ *     else:
+ *         return fabs(x)
+*/
+  {
+
+    __pyx_r = fabsf(__pyx_v_x);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_10_math_base__abs(double __pyx_v_x) {
+  double __pyx_r;
+
+  /* "fastopt/_cython/math.pxi":28
+ *         return fabsf(x)
+ *     else:
+ *         return fabs(x)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = fabs(__pyx_v_x);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
 */
 
   /* function exit code */
@@ -3404,7 +3544,2245 @@ static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adam_chunk(double **__pyx_
 
 }
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/sgd.pxi":11
+ * 
+ * 
+ * cdef void sgd_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_sgd_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_buf;
+  float __pyx_v_gscale;
+  float __pyx_v_wd;
+  float __pyx_v_lr;
+  float __pyx_v_momentum;
+  float __pyx_v_damp;
+  float __pyx_v_gi;
+  float __pyx_v_bi;
+  int __pyx_v_use_momentum;
+  int __pyx_v_first;
+  int __pyx_v_nesterov;
+  Py_ssize_t __pyx_v_i;
+  int __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  float __pyx_t_5;
+
+  /* "fastopt/_cython/sgd.pxi":13
+ * cdef void sgd_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/sgd.pxi":14
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/sgd.pxi":15
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+*/
+  __pyx_v_buf = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/sgd.pxi":16
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi             # <<<<<<<<<<<<<<
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_lr = (__pyx_v_s[2]);
+  __pyx_v_momentum = (__pyx_v_s[3]);
+  __pyx_v_damp = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/sgd.pxi":17
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:
+*/
+  __pyx_v_use_momentum = ((__pyx_v_s[5]) != 0.0);
+  __pyx_v_first = ((__pyx_v_s[6]) != 0.0);
+  __pyx_v_nesterov = ((__pyx_v_s[7]) != 0.0);
+
+  /* "fastopt/_cython/sgd.pxi":19
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+*/
+  __pyx_t_1 = (!__pyx_v_use_momentum);
+
+  if (__pyx_t_1) {
+
+
+    /* "fastopt/_cython/sgd.pxi":20
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:
+*/
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":21
+ *     if not use_momentum:
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *     elif first:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd)));
+    }
+
+
+    /* "fastopt/_cython/sgd.pxi":19
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/sgd.pxi":22
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+*/
+  if (__pyx_v_first) {
+
+    /* "fastopt/_cython/sgd.pxi":23
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+*/
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":24
+ *     elif first:
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *             buf[i] = gi
+ *             if nesterov:
+*/
+      __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/sgd.pxi":25
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi             # <<<<<<<<<<<<<<
+ *             if nesterov:
+ *                 gi = gi + momentum * gi
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_gi;
+
+      /* "fastopt/_cython/sgd.pxi":26
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+ *             if nesterov:             # <<<<<<<<<<<<<<
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi
+*/
+      if (__pyx_v_nesterov) {
+
+        /* "fastopt/_cython/sgd.pxi":27
+ *             buf[i] = gi
+ *             if nesterov:
+ *                 gi = gi + momentum * gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * gi
+ *     else:
+*/
+        __pyx_v_gi = (__pyx_v_gi + (__pyx_v_momentum * __pyx_v_gi));
+
+        /* "fastopt/_cython/sgd.pxi":26
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+ *             if nesterov:             # <<<<<<<<<<<<<<
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi
+*/
+      }
+
+      /* "fastopt/_cython/sgd.pxi":28
+ *             if nesterov:
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_gi));
+    }
+
+
+    /* "fastopt/_cython/sgd.pxi":22
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/sgd.pxi":30
+ *             p[i] = p[i] - lr * gi
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi
+*/
+  /*else*/ {
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":31
+ *     else:
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi
+*/
+      __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/sgd.pxi":32
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi             # <<<<<<<<<<<<<<
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi
+*/
+      __pyx_v_bi = ((__pyx_v_momentum * (__pyx_v_buf[__pyx_v_i])) + (__pyx_v_damp * __pyx_v_gi));
+
+      /* "fastopt/_cython/sgd.pxi":33
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi             # <<<<<<<<<<<<<<
+ *             gi = gi + momentum * bi if nesterov else bi
+ *             p[i] = p[i] - lr * gi
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_bi;
+
+      /* "fastopt/_cython/sgd.pxi":34
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * gi
+*/
+      if (__pyx_v_nesterov) {
+
+        __pyx_t_5 = (__pyx_v_gi + (__pyx_v_momentum * __pyx_v_bi));
+      } else {
+
+        __pyx_t_5 = __pyx_v_bi;
+      }
+      __pyx_v_gi = __pyx_t_5;
+
+      /* "fastopt/_cython/sgd.pxi":35
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi
+ *             p[i] = p[i] - lr * gi             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_gi));
+    }
+
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/sgd.pxi":11
+ * 
+ * 
+ * cdef void sgd_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_sgd_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_buf;
+  double __pyx_v_gscale;
+  double __pyx_v_wd;
+  double __pyx_v_lr;
+  double __pyx_v_momentum;
+  double __pyx_v_damp;
+  double __pyx_v_gi;
+  double __pyx_v_bi;
+  int __pyx_v_use_momentum;
+  int __pyx_v_first;
+  int __pyx_v_nesterov;
+  Py_ssize_t __pyx_v_i;
+  int __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  double __pyx_t_5;
+
+  /* "fastopt/_cython/sgd.pxi":13
+ * cdef void sgd_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/sgd.pxi":14
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/sgd.pxi":15
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+*/
+  __pyx_v_buf = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/sgd.pxi":16
+ *     cdef const floating* g = b[1]
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi             # <<<<<<<<<<<<<<
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_lr = (__pyx_v_s[2]);
+  __pyx_v_momentum = (__pyx_v_s[3]);
+  __pyx_v_damp = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/sgd.pxi":17
+ *     cdef floating* buf = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], lr = s[2], momentum = s[3], damp = s[4], gi, bi
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:
+*/
+  __pyx_v_use_momentum = ((__pyx_v_s[5]) != 0.0);
+  __pyx_v_first = ((__pyx_v_s[6]) != 0.0);
+  __pyx_v_nesterov = ((__pyx_v_s[7]) != 0.0);
+
+  /* "fastopt/_cython/sgd.pxi":19
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+*/
+  __pyx_t_1 = (!__pyx_v_use_momentum);
+
+  if (__pyx_t_1) {
+
+
+    /* "fastopt/_cython/sgd.pxi":20
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:
+*/
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":21
+ *     if not use_momentum:
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *     elif first:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd)));
+    }
+
+
+    /* "fastopt/_cython/sgd.pxi":19
+ *     cdef bint use_momentum = s[5] != 0, first = s[6] != 0, nesterov = s[7] != 0
+ *     cdef Py_ssize_t i
+ *     if not use_momentum:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/sgd.pxi":22
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+*/
+  if (__pyx_v_first) {
+
+    /* "fastopt/_cython/sgd.pxi":23
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+*/
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":24
+ *     elif first:
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *             buf[i] = gi
+ *             if nesterov:
+*/
+      __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/sgd.pxi":25
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi             # <<<<<<<<<<<<<<
+ *             if nesterov:
+ *                 gi = gi + momentum * gi
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_gi;
+
+      /* "fastopt/_cython/sgd.pxi":26
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+ *             if nesterov:             # <<<<<<<<<<<<<<
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi
+*/
+      if (__pyx_v_nesterov) {
+
+        /* "fastopt/_cython/sgd.pxi":27
+ *             buf[i] = gi
+ *             if nesterov:
+ *                 gi = gi + momentum * gi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * gi
+ *     else:
+*/
+        __pyx_v_gi = (__pyx_v_gi + (__pyx_v_momentum * __pyx_v_gi));
+
+        /* "fastopt/_cython/sgd.pxi":26
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             buf[i] = gi
+ *             if nesterov:             # <<<<<<<<<<<<<<
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi
+*/
+      }
+
+      /* "fastopt/_cython/sgd.pxi":28
+ *             if nesterov:
+ *                 gi = gi + momentum * gi
+ *             p[i] = p[i] - lr * gi             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_gi));
+    }
+
+
+    /* "fastopt/_cython/sgd.pxi":22
+ *         for i in range(n):
+ *             p[i] = p[i] - lr * _grad(g[i], p[i], gscale, wd)
+ *     elif first:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/sgd.pxi":30
+ *             p[i] = p[i] - lr * gi
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi
+*/
+  /*else*/ {
+
+    __pyx_t_2 = __pyx_v_n;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_i = __pyx_t_4;
+
+      /* "fastopt/_cython/sgd.pxi":31
+ *     else:
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi
+*/
+      __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/sgd.pxi":32
+ *         for i in range(n):
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi             # <<<<<<<<<<<<<<
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi
+*/
+      __pyx_v_bi = ((__pyx_v_momentum * (__pyx_v_buf[__pyx_v_i])) + (__pyx_v_damp * __pyx_v_gi));
+
+      /* "fastopt/_cython/sgd.pxi":33
+ *             gi = _grad(g[i], p[i], gscale, wd)
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi             # <<<<<<<<<<<<<<
+ *             gi = gi + momentum * bi if nesterov else bi
+ *             p[i] = p[i] - lr * gi
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_bi;
+
+      /* "fastopt/_cython/sgd.pxi":34
+ *             bi = momentum * buf[i] + damp * gi
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * gi
+*/
+      if (__pyx_v_nesterov) {
+
+        __pyx_t_5 = (__pyx_v_gi + (__pyx_v_momentum * __pyx_v_bi));
+      } else {
+
+        __pyx_t_5 = __pyx_v_bi;
+      }
+      __pyx_v_gi = __pyx_t_5;
+
+      /* "fastopt/_cython/sgd.pxi":35
+ *             buf[i] = bi
+ *             gi = gi + momentum * bi if nesterov else bi
+ *             p[i] = p[i] - lr * gi             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_gi));
+    }
+
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/sgd.pxi":11
+ * 
+ * 
+ * cdef void sgd_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/rmsprop.pxi":9
+ * 
+ * 
+ * cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,             # <<<<<<<<<<<<<<
+ *                                floating* buf, Py_ssize_t n, const floating* s,
+ *                                bint centered, bint use_momentum) noexcept nogil:
+*/
+
+static CYTHON_INLINE void __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop(float *__pyx_v_p, float const *__pyx_v_g, float *__pyx_v_sq, float *__pyx_v_gavg, float *__pyx_v_buf, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, int __pyx_v_centered, int __pyx_v_use_momentum) {
+  float __pyx_v_gscale;
+  float __pyx_v_wd;
+  float __pyx_v_alpha;
+  float __pyx_v_w;
+  float __pyx_v_eps;
+  float __pyx_v_lr;
+  float __pyx_v_momentum;
+  float __pyx_v_gi;
+  float __pyx_v_v;
+  float __pyx_v_ga;
+  float __pyx_v_a;
+  float __pyx_v_bi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/rmsprop.pxi":15
+ *     # only the buffers it uses (one loop over all five, with the flags inside, is not
+ *     # vectorised by GCC 12).
+ *     cdef floating gscale = s[0], wd = s[1], alpha = s[2], w = s[3], eps = s[4], lr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_alpha = (__pyx_v_s[2]);
+  __pyx_v_w = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_lr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/rmsprop.pxi":16
+ *     # vectorised by GCC 12).
+ *     cdef floating gscale = s[0], wd = s[1], alpha = s[2], w = s[3], eps = s[4], lr = s[5]
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_momentum = (__pyx_v_s[6]);
+
+  /* "fastopt/_cython/rmsprop.pxi":18
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/rmsprop.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+*/
+    __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/rmsprop.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi             # <<<<<<<<<<<<<<
+ *         sq[i] = v
+ *         if centered:
+*/
+    __pyx_v_v = ((__pyx_v_alpha * (__pyx_v_sq[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/rmsprop.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v             # <<<<<<<<<<<<<<
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)
+*/
+    (__pyx_v_sq[__pyx_v_i]) = __pyx_v_v;
+
+    /* "fastopt/_cython/rmsprop.pxi":22
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         if centered:             # <<<<<<<<<<<<<<
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+*/
+    if (__pyx_v_centered) {
+
+      /* "fastopt/_cython/rmsprop.pxi":23
+ *         sq[i] = v
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)             # <<<<<<<<<<<<<<
+ *             gavg[i] = ga
+ *             a = _sqrt(v - ga * ga) + eps
+*/
+      __pyx_v_ga = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__lerp((__pyx_v_gavg[__pyx_v_i]), __pyx_v_gi, __pyx_v_w);
+
+      /* "fastopt/_cython/rmsprop.pxi":24
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga             # <<<<<<<<<<<<<<
+ *             a = _sqrt(v - ga * ga) + eps
+ *         else:
+*/
+      (__pyx_v_gavg[__pyx_v_i]) = __pyx_v_ga;
+
+      /* "fastopt/_cython/rmsprop.pxi":25
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+ *             a = _sqrt(v - ga * ga) + eps             # <<<<<<<<<<<<<<
+ *         else:
+ *             a = _sqrt(v) + eps
+*/
+      __pyx_v_a = (__pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt((__pyx_v_v - (__pyx_v_ga * __pyx_v_ga))) + __pyx_v_eps);
+
+      /* "fastopt/_cython/rmsprop.pxi":22
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         if centered:             # <<<<<<<<<<<<<<
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+*/
+      goto __pyx_L5;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":27
+ *             a = _sqrt(v - ga * ga) + eps
+ *         else:
+ *             a = _sqrt(v) + eps             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a
+*/
+    /*else*/ {
+      __pyx_v_a = (__pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt(__pyx_v_v) + __pyx_v_eps);
+    }
+    __pyx_L5:;
+
+    /* "fastopt/_cython/rmsprop.pxi":28
+ *         else:
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+*/
+    if (__pyx_v_use_momentum) {
+
+      /* "fastopt/_cython/rmsprop.pxi":29
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a             # <<<<<<<<<<<<<<
+ *             buf[i] = bi
+ *             p[i] = p[i] - lr * bi
+*/
+      __pyx_v_bi = ((__pyx_v_momentum * (__pyx_v_buf[__pyx_v_i])) + (__pyx_v_gi / __pyx_v_a));
+
+      /* "fastopt/_cython/rmsprop.pxi":30
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * bi
+ *         else:
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_bi;
+
+      /* "fastopt/_cython/rmsprop.pxi":31
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+ *             p[i] = p[i] - lr * bi             # <<<<<<<<<<<<<<
+ *         else:
+ *             p[i] = p[i] - (lr * gi) / a
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_bi));
+
+      /* "fastopt/_cython/rmsprop.pxi":28
+ *         else:
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+*/
+      goto __pyx_L6;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":33
+ *             p[i] = p[i] - lr * bi
+ *         else:
+ *             p[i] = p[i] - (lr * gi) / a             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    /*else*/ {
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_lr * __pyx_v_gi) / __pyx_v_a));
+    }
+    __pyx_L6:;
+  }
+
+
+  /* "fastopt/_cython/rmsprop.pxi":9
+ * 
+ * 
+ * cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,             # <<<<<<<<<<<<<<
+ *                                floating* buf, Py_ssize_t n, const floating* s,
+ *                                bint centered, bint use_momentum) noexcept nogil:
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static CYTHON_INLINE void __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop(double *__pyx_v_p, double const *__pyx_v_g, double *__pyx_v_sq, double *__pyx_v_gavg, double *__pyx_v_buf, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, int __pyx_v_centered, int __pyx_v_use_momentum) {
+  double __pyx_v_gscale;
+  double __pyx_v_wd;
+  double __pyx_v_alpha;
+  double __pyx_v_w;
+  double __pyx_v_eps;
+  double __pyx_v_lr;
+  double __pyx_v_momentum;
+  double __pyx_v_gi;
+  double __pyx_v_v;
+  double __pyx_v_ga;
+  double __pyx_v_a;
+  double __pyx_v_bi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/rmsprop.pxi":15
+ *     # only the buffers it uses (one loop over all five, with the flags inside, is not
+ *     # vectorised by GCC 12).
+ *     cdef floating gscale = s[0], wd = s[1], alpha = s[2], w = s[3], eps = s[4], lr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_alpha = (__pyx_v_s[2]);
+  __pyx_v_w = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_lr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/rmsprop.pxi":16
+ *     # vectorised by GCC 12).
+ *     cdef floating gscale = s[0], wd = s[1], alpha = s[2], w = s[3], eps = s[4], lr = s[5]
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_momentum = (__pyx_v_s[6]);
+
+  /* "fastopt/_cython/rmsprop.pxi":18
+ *     cdef floating momentum = s[6], gi, v, ga, a, bi
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/rmsprop.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+*/
+    __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/rmsprop.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi             # <<<<<<<<<<<<<<
+ *         sq[i] = v
+ *         if centered:
+*/
+    __pyx_v_v = ((__pyx_v_alpha * (__pyx_v_sq[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/rmsprop.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v             # <<<<<<<<<<<<<<
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)
+*/
+    (__pyx_v_sq[__pyx_v_i]) = __pyx_v_v;
+
+    /* "fastopt/_cython/rmsprop.pxi":22
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         if centered:             # <<<<<<<<<<<<<<
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+*/
+    if (__pyx_v_centered) {
+
+      /* "fastopt/_cython/rmsprop.pxi":23
+ *         sq[i] = v
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)             # <<<<<<<<<<<<<<
+ *             gavg[i] = ga
+ *             a = _sqrt(v - ga * ga) + eps
+*/
+      __pyx_v_ga = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__lerp((__pyx_v_gavg[__pyx_v_i]), __pyx_v_gi, __pyx_v_w);
+
+      /* "fastopt/_cython/rmsprop.pxi":24
+ *         if centered:
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga             # <<<<<<<<<<<<<<
+ *             a = _sqrt(v - ga * ga) + eps
+ *         else:
+*/
+      (__pyx_v_gavg[__pyx_v_i]) = __pyx_v_ga;
+
+      /* "fastopt/_cython/rmsprop.pxi":25
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+ *             a = _sqrt(v - ga * ga) + eps             # <<<<<<<<<<<<<<
+ *         else:
+ *             a = _sqrt(v) + eps
+*/
+      __pyx_v_a = (__pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt((__pyx_v_v - (__pyx_v_ga * __pyx_v_ga))) + __pyx_v_eps);
+
+      /* "fastopt/_cython/rmsprop.pxi":22
+ *         v = alpha * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         if centered:             # <<<<<<<<<<<<<<
+ *             ga = _lerp(gavg[i], gi, w)
+ *             gavg[i] = ga
+*/
+      goto __pyx_L5;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":27
+ *             a = _sqrt(v - ga * ga) + eps
+ *         else:
+ *             a = _sqrt(v) + eps             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a
+*/
+    /*else*/ {
+      __pyx_v_a = (__pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt(__pyx_v_v) + __pyx_v_eps);
+    }
+    __pyx_L5:;
+
+    /* "fastopt/_cython/rmsprop.pxi":28
+ *         else:
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+*/
+    if (__pyx_v_use_momentum) {
+
+      /* "fastopt/_cython/rmsprop.pxi":29
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a             # <<<<<<<<<<<<<<
+ *             buf[i] = bi
+ *             p[i] = p[i] - lr * bi
+*/
+      __pyx_v_bi = ((__pyx_v_momentum * (__pyx_v_buf[__pyx_v_i])) + (__pyx_v_gi / __pyx_v_a));
+
+      /* "fastopt/_cython/rmsprop.pxi":30
+ *         if use_momentum:
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi             # <<<<<<<<<<<<<<
+ *             p[i] = p[i] - lr * bi
+ *         else:
+*/
+      (__pyx_v_buf[__pyx_v_i]) = __pyx_v_bi;
+
+      /* "fastopt/_cython/rmsprop.pxi":31
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+ *             p[i] = p[i] - lr * bi             # <<<<<<<<<<<<<<
+ *         else:
+ *             p[i] = p[i] - (lr * gi) / a
+*/
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_bi));
+
+      /* "fastopt/_cython/rmsprop.pxi":28
+ *         else:
+ *             a = _sqrt(v) + eps
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             bi = momentum * buf[i] + gi / a
+ *             buf[i] = bi
+*/
+      goto __pyx_L6;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":33
+ *             p[i] = p[i] - lr * bi
+ *         else:
+ *             p[i] = p[i] - (lr * gi) / a             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    /*else*/ {
+      (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_lr * __pyx_v_gi) / __pyx_v_a));
+    }
+    __pyx_L6:;
+  }
+
+
+  /* "fastopt/_cython/rmsprop.pxi":9
+ * 
+ * 
+ * cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,             # <<<<<<<<<<<<<<
+ *                                floating* buf, Py_ssize_t n, const floating* s,
+ *                                bint centered, bint use_momentum) noexcept nogil:
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/rmsprop.pxi":36
+ * 
+ * 
+ * cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_rmsprop_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  int __pyx_v_centered;
+  int __pyx_v_use_momentum;
+
+  /* "fastopt/_cython/rmsprop.pxi":38
+ * cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0             # <<<<<<<<<<<<<<
+ *     if centered:
+ *         if use_momentum:
+*/
+  __pyx_v_centered = ((__pyx_v_s[7]) != 0.0);
+  __pyx_v_use_momentum = ((__pyx_v_s[8]) != 0.0);
+
+  /* "fastopt/_cython/rmsprop.pxi":39
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+*/
+  if (__pyx_v_centered) {
+
+    /* "fastopt/_cython/rmsprop.pxi":40
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+*/
+    if (__pyx_v_use_momentum) {
+
+      /* "fastopt/_cython/rmsprop.pxi":41
+ *     if centered:
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)             # <<<<<<<<<<<<<<
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+*/
+      __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), (__pyx_v_b[3]), (__pyx_v_b[4]), __pyx_v_n, __pyx_v_s, 1, 1);
+
+      /* "fastopt/_cython/rmsprop.pxi":40
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+*/
+      goto __pyx_L4;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":43
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)             # <<<<<<<<<<<<<<
+ *     elif use_momentum:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+*/
+    /*else*/ {
+      __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), (__pyx_v_b[3]), NULL, __pyx_v_n, __pyx_v_s, 1, 0);
+    }
+    __pyx_L4:;
+
+    /* "fastopt/_cython/rmsprop.pxi":39
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/rmsprop.pxi":44
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:             # <<<<<<<<<<<<<<
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+*/
+  if (__pyx_v_use_momentum) {
+
+    /* "fastopt/_cython/rmsprop.pxi":45
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)             # <<<<<<<<<<<<<<
+ *     else:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, NULL, n, s, False, False)
+*/
+    __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), NULL, (__pyx_v_b[4]), __pyx_v_n, __pyx_v_s, 0, 1);
+
+    /* "fastopt/_cython/rmsprop.pxi":44
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:             # <<<<<<<<<<<<<<
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/rmsprop.pxi":47
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, NULL, n, s, False, False)             # <<<<<<<<<<<<<<
+*/
+  /*else*/ {
+    __pyx_fuse_0__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), NULL, NULL, __pyx_v_n, __pyx_v_s, 0, 0);
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/rmsprop.pxi":36
+ * 
+ * 
+ * cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+*/
+
+  /* function exit code */
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_rmsprop_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  int __pyx_v_centered;
+  int __pyx_v_use_momentum;
+
+  /* "fastopt/_cython/rmsprop.pxi":38
+ * cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0             # <<<<<<<<<<<<<<
+ *     if centered:
+ *         if use_momentum:
+*/
+  __pyx_v_centered = ((__pyx_v_s[7]) != 0.0);
+  __pyx_v_use_momentum = ((__pyx_v_s[8]) != 0.0);
+
+  /* "fastopt/_cython/rmsprop.pxi":39
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+*/
+  if (__pyx_v_centered) {
+
+    /* "fastopt/_cython/rmsprop.pxi":40
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+*/
+    if (__pyx_v_use_momentum) {
+
+      /* "fastopt/_cython/rmsprop.pxi":41
+ *     if centered:
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)             # <<<<<<<<<<<<<<
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+*/
+      __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), (__pyx_v_b[3]), (__pyx_v_b[4]), __pyx_v_n, __pyx_v_s, 1, 1);
+
+      /* "fastopt/_cython/rmsprop.pxi":40
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:
+ *         if use_momentum:             # <<<<<<<<<<<<<<
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+*/
+      goto __pyx_L4;
+    }
+
+    /* "fastopt/_cython/rmsprop.pxi":43
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)             # <<<<<<<<<<<<<<
+ *     elif use_momentum:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+*/
+    /*else*/ {
+      __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), (__pyx_v_b[3]), NULL, __pyx_v_n, __pyx_v_s, 1, 0);
+    }
+    __pyx_L4:;
+
+    /* "fastopt/_cython/rmsprop.pxi":39
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+ *     if centered:             # <<<<<<<<<<<<<<
+ *         if use_momentum:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/rmsprop.pxi":44
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:             # <<<<<<<<<<<<<<
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+*/
+  if (__pyx_v_use_momentum) {
+
+    /* "fastopt/_cython/rmsprop.pxi":45
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)             # <<<<<<<<<<<<<<
+ *     else:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, NULL, n, s, False, False)
+*/
+    __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), NULL, (__pyx_v_b[4]), __pyx_v_n, __pyx_v_s, 0, 1);
+
+    /* "fastopt/_cython/rmsprop.pxi":44
+ *         else:
+ *             _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+ *     elif use_momentum:             # <<<<<<<<<<<<<<
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/rmsprop.pxi":47
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+ *     else:
+ *         _rmsprop_loop(b[0], b[1], b[2], NULL, NULL, n, s, False, False)             # <<<<<<<<<<<<<<
+*/
+  /*else*/ {
+    __pyx_fuse_1__pyx_f_7fastopt_10_math_base__rmsprop_loop((__pyx_v_b[0]), (__pyx_v_b[1]), (__pyx_v_b[2]), NULL, NULL, __pyx_v_n, __pyx_v_s, 0, 0);
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/rmsprop.pxi":36
+ * 
+ * 
+ * cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
+*/
+
+  /* function exit code */
+
+
+}
+
+/* "fastopt/_cython/adagrad.pxi":9
+ * 
+ * 
+ * cdef void adagrad_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adagrad_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_acc;
+  float __pyx_v_gscale;
+  float __pyx_v_wd;
+  float __pyx_v_clr;
+  float __pyx_v_eps;
+  float __pyx_v_gi;
+  float __pyx_v_si;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adagrad.pxi":11
+ * cdef void adagrad_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adagrad.pxi":12
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* acc = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adagrad.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_acc = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adagrad.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_clr = (__pyx_v_s[2]);
+  __pyx_v_eps = (__pyx_v_s[3]);
+
+  /* "fastopt/_cython/adagrad.pxi":16
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adagrad.pxi":17
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si
+*/
+    __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adagrad.pxi":18
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi             # <<<<<<<<<<<<<<
+ *         acc[i] = si
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)
+*/
+    __pyx_v_si = ((__pyx_v_acc[__pyx_v_i]) + (__pyx_v_gi * __pyx_v_gi));
+
+    /* "fastopt/_cython/adagrad.pxi":19
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)
+*/
+    (__pyx_v_acc[__pyx_v_i]) = __pyx_v_si;
+
+    /* "fastopt/_cython/adagrad.pxi":20
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_clr * __pyx_v_gi) / (__pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt(__pyx_v_si) + __pyx_v_eps)));
+  }
+
+
+  /* "fastopt/_cython/adagrad.pxi":9
+ * 
+ * 
+ * cdef void adagrad_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adagrad_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_acc;
+  double __pyx_v_gscale;
+  double __pyx_v_wd;
+  double __pyx_v_clr;
+  double __pyx_v_eps;
+  double __pyx_v_gi;
+  double __pyx_v_si;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adagrad.pxi":11
+ * cdef void adagrad_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adagrad.pxi":12
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* acc = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adagrad.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_acc = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adagrad.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* acc = b[2]
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_clr = (__pyx_v_s[2]);
+  __pyx_v_eps = (__pyx_v_s[3]);
+
+  /* "fastopt/_cython/adagrad.pxi":16
+ *     cdef floating gscale = s[0], wd = s[1], clr = s[2], eps = s[3], gi, si
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adagrad.pxi":17
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si
+*/
+    __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adagrad.pxi":18
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi             # <<<<<<<<<<<<<<
+ *         acc[i] = si
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)
+*/
+    __pyx_v_si = ((__pyx_v_acc[__pyx_v_i]) + (__pyx_v_gi * __pyx_v_gi));
+
+    /* "fastopt/_cython/adagrad.pxi":19
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)
+*/
+    (__pyx_v_acc[__pyx_v_i]) = __pyx_v_si;
+
+    /* "fastopt/_cython/adagrad.pxi":20
+ *         si = acc[i] + gi * gi
+ *         acc[i] = si
+ *         p[i] = p[i] - (clr * gi) / (_sqrt(si) + eps)             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_clr * __pyx_v_gi) / (__pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt(__pyx_v_si) + __pyx_v_eps)));
+  }
+
+
+  /* "fastopt/_cython/adagrad.pxi":9
+ * 
+ * 
+ * cdef void adagrad_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/adadelta.pxi":9
+ * 
+ * 
+ * cdef void adadelta_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adadelta_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_sq;
+  float *__pyx_v_acc;
+  float __pyx_v_gscale;
+  float __pyx_v_wd;
+  float __pyx_v_rho;
+  float __pyx_v_w;
+  float __pyx_v_eps;
+  float __pyx_v_lr;
+  float __pyx_v_gi;
+  float __pyx_v_v;
+  float __pyx_v_delta;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adadelta.pxi":11
+ * cdef void adadelta_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adadelta.pxi":12
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adadelta.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* acc = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]
+*/
+  __pyx_v_sq = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adadelta.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]
+ *     cdef floating gi, v, delta
+*/
+  __pyx_v_acc = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/adadelta.pxi":15
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, v, delta
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_rho = (__pyx_v_s[2]);
+  __pyx_v_w = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_lr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/adadelta.pxi":18
+ *     cdef floating gi, v, delta
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adadelta.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v
+*/
+    __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adadelta.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi             # <<<<<<<<<<<<<<
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+*/
+    __pyx_v_v = ((__pyx_v_rho * (__pyx_v_sq[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/adadelta.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v             # <<<<<<<<<<<<<<
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta
+*/
+    (__pyx_v_sq[__pyx_v_i]) = __pyx_v_v;
+
+    /* "fastopt/_cython/adadelta.pxi":22
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi             # <<<<<<<<<<<<<<
+ *         acc[i] = rho * acc[i] + w * delta * delta
+ *         p[i] = p[i] - lr * delta
+*/
+    __pyx_v_delta = ((__pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt(((__pyx_v_acc[__pyx_v_i]) + __pyx_v_eps)) / __pyx_fuse_0__pyx_f_7fastopt_10_math_base__sqrt((__pyx_v_v + __pyx_v_eps))) * __pyx_v_gi);
+
+    /* "fastopt/_cython/adadelta.pxi":23
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - lr * delta
+*/
+    (__pyx_v_acc[__pyx_v_i]) = ((__pyx_v_rho * (__pyx_v_acc[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_delta) * __pyx_v_delta));
+
+    /* "fastopt/_cython/adadelta.pxi":24
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta
+ *         p[i] = p[i] - lr * delta             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_delta));
+  }
+
+
+  /* "fastopt/_cython/adadelta.pxi":9
+ * 
+ * 
+ * cdef void adadelta_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adadelta_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_sq;
+  double *__pyx_v_acc;
+  double __pyx_v_gscale;
+  double __pyx_v_wd;
+  double __pyx_v_rho;
+  double __pyx_v_w;
+  double __pyx_v_eps;
+  double __pyx_v_lr;
+  double __pyx_v_gi;
+  double __pyx_v_v;
+  double __pyx_v_delta;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adadelta.pxi":11
+ * cdef void adadelta_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adadelta.pxi":12
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adadelta.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* acc = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]
+*/
+  __pyx_v_sq = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adadelta.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]
+ *     cdef floating gi, v, delta
+*/
+  __pyx_v_acc = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/adadelta.pxi":15
+ *     cdef floating* sq = b[2]
+ *     cdef floating* acc = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], rho = s[2], w = s[3], eps = s[4], lr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, v, delta
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_rho = (__pyx_v_s[2]);
+  __pyx_v_w = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_lr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/adadelta.pxi":18
+ *     cdef floating gi, v, delta
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adadelta.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v
+*/
+    __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adadelta.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi             # <<<<<<<<<<<<<<
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+*/
+    __pyx_v_v = ((__pyx_v_rho * (__pyx_v_sq[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/adadelta.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v             # <<<<<<<<<<<<<<
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta
+*/
+    (__pyx_v_sq[__pyx_v_i]) = __pyx_v_v;
+
+    /* "fastopt/_cython/adadelta.pxi":22
+ *         v = rho * sq[i] + w * gi * gi
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi             # <<<<<<<<<<<<<<
+ *         acc[i] = rho * acc[i] + w * delta * delta
+ *         p[i] = p[i] - lr * delta
+*/
+    __pyx_v_delta = ((__pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt(((__pyx_v_acc[__pyx_v_i]) + __pyx_v_eps)) / __pyx_fuse_1__pyx_f_7fastopt_10_math_base__sqrt((__pyx_v_v + __pyx_v_eps))) * __pyx_v_gi);
+
+    /* "fastopt/_cython/adadelta.pxi":23
+ *         sq[i] = v
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - lr * delta
+*/
+    (__pyx_v_acc[__pyx_v_i]) = ((__pyx_v_rho * (__pyx_v_acc[__pyx_v_i])) + ((__pyx_v_w * __pyx_v_delta) * __pyx_v_delta));
+
+    /* "fastopt/_cython/adadelta.pxi":24
+ *         delta = _sqrt(acc[i] + eps) / _sqrt(v + eps) * gi
+ *         acc[i] = rho * acc[i] + w * delta * delta
+ *         p[i] = p[i] - lr * delta             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_v_lr * __pyx_v_delta));
+  }
+
+
+  /* "fastopt/_cython/adadelta.pxi":9
+ * 
+ * 
+ * cdef void adadelta_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                          double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/adamax.pxi":9
+ * 
+ * 
+ * cdef void adamax_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_10_math_base_adamax_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_m;
+  float *__pyx_v_u;
+  float __pyx_v_gscale;
+  float __pyx_v_wd;
+  float __pyx_v_w1;
+  float __pyx_v_beta2;
+  float __pyx_v_eps;
+  float __pyx_v_clr;
+  float __pyx_v_gi;
+  float __pyx_v_mi;
+  float __pyx_v_ui;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adamax.pxi":11
+ * cdef void adamax_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adamax.pxi":12
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adamax.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* u = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adamax.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]
+ *     cdef floating gi, mi, ui
+*/
+  __pyx_v_u = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/adamax.pxi":15
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, mi, ui
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_w1 = (__pyx_v_s[2]);
+  __pyx_v_beta2 = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_clr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/adamax.pxi":18
+ *     cdef floating gi, mi, ui
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adamax.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+*/
+    __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adamax.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+*/
+    __pyx_v_mi = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+    /* "fastopt/_cython/adamax.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/adamax.pxi":22
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)             # <<<<<<<<<<<<<<
+ *         u[i] = ui
+ *         p[i] = p[i] - (clr * mi) / ui
+*/
+    __pyx_v_ui = __pyx_fuse_0__pyx_f_7fastopt_10_math_base__max_nan((__pyx_v_beta2 * (__pyx_v_u[__pyx_v_i])), (__pyx_fuse_0__pyx_f_7fastopt_10_math_base__abs(__pyx_v_gi) + __pyx_v_eps));
+
+    /* "fastopt/_cython/adamax.pxi":23
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - (clr * mi) / ui
+*/
+    (__pyx_v_u[__pyx_v_i]) = __pyx_v_ui;
+
+    /* "fastopt/_cython/adamax.pxi":24
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui
+ *         p[i] = p[i] - (clr * mi) / ui             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_clr * __pyx_v_mi) / __pyx_v_ui));
+  }
+
+
+  /* "fastopt/_cython/adamax.pxi":9
+ * 
+ * 
+ * cdef void adamax_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_10_math_base_adamax_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_m;
+  double *__pyx_v_u;
+  double __pyx_v_gscale;
+  double __pyx_v_wd;
+  double __pyx_v_w1;
+  double __pyx_v_beta2;
+  double __pyx_v_eps;
+  double __pyx_v_clr;
+  double __pyx_v_gi;
+  double __pyx_v_mi;
+  double __pyx_v_ui;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/adamax.pxi":11
+ * cdef void adamax_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/adamax.pxi":12
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/adamax.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* u = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/adamax.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]
+ *     cdef floating gi, mi, ui
+*/
+  __pyx_v_u = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/adamax.pxi":15
+ *     cdef floating* m = b[2]
+ *     cdef floating* u = b[3]
+ *     cdef floating gscale = s[0], wd = s[1], w1 = s[2], beta2 = s[3], eps = s[4], clr = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, mi, ui
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_wd = (__pyx_v_s[1]);
+  __pyx_v_w1 = (__pyx_v_s[2]);
+  __pyx_v_beta2 = (__pyx_v_s[3]);
+  __pyx_v_eps = (__pyx_v_s[4]);
+  __pyx_v_clr = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/adamax.pxi":18
+ *     cdef floating gi, mi, ui
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/adamax.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)             # <<<<<<<<<<<<<<
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+*/
+    __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__grad((__pyx_v_g[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/adamax.pxi":20
+ *     for i in range(n):
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+*/
+    __pyx_v_mi = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+    /* "fastopt/_cython/adamax.pxi":21
+ *         gi = _grad(g[i], p[i], gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/adamax.pxi":22
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)             # <<<<<<<<<<<<<<
+ *         u[i] = ui
+ *         p[i] = p[i] - (clr * mi) / ui
+*/
+    __pyx_v_ui = __pyx_fuse_1__pyx_f_7fastopt_10_math_base__max_nan((__pyx_v_beta2 * (__pyx_v_u[__pyx_v_i])), (__pyx_fuse_1__pyx_f_7fastopt_10_math_base__abs(__pyx_v_gi) + __pyx_v_eps));
+
+    /* "fastopt/_cython/adamax.pxi":23
+ *         m[i] = mi
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - (clr * mi) / ui
+*/
+    (__pyx_v_u[__pyx_v_i]) = __pyx_v_ui;
+
+    /* "fastopt/_cython/adamax.pxi":24
+ *         ui = _max_nan(beta2 * u[i], _abs(gi) + eps)
+ *         u[i] = ui
+ *         p[i] = p[i] - (clr * mi) / ui             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - ((__pyx_v_clr * __pyx_v_mi) / __pyx_v_ui));
+  }
+
+
+  /* "fastopt/_cython/adamax.pxi":9
+ * 
+ * 
+ * cdef void adamax_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                        double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/math.pxi":58
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3436,35 +5814,35 @@ static PyObject *__pyx_f_7fastopt_10_math_base__entry(void *__pyx_v_f32, void *_
     }
   }
 
-  /* "fastopt/_cython/math.pxi":54
+  /* "fastopt/_cython/math.pxi":59
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
  *     return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 59, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 59, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 59, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 59, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_5);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 59, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_2 = 0;
   __pyx_t_3 = 0;
@@ -3481,7 +5859,7 @@ static PyObject *__pyx_f_7fastopt_10_math_base__entry(void *__pyx_v_f32, void *_
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":53
+  /* "fastopt/_cython/math.pxi":58
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3505,7 +5883,7 @@ static PyObject *__pyx_f_7fastopt_10_math_base__entry(void *__pyx_v_f32, void *_
   return __pyx_r;
 }
 
-/* "fastopt/_cython/math.pxi":57
+/* "fastopt/_cython/math.pxi":62
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3540,17 +5918,78 @@ static PyObject *__pyx_pf_7fastopt_10_math_base_kernels(CYTHON_UNUSED PyObject *
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kernels", 0);
 
-  /* "fastopt/_cython/math.pxi":61
+  /* "fastopt/_cython/math.pxi":66
  *     per-tensor inputs, per-chunk outputs)."""
  *     return {
  *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),
+ *         "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],
+*/
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_adam_chunk), __pyx_e_7fastopt_10_math_base_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":67
+ *     return {
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),             # <<<<<<<<<<<<<<
+ *         "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],
+ *                           RMSPROP_SCALARS),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_sgd_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_sgd_chunk), __pyx_e_7fastopt_10_math_base_SGD_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 67, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_sgd, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":68
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),
+ *         "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],             # <<<<<<<<<<<<<<
+ *                           RMSPROP_SCALARS),
+ *         "adagrad": _entry(<void*>adagrad_chunk[float], <void*>adagrad_chunk[double],
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_rmsprop_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_rmsprop_chunk), __pyx_e_7fastopt_10_math_base_RMSPROP_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 68, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_rmsprop, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":70
+ *         "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],
+ *                           RMSPROP_SCALARS),
+ *         "adagrad": _entry(<void*>adagrad_chunk[float], <void*>adagrad_chunk[double],             # <<<<<<<<<<<<<<
+ *                           ADAGRAD_SCALARS),
+ *         "adadelta": _entry(<void*>adadelta_chunk[float], <void*>adadelta_chunk[double],
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_adagrad_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_adagrad_chunk), __pyx_e_7fastopt_10_math_base_ADAGRAD_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 70, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adagrad, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":72
+ *         "adagrad": _entry(<void*>adagrad_chunk[float], <void*>adagrad_chunk[double],
+ *                           ADAGRAD_SCALARS),
+ *         "adadelta": _entry(<void*>adadelta_chunk[float], <void*>adadelta_chunk[double],             # <<<<<<<<<<<<<<
+ *                            ADADELTA_SCALARS),
+ *         "adamax": _entry(<void*>adamax_chunk[float], <void*>adamax_chunk[double],
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_adadelta_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_adadelta_chunk), __pyx_e_7fastopt_10_math_base_ADADELTA_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 72, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adadelta, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":74
+ *         "adadelta": _entry(<void*>adadelta_chunk[float], <void*>adadelta_chunk[double],
+ *                            ADADELTA_SCALARS),
+ *         "adamax": _entry(<void*>adamax_chunk[float], <void*>adamax_chunk[double],             # <<<<<<<<<<<<<<
+ *                          ADAMAX_SCALARS),
  *     }
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 61, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_adam_chunk), __pyx_e_7fastopt_10_math_base_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 61, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7fastopt_10_math_base__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_10_math_base_adamax_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_10_math_base_adamax_chunk), __pyx_e_7fastopt_10_math_base_ADAMAX_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 74, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 61, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adamax, __pyx_t_2) < (0)) __PYX_ERR(1, 66, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   {
     PyObject *__pyx_temp;
@@ -3563,7 +6002,7 @@ static PyObject *__pyx_pf_7fastopt_10_math_base_kernels(CYTHON_UNUSED PyObject *
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":62
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3936,19 +6375,19 @@ __Pyx_RefNannySetupContext("PyInit__math_base", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":62
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
  *     """name -> (float32 function address, float64 function address, number of scalars,
  *     per-tensor inputs, per-chunk outputs)."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_10_math_base_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_base, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 57, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_10_math_base_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_base, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "fastopt/_math_base.pyx":1
@@ -4022,14 +6461,14 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{18},{5},{7},{10},{6}};
-    const struct { const unsigned int length: 6; } bytes_length_index[] = {{32}};
-    /* compression: none (242 bytes) */
-static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_baseitemskernelssetdefaultvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
+    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{8},{7},{4},{6},{18},{18},{18},{5},{7},{7},{10},{3},{6}};
+    const struct { const unsigned int length: 8; } bytes_length_index[] = {{161}};
+    /* compression: none (402 bytes) */
+static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadadeltaadagradadamadamaxasyncio.coroutinescline_in_tracebackfastopt._math_baseitemskernelsrmspropsetdefaultsgdvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A\330\010\017\210v\220Q\220g\230Y\240a\240x\250w\260i\270q\300\t\310\021\330\010\023\2206\230\021\230\047\240\035\250a\250x\260w\270m\3101\310A\330\032\033\330\010\023\2206\230\021\230\047\240\035\250a\250x\260w\270m\3101\310A\330\032\033\330\010\024\220F\230!\2307\240.\260\001\260\030\270\027\300\016\310a\310q\330\033\034\330\010\022\220&\230\001\230\027\240\014\250A\250X\260W\270L\310\001\310\021\330\031\032";
     PyObject *data = NULL;
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 19; i++) {
+    for (int i = 0; i < 24; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 2) PyUnicode_InternInPlace(&string);
@@ -4040,8 +6479,8 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 19; i < 20; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-19].length;
+    for (int i = 24; i < 25; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-24].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -4051,14 +6490,14 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 20; i++) {
+    for (Py_ssize_t i = 0; i < 25; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 19;
+      PyObject **table = stringtab + 24;
       for (Py_ssize_t i=0; i<1; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -4114,9 +6553,9 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 57};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 62};
     PyObject* const varnames[] = {0};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A_vQgYaxwiq_6_axwm1A_6_axw, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;

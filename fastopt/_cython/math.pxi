@@ -48,6 +48,11 @@ cdef inline floating _grad(floating g, floating p, floating gscale, floating wd)
 
 
 include "adam.pxi"
+include "sgd.pxi"
+include "rmsprop.pxi"
+include "adagrad.pxi"
+include "adadelta.pxi"
+include "adamax.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
@@ -59,4 +64,13 @@ def kernels():
     per-tensor inputs, per-chunk outputs)."""
     return {
         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+        "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),
+        "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],
+                          RMSPROP_SCALARS),
+        "adagrad": _entry(<void*>adagrad_chunk[float], <void*>adagrad_chunk[double],
+                          ADAGRAD_SCALARS),
+        "adadelta": _entry(<void*>adadelta_chunk[float], <void*>adadelta_chunk[double],
+                           ADADELTA_SCALARS),
+        "adamax": _entry(<void*>adamax_chunk[float], <void*>adamax_chunk[double],
+                         ADAMAX_SCALARS),
     }

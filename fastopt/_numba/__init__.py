@@ -19,8 +19,11 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 from . import adam  # noqa: E402  (after the threading layer is chosen)
+from . import adadelta, adagrad, adamax, rmsprop, sgd  # noqa: E402
 
 KERNELS = {"adam": adam.KERNEL}
+KERNELS.update(sgd=sgd.KERNEL, rmsprop=rmsprop.KERNEL, adagrad=adagrad.KERNEL,
+               adadelta=adadelta.KERNEL, adamax=adamax.KERNEL)
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,

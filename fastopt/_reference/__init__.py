@@ -12,8 +12,11 @@ import ctypes
 import numpy as np
 
 from . import adam
+from . import adadelta, adagrad, adamax, rmsprop, sgd
 
 KERNELS = {"adam": adam.adam}
+KERNELS.update(sgd=sgd.sgd, rmsprop=rmsprop.rmsprop, adagrad=adagrad.adagrad,
+               adadelta=adadelta.adadelta, adamax=adamax.adamax)
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 

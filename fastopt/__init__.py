@@ -13,6 +13,7 @@ from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
 from ._threads import get_num_threads, set_num_threads
 from .optimizers import Adam, AdamW
+from .optimizers import Lamb, Lion, NAdam, RAdam, Rprop
 
 __version__ = "0.1.0"
 
@@ -20,3 +21,4 @@ __all__ = [
     "Adam", "AdamW", "FlatParams", "Optimizer", "flatten", "lr_scheduler",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads",
 ]
+__all__ += ["Lamb", "Lion", "NAdam", "RAdam", "Rprop"]

@@ -1693,7 +1693,64 @@ enum  {
   __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS = 10
 };
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/nadam.pxi":7
+ * #          c_grad = -lr*(1-mu_t)/(1-mu_product), c_avg = -lr*mu_t1/(1-mu_product*mu_t1).
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     NADAM_SCALARS = 10
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_NADAM_SCALARS = 10
+};
+
+/* "fastopt/_cython/radam.pxi":8
+ * #          rect (the variance rectification r), rectified (1.0 where rho_t > 5, else 0.0).
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     RADAM_SCALARS = 12
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_RADAM_SCALARS = 12
+};
+
+/* "fastopt/_cython/rprop.pxi":5
+ * # Scalars: gscale, eta_minus, eta_plus, step_size_min, step_size_max.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     RPROP_SCALARS = 5
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_RPROP_SCALARS = 5
+};
+
+/* "fastopt/_cython/lion.pxi":5
+ * # Scalars: gscale, decay (1 - lr*wd), beta1, 1-beta1, lr, beta2, 1-beta2.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     LION_SCALARS = 7
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_LION_SCALARS = 7
+};
+
+/* "fastopt/_cython/lamb.pxi":17
+ * # backends, and chunks never depend on the thread count.
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     LAMB_SCALARS = 10
+ *     LAMB_OUTPUTS = 2
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_LAMB_SCALARS = 10,
+  __pyx_e_7fastopt_8_math_v3_LAMB_OUTPUTS = 2,
+  __pyx_e_7fastopt_8_math_v3_LAMB_LANES = 16
+};
+
+/* "fastopt/_cython/math.pxi":68
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -2285,6 +2342,12 @@ static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *con
 /* CIntToPy.proto */
 static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value);
 
+/* CIntFromPy.proto */
+static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *);
+
+/* CIntToPy.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value);
+
 /* FormatTypeName.proto */
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX >= 0x030d0000
 typedef PyObject *__Pyx_TypeName;
@@ -2308,9 +2371,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value);
 
 /* CIntFromPy.proto */
 static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *);
-
-/* CIntFromPy.proto */
-static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *);
 
 /* GetRuntimeVersion.proto */
 #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
@@ -2404,6 +2464,7 @@ static int __Pyx_State_RemoveModule(void*);
 /* Module declarations from "libc.stdint" */
 
 /* Module declarations from "fastopt._math_v3" */
+static CYTHON_INLINE double __pyx_f_7fastopt_8_math_v3__lanes_sum(double *); /*proto*/
 static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *, void *, int, struct __pyx_opt_args_7fastopt_8_math_v3__entry *__pyx_optional_args); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sqrt(float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt(double); /*proto*/
@@ -2413,8 +2474,26 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp(float, f
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lerp(double, double, double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__grad(float, float, float, float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad(double, double, double, double); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign(float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign(double); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign_nan(float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign_nan(double); /*proto*/
 static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
 static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_nadam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_nadam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_radam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_radam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_rprop_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_rprop_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lion_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lion_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lamb_u(float, float, float, float, float, float, float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lamb_u(double, double, double, double, double, double, double); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_update_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_update_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
 #define __Pyx_MODULE_NAME "fastopt._math_v3"
@@ -2453,7 +2532,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[1];
-    PyObject *__pyx_string_tab[20];
+    PyObject *__pyx_string_tab[26];
 /* #### Code section: module_state_contents ### */
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
@@ -2514,9 +2593,15 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_fastopt__math_v3 __pyx_string_tab[14]
 #define __pyx_n_u_items __pyx_string_tab[15]
 #define __pyx_n_u_kernels __pyx_string_tab[16]
-#define __pyx_n_u_setdefault __pyx_string_tab[17]
-#define __pyx_n_u_values __pyx_string_tab[18]
-#define __pyx_kp_b_iso88591_awj_9A __pyx_string_tab[19]
+#define __pyx_n_u_lamb_moments __pyx_string_tab[17]
+#define __pyx_n_u_lamb_update __pyx_string_tab[18]
+#define __pyx_n_u_lion __pyx_string_tab[19]
+#define __pyx_n_u_nadam __pyx_string_tab[20]
+#define __pyx_n_u_radam __pyx_string_tab[21]
+#define __pyx_n_u_rprop __pyx_string_tab[22]
+#define __pyx_n_u_setdefault __pyx_string_tab[23]
+#define __pyx_n_u_values __pyx_string_tab[24]
+#define __pyx_kp_b_iso88591_awj_9A_q_87_Qiq_q_87_Qiq_q_87_Q __pyx_string_tab[25]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -2534,7 +2619,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<26; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -2560,7 +2645,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<26; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -2923,6 +3008,248 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad(double 
   /* function exit code */
   __pyx_L0:;
 
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/math.pxi":50
+ * 
+ * 
+ * cdef inline floating _sign(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign(float __pyx_v_x) {
+  float __pyx_r;
+  float __pyx_t_1;
+  int __pyx_t_2;
+  float __pyx_t_3;
+  int __pyx_t_4;
+
+  /* "fastopt/_cython/math.pxi":52
+ * cdef inline floating _sign(floating x) noexcept nogil:
+ *     """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_x > 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = ((float)1);
+  } else {
+    __pyx_t_4 = (__pyx_v_x < 0.0);
+
+    if (__pyx_t_4) {
+
+      __pyx_t_3 = ((float)-1L);
+    } else {
+
+      __pyx_t_3 = ((float)0);
+    }
+
+    __pyx_t_1 = __pyx_t_3;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":50
+ * 
+ * 
+ * cdef inline floating _sign(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign(double __pyx_v_x) {
+  double __pyx_r;
+  double __pyx_t_1;
+  int __pyx_t_2;
+  double __pyx_t_3;
+  int __pyx_t_4;
+
+  /* "fastopt/_cython/math.pxi":52
+ * cdef inline floating _sign(floating x) noexcept nogil:
+ *     """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_x > 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = ((double)1);
+  } else {
+    __pyx_t_4 = (__pyx_v_x < 0.0);
+
+    if (__pyx_t_4) {
+
+      __pyx_t_3 = ((double)-1L);
+    } else {
+
+      __pyx_t_3 = ((double)0);
+    }
+
+    __pyx_t_1 = __pyx_t_3;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":50
+ * 
+ * 
+ * cdef inline floating _sign(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/math.pxi":55
+ * 
+ * 
+ * cdef inline floating _sign_nan(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign_nan(float __pyx_v_x) {
+  float __pyx_r;
+  float __pyx_t_1;
+  int __pyx_t_2;
+  float __pyx_t_3;
+  int __pyx_t_4;
+  float __pyx_t_5;
+  int __pyx_t_6;
+
+  /* "fastopt/_cython/math.pxi":57
+ * cdef inline floating _sign_nan(floating x) noexcept nogil:
+ *     """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_x > 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = ((float)1);
+  } else {
+    __pyx_t_4 = (__pyx_v_x < 0.0);
+
+    if (__pyx_t_4) {
+
+      __pyx_t_3 = ((float)-1L);
+    } else {
+      __pyx_t_6 = (__pyx_v_x == __pyx_v_x);
+
+      if (__pyx_t_6) {
+
+        __pyx_t_5 = ((float)0);
+      } else {
+
+        __pyx_t_5 = __pyx_v_x;
+      }
+
+      __pyx_t_3 = __pyx_t_5;
+    }
+
+    __pyx_t_1 = __pyx_t_3;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":55
+ * 
+ * 
+ * cdef inline floating _sign_nan(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign_nan(double __pyx_v_x) {
+  double __pyx_r;
+  double __pyx_t_1;
+  int __pyx_t_2;
+  double __pyx_t_3;
+  int __pyx_t_4;
+  double __pyx_t_5;
+  int __pyx_t_6;
+
+  /* "fastopt/_cython/math.pxi":57
+ * cdef inline floating _sign_nan(floating x) noexcept nogil:
+ *     """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_x > 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = ((double)1);
+  } else {
+    __pyx_t_4 = (__pyx_v_x < 0.0);
+
+    if (__pyx_t_4) {
+
+      __pyx_t_3 = ((double)-1L);
+    } else {
+      __pyx_t_6 = (__pyx_v_x == __pyx_v_x);
+
+      if (__pyx_t_6) {
+
+        __pyx_t_5 = ((double)0);
+      } else {
+
+        __pyx_t_5 = __pyx_v_x;
+      }
+
+      __pyx_t_3 = __pyx_t_5;
+    }
+
+    __pyx_t_1 = __pyx_t_3;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":55
+ * 
+ * 
+ * cdef inline floating _sign_nan(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+ *     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
+*/
+
+  /* function exit code */
+  __pyx_L0:;
   return __pyx_r;
 }
 
@@ -3406,7 +3733,3203 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk(double **__pyx_v_b
 
 }
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/nadam.pxi":11
+ * 
+ * 
+ * cdef void nadam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_nadam_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_m;
+  float *__pyx_v_v;
+  float __pyx_v_gscale;
+  float __pyx_v_decay;
+  float __pyx_v_wd;
+  float __pyx_v_w1;
+  float __pyx_v_beta2;
+  float __pyx_v_w2;
+  float __pyx_v_bc2;
+  float __pyx_v_eps;
+  float __pyx_v_c_grad;
+  float __pyx_v_c_avg;
+  float __pyx_v_pi;
+  float __pyx_v_gi;
+  float __pyx_v_mi;
+  float __pyx_v_vi;
+  float __pyx_v_denom;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/nadam.pxi":13
+ * cdef void nadam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/nadam.pxi":14
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/nadam.pxi":15
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/nadam.pxi":16
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/nadam.pxi":17
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_wd = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+  __pyx_v_w2 = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/nadam.pxi":18
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_c_grad = (__pyx_v_s[8]);
+  __pyx_v_c_avg = (__pyx_v_s[9]);
+
+  /* "fastopt/_cython/nadam.pxi":20
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/nadam.pxi":21
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+*/
+    __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+    /* "fastopt/_cython/nadam.pxi":22
+ *     for i in range(n):
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+*/
+    __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/nadam.pxi":23
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi
+*/
+    __pyx_v_mi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+    /* "fastopt/_cython/nadam.pxi":24
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/nadam.pxi":25
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps
+*/
+    __pyx_v_vi = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/nadam.pxi":26
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi             # <<<<<<<<<<<<<<
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom
+*/
+    (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+    /* "fastopt/_cython/nadam.pxi":27
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps             # <<<<<<<<<<<<<<
+ *         pi = pi + c_grad * gi / denom
+ *         p[i] = pi + c_avg * mi / denom
+*/
+    __pyx_v_denom = (__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sqrt((__pyx_v_vi / __pyx_v_bc2)) + __pyx_v_eps);
+
+    /* "fastopt/_cython/nadam.pxi":28
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom             # <<<<<<<<<<<<<<
+ *         p[i] = pi + c_avg * mi / denom
+*/
+    __pyx_v_pi = (__pyx_v_pi + ((__pyx_v_c_grad * __pyx_v_gi) / __pyx_v_denom));
+
+    /* "fastopt/_cython/nadam.pxi":29
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom
+ *         p[i] = pi + c_avg * mi / denom             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi + ((__pyx_v_c_avg * __pyx_v_mi) / __pyx_v_denom));
+  }
+
+
+  /* "fastopt/_cython/nadam.pxi":11
+ * 
+ * 
+ * cdef void nadam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_nadam_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_m;
+  double *__pyx_v_v;
+  double __pyx_v_gscale;
+  double __pyx_v_decay;
+  double __pyx_v_wd;
+  double __pyx_v_w1;
+  double __pyx_v_beta2;
+  double __pyx_v_w2;
+  double __pyx_v_bc2;
+  double __pyx_v_eps;
+  double __pyx_v_c_grad;
+  double __pyx_v_c_avg;
+  double __pyx_v_pi;
+  double __pyx_v_gi;
+  double __pyx_v_mi;
+  double __pyx_v_vi;
+  double __pyx_v_denom;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/nadam.pxi":13
+ * cdef void nadam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/nadam.pxi":14
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/nadam.pxi":15
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/nadam.pxi":16
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/nadam.pxi":17
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_wd = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+  __pyx_v_w2 = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/nadam.pxi":18
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_c_grad = (__pyx_v_s[8]);
+  __pyx_v_c_avg = (__pyx_v_s[9]);
+
+  /* "fastopt/_cython/nadam.pxi":20
+ *     cdef floating bc2 = s[6], eps = s[7], c_grad = s[8], c_avg = s[9], pi, gi, mi, vi, denom
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/nadam.pxi":21
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+*/
+    __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+    /* "fastopt/_cython/nadam.pxi":22
+ *     for i in range(n):
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+*/
+    __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+    /* "fastopt/_cython/nadam.pxi":23
+ *         pi = p[i] * decay
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi
+*/
+    __pyx_v_mi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+    /* "fastopt/_cython/nadam.pxi":24
+ *         gi = _grad(g[i], pi, gscale, wd)
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/nadam.pxi":25
+ *         mi = _lerp(m[i], gi, w1)
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps
+*/
+    __pyx_v_vi = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+    /* "fastopt/_cython/nadam.pxi":26
+ *         m[i] = mi
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi             # <<<<<<<<<<<<<<
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom
+*/
+    (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+    /* "fastopt/_cython/nadam.pxi":27
+ *         vi = beta2 * v[i] + w2 * gi * gi
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps             # <<<<<<<<<<<<<<
+ *         pi = pi + c_grad * gi / denom
+ *         p[i] = pi + c_avg * mi / denom
+*/
+    __pyx_v_denom = (__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt((__pyx_v_vi / __pyx_v_bc2)) + __pyx_v_eps);
+
+    /* "fastopt/_cython/nadam.pxi":28
+ *         v[i] = vi
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom             # <<<<<<<<<<<<<<
+ *         p[i] = pi + c_avg * mi / denom
+*/
+    __pyx_v_pi = (__pyx_v_pi + ((__pyx_v_c_grad * __pyx_v_gi) / __pyx_v_denom));
+
+    /* "fastopt/_cython/nadam.pxi":29
+ *         denom = _sqrt(vi / bc2) + eps
+ *         pi = pi + c_grad * gi / denom
+ *         p[i] = pi + c_avg * mi / denom             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi + ((__pyx_v_c_avg * __pyx_v_mi) / __pyx_v_denom));
+  }
+
+
+  /* "fastopt/_cython/nadam.pxi":11
+ * 
+ * 
+ * cdef void nadam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/radam.pxi":12
+ * 
+ * 
+ * cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_radam_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_m;
+  float *__pyx_v_v;
+  float __pyx_v_gscale;
+  float __pyx_v_decay;
+  float __pyx_v_wd;
+  float __pyx_v_w1;
+  float __pyx_v_beta2;
+  float __pyx_v_w2;
+  float __pyx_v_bc1;
+  float __pyx_v_lr;
+  float __pyx_v_bc2_sqrt;
+  float __pyx_v_eps;
+  float __pyx_v_rect;
+  float __pyx_v_pi;
+  float __pyx_v_gi;
+  float __pyx_v_mi;
+  float __pyx_v_vi;
+  float __pyx_v_one;
+  int __pyx_v_rectified;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/radam.pxi":14
+ * cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/radam.pxi":15
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/radam.pxi":16
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/radam.pxi":17
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/radam.pxi":18
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_wd = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+  __pyx_v_w2 = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/radam.pxi":19
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]             # <<<<<<<<<<<<<<
+ *     cdef floating pi, gi, mi, vi, one = 1
+ *     cdef bint rectified = s[11] != 0
+*/
+  __pyx_v_bc1 = (__pyx_v_s[6]);
+  __pyx_v_lr = (__pyx_v_s[7]);
+  __pyx_v_bc2_sqrt = (__pyx_v_s[8]);
+  __pyx_v_eps = (__pyx_v_s[9]);
+  __pyx_v_rect = (__pyx_v_s[10]);
+
+  /* "fastopt/_cython/radam.pxi":20
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1             # <<<<<<<<<<<<<<
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_one = 1.0;
+
+  /* "fastopt/_cython/radam.pxi":21
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1
+ *     cdef bint rectified = s[11] != 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     if rectified:
+*/
+  __pyx_v_rectified = ((__pyx_v_s[11]) != 0.0);
+
+  /* "fastopt/_cython/radam.pxi":23
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+ *     if rectified:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             pi = p[i] * decay
+*/
+  if (__pyx_v_rectified) {
+
+    /* "fastopt/_cython/radam.pxi":24
+ *     cdef Py_ssize_t i
+ *     if rectified:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/radam.pxi":25
+ *     if rectified:
+ *         for i in range(n):
+ *             pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+*/
+      __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+      /* "fastopt/_cython/radam.pxi":26
+ *         for i in range(n):
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+*/
+      __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/radam.pxi":27
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi
+*/
+      __pyx_v_mi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+      /* "fastopt/_cython/radam.pxi":28
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/radam.pxi":29
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *             v[i] = vi
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+*/
+      __pyx_v_vi = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+      /* "fastopt/_cython/radam.pxi":30
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi             # <<<<<<<<<<<<<<
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+ *     else:
+*/
+      (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+      /* "fastopt/_cython/radam.pxi":31
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - ((((__pyx_v_mi / __pyx_v_bc1) * __pyx_v_lr) * ((__pyx_v_one / (__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sqrt(__pyx_v_vi) + __pyx_v_eps)) * __pyx_v_bc2_sqrt)) * __pyx_v_rect));
+    }
+
+
+    /* "fastopt/_cython/radam.pxi":23
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+ *     if rectified:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             pi = p[i] * decay
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/radam.pxi":33
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+*/
+  /*else*/ {
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/radam.pxi":34
+ *     else:
+ *         for i in range(n):
+ *             pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+*/
+      __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+      /* "fastopt/_cython/radam.pxi":35
+ *         for i in range(n):
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+*/
+      __pyx_v_gi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/radam.pxi":36
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+*/
+      __pyx_v_mi = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+      /* "fastopt/_cython/radam.pxi":37
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+ *             p[i] = pi - mi / bc1 * lr
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/radam.pxi":38
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *             p[i] = pi - mi / bc1 * lr
+*/
+      (__pyx_v_v[__pyx_v_i]) = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+      /* "fastopt/_cython/radam.pxi":39
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+ *             p[i] = pi - mi / bc1 * lr             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - ((__pyx_v_mi / __pyx_v_bc1) * __pyx_v_lr));
+    }
+
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/radam.pxi":12
+ * 
+ * 
+ * cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_radam_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_m;
+  double *__pyx_v_v;
+  double __pyx_v_gscale;
+  double __pyx_v_decay;
+  double __pyx_v_wd;
+  double __pyx_v_w1;
+  double __pyx_v_beta2;
+  double __pyx_v_w2;
+  double __pyx_v_bc1;
+  double __pyx_v_lr;
+  double __pyx_v_bc2_sqrt;
+  double __pyx_v_eps;
+  double __pyx_v_rect;
+  double __pyx_v_pi;
+  double __pyx_v_gi;
+  double __pyx_v_mi;
+  double __pyx_v_vi;
+  double __pyx_v_one;
+  int __pyx_v_rectified;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/radam.pxi":14
+ * cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/radam.pxi":15
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/radam.pxi":16
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/radam.pxi":17
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/radam.pxi":18
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_wd = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+  __pyx_v_w2 = (__pyx_v_s[5]);
+
+  /* "fastopt/_cython/radam.pxi":19
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]             # <<<<<<<<<<<<<<
+ *     cdef floating pi, gi, mi, vi, one = 1
+ *     cdef bint rectified = s[11] != 0
+*/
+  __pyx_v_bc1 = (__pyx_v_s[6]);
+  __pyx_v_lr = (__pyx_v_s[7]);
+  __pyx_v_bc2_sqrt = (__pyx_v_s[8]);
+  __pyx_v_eps = (__pyx_v_s[9]);
+  __pyx_v_rect = (__pyx_v_s[10]);
+
+  /* "fastopt/_cython/radam.pxi":20
+ *     cdef floating gscale = s[0], decay = s[1], wd = s[2], w1 = s[3], beta2 = s[4], w2 = s[5]
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1             # <<<<<<<<<<<<<<
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_one = 1.0;
+
+  /* "fastopt/_cython/radam.pxi":21
+ *     cdef floating bc1 = s[6], lr = s[7], bc2_sqrt = s[8], eps = s[9], rect = s[10]
+ *     cdef floating pi, gi, mi, vi, one = 1
+ *     cdef bint rectified = s[11] != 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     if rectified:
+*/
+  __pyx_v_rectified = ((__pyx_v_s[11]) != 0.0);
+
+  /* "fastopt/_cython/radam.pxi":23
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+ *     if rectified:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             pi = p[i] * decay
+*/
+  if (__pyx_v_rectified) {
+
+    /* "fastopt/_cython/radam.pxi":24
+ *     cdef Py_ssize_t i
+ *     if rectified:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+*/
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/radam.pxi":25
+ *     if rectified:
+ *         for i in range(n):
+ *             pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+*/
+      __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+      /* "fastopt/_cython/radam.pxi":26
+ *         for i in range(n):
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+*/
+      __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/radam.pxi":27
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi
+*/
+      __pyx_v_mi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+      /* "fastopt/_cython/radam.pxi":28
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/radam.pxi":29
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *             v[i] = vi
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+*/
+      __pyx_v_vi = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+      /* "fastopt/_cython/radam.pxi":30
+ *             m[i] = mi
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi             # <<<<<<<<<<<<<<
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+ *     else:
+*/
+      (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+      /* "fastopt/_cython/radam.pxi":31
+ *             vi = beta2 * v[i] + w2 * gi * gi
+ *             v[i] = vi
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect             # <<<<<<<<<<<<<<
+ *     else:
+ *         for i in range(n):
+*/
+      (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - ((((__pyx_v_mi / __pyx_v_bc1) * __pyx_v_lr) * ((__pyx_v_one / (__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt(__pyx_v_vi) + __pyx_v_eps)) * __pyx_v_bc2_sqrt)) * __pyx_v_rect));
+    }
+
+
+    /* "fastopt/_cython/radam.pxi":23
+ *     cdef bint rectified = s[11] != 0
+ *     cdef Py_ssize_t i
+ *     if rectified:             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             pi = p[i] * decay
+*/
+    goto __pyx_L3;
+  }
+
+  /* "fastopt/_cython/radam.pxi":33
+ *             p[i] = pi - mi / bc1 * lr * (one / (_sqrt(vi) + eps) * bc2_sqrt) * rect
+ *     else:
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+*/
+  /*else*/ {
+
+    __pyx_t_1 = __pyx_v_n;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_i = __pyx_t_3;
+
+      /* "fastopt/_cython/radam.pxi":34
+ *     else:
+ *         for i in range(n):
+ *             pi = p[i] * decay             # <<<<<<<<<<<<<<
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+*/
+      __pyx_v_pi = ((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay);
+
+      /* "fastopt/_cython/radam.pxi":35
+ *         for i in range(n):
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)             # <<<<<<<<<<<<<<
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+*/
+      __pyx_v_gi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad((__pyx_v_g[__pyx_v_i]), __pyx_v_pi, __pyx_v_gscale, __pyx_v_wd);
+
+      /* "fastopt/_cython/radam.pxi":36
+ *             pi = p[i] * decay
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+*/
+      __pyx_v_mi = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_m[__pyx_v_i]), __pyx_v_gi, __pyx_v_w1);
+
+      /* "fastopt/_cython/radam.pxi":37
+ *             gi = _grad(g[i], pi, gscale, wd)
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+ *             p[i] = pi - mi / bc1 * lr
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/radam.pxi":38
+ *             mi = _lerp(m[i], gi, w1)
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi             # <<<<<<<<<<<<<<
+ *             p[i] = pi - mi / bc1 * lr
+*/
+      (__pyx_v_v[__pyx_v_i]) = ((__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])) + ((__pyx_v_w2 * __pyx_v_gi) * __pyx_v_gi));
+
+      /* "fastopt/_cython/radam.pxi":39
+ *             m[i] = mi
+ *             v[i] = beta2 * v[i] + w2 * gi * gi
+ *             p[i] = pi - mi / bc1 * lr             # <<<<<<<<<<<<<<
+*/
+      (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - ((__pyx_v_mi / __pyx_v_bc1) * __pyx_v_lr));
+    }
+
+  }
+  __pyx_L3:;
+
+  /* "fastopt/_cython/radam.pxi":12
+ * 
+ * 
+ * cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/rprop.pxi":9
+ * 
+ * 
+ * cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_rprop_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_prev;
+  float *__pyx_v_step;
+  float __pyx_v_gscale;
+  float __pyx_v_eta_minus;
+  float __pyx_v_eta_plus;
+  float __pyx_v_lo;
+  float __pyx_v_hi;
+  float __pyx_v_gi;
+  float __pyx_v_prod;
+  float __pyx_v_f;
+  float __pyx_v_st;
+  float __pyx_v_zero;
+  float __pyx_v_one;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  float __pyx_t_4;
+  int __pyx_t_5;
+  float __pyx_t_6;
+  int __pyx_t_7;
+
+  /* "fastopt/_cython/rprop.pxi":11
+ * cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/rprop.pxi":12
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/rprop.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+*/
+  __pyx_v_prev = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/rprop.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+*/
+  __pyx_v_step = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/rprop.pxi":15
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_eta_minus = (__pyx_v_s[1]);
+  __pyx_v_eta_plus = (__pyx_v_s[2]);
+  __pyx_v_lo = (__pyx_v_s[3]);
+  __pyx_v_hi = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/rprop.pxi":16
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_zero = 0.0;
+  __pyx_v_one = 1.0;
+
+  /* "fastopt/_cython/rprop.pxi":18
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/rprop.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/rprop.pxi":20
+ *     for i in range(n):
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]             # <<<<<<<<<<<<<<
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f
+*/
+    __pyx_v_prod = (__pyx_v_gi * (__pyx_v_prev[__pyx_v_i]));
+
+    /* "fastopt/_cython/rprop.pxi":21
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)             # <<<<<<<<<<<<<<
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+*/
+    __pyx_t_5 = (__pyx_v_prod > 0.0);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_eta_plus;
+    } else {
+      __pyx_t_7 = (__pyx_v_prod < 0.0);
+
+      if (__pyx_t_7) {
+
+        __pyx_t_6 = __pyx_v_eta_minus;
+      } else {
+
+        __pyx_t_6 = __pyx_v_one;
+      }
+
+      __pyx_t_4 = __pyx_t_6;
+    }
+
+    __pyx_v_f = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":22
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f             # <<<<<<<<<<<<<<
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st
+*/
+    __pyx_v_st = ((__pyx_v_step[__pyx_v_i]) * __pyx_v_f);
+
+    /* "fastopt/_cython/rprop.pxi":23
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN             # <<<<<<<<<<<<<<
+ *         st = hi if st > hi else st
+ *         step[i] = st
+*/
+    __pyx_t_5 = (__pyx_v_st < __pyx_v_lo);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_lo;
+    } else {
+
+      __pyx_t_4 = __pyx_v_st;
+    }
+
+    __pyx_v_st = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":24
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st             # <<<<<<<<<<<<<<
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+*/
+    __pyx_t_5 = (__pyx_v_st > __pyx_v_hi);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_hi;
+    } else {
+
+      __pyx_t_4 = __pyx_v_st;
+    }
+
+    __pyx_v_st = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":25
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st
+ *         step[i] = st             # <<<<<<<<<<<<<<
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st
+*/
+    (__pyx_v_step[__pyx_v_i]) = __pyx_v_st;
+
+    /* "fastopt/_cython/rprop.pxi":26
+ *         st = hi if st > hi else st
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - _sign(gi) * st
+ *         prev[i] = gi
+*/
+    __pyx_t_5 = (__pyx_v_prod < 0.0);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_zero;
+    } else {
+
+      __pyx_t_4 = __pyx_v_gi;
+    }
+
+    __pyx_v_gi = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":27
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st             # <<<<<<<<<<<<<<
+ *         prev[i] = gi
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign(__pyx_v_gi) * __pyx_v_st));
+
+    /* "fastopt/_cython/rprop.pxi":28
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st
+ *         prev[i] = gi             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_prev[__pyx_v_i]) = __pyx_v_gi;
+  }
+
+
+  /* "fastopt/_cython/rprop.pxi":9
+ * 
+ * 
+ * cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_rprop_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_prev;
+  double *__pyx_v_step;
+  double __pyx_v_gscale;
+  double __pyx_v_eta_minus;
+  double __pyx_v_eta_plus;
+  double __pyx_v_lo;
+  double __pyx_v_hi;
+  double __pyx_v_gi;
+  double __pyx_v_prod;
+  double __pyx_v_f;
+  double __pyx_v_st;
+  double __pyx_v_zero;
+  double __pyx_v_one;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  double __pyx_t_4;
+  int __pyx_t_5;
+  double __pyx_t_6;
+  int __pyx_t_7;
+
+  /* "fastopt/_cython/rprop.pxi":11
+ * cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/rprop.pxi":12
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/rprop.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+*/
+  __pyx_v_prev = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/rprop.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+*/
+  __pyx_v_step = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/rprop.pxi":15
+ *     cdef floating* prev = b[2]
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_eta_minus = (__pyx_v_s[1]);
+  __pyx_v_eta_plus = (__pyx_v_s[2]);
+  __pyx_v_lo = (__pyx_v_s[3]);
+  __pyx_v_hi = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/rprop.pxi":16
+ *     cdef floating* step = b[3]
+ *     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2], lo = s[3], hi = s[4]
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_zero = 0.0;
+  __pyx_v_one = 1.0;
+
+  /* "fastopt/_cython/rprop.pxi":18
+ *     cdef floating gi, prod, f, st, zero = 0, one = 1
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/rprop.pxi":19
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/rprop.pxi":20
+ *     for i in range(n):
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]             # <<<<<<<<<<<<<<
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f
+*/
+    __pyx_v_prod = (__pyx_v_gi * (__pyx_v_prev[__pyx_v_i]));
+
+    /* "fastopt/_cython/rprop.pxi":21
+ *         gi = g[i] * gscale
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)             # <<<<<<<<<<<<<<
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+*/
+    __pyx_t_5 = (__pyx_v_prod > 0.0);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_eta_plus;
+    } else {
+      __pyx_t_7 = (__pyx_v_prod < 0.0);
+
+      if (__pyx_t_7) {
+
+        __pyx_t_6 = __pyx_v_eta_minus;
+      } else {
+
+        __pyx_t_6 = __pyx_v_one;
+      }
+
+      __pyx_t_4 = __pyx_t_6;
+    }
+
+    __pyx_v_f = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":22
+ *         prod = gi * prev[i]
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f             # <<<<<<<<<<<<<<
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st
+*/
+    __pyx_v_st = ((__pyx_v_step[__pyx_v_i]) * __pyx_v_f);
+
+    /* "fastopt/_cython/rprop.pxi":23
+ *         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN             # <<<<<<<<<<<<<<
+ *         st = hi if st > hi else st
+ *         step[i] = st
+*/
+    __pyx_t_5 = (__pyx_v_st < __pyx_v_lo);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_lo;
+    } else {
+
+      __pyx_t_4 = __pyx_v_st;
+    }
+
+    __pyx_v_st = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":24
+ *         st = step[i] * f
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st             # <<<<<<<<<<<<<<
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+*/
+    __pyx_t_5 = (__pyx_v_st > __pyx_v_hi);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_hi;
+    } else {
+
+      __pyx_t_4 = __pyx_v_st;
+    }
+
+    __pyx_v_st = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":25
+ *         st = lo if st < lo else st              # torch.clamp: NaN stays NaN
+ *         st = hi if st > hi else st
+ *         step[i] = st             # <<<<<<<<<<<<<<
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st
+*/
+    (__pyx_v_step[__pyx_v_i]) = __pyx_v_st;
+
+    /* "fastopt/_cython/rprop.pxi":26
+ *         st = hi if st > hi else st
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] - _sign(gi) * st
+ *         prev[i] = gi
+*/
+    __pyx_t_5 = (__pyx_v_prod < 0.0);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_zero;
+    } else {
+
+      __pyx_t_4 = __pyx_v_gi;
+    }
+
+    __pyx_v_gi = __pyx_t_4;
+
+    /* "fastopt/_cython/rprop.pxi":27
+ *         step[i] = st
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st             # <<<<<<<<<<<<<<
+ *         prev[i] = gi
+*/
+    (__pyx_v_p[__pyx_v_i]) = ((__pyx_v_p[__pyx_v_i]) - (__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign(__pyx_v_gi) * __pyx_v_st));
+
+    /* "fastopt/_cython/rprop.pxi":28
+ *         gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+ *         p[i] = p[i] - _sign(gi) * st
+ *         prev[i] = gi             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_prev[__pyx_v_i]) = __pyx_v_gi;
+  }
+
+
+  /* "fastopt/_cython/rprop.pxi":9
+ * 
+ * 
+ * cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/lion.pxi":9
+ * 
+ * 
+ * cdef void lion_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lion_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_m;
+  float __pyx_v_gscale;
+  float __pyx_v_decay;
+  float __pyx_v_beta1;
+  float __pyx_v_w1;
+  float __pyx_v_lr;
+  float __pyx_v_beta2;
+  float __pyx_v_w2;
+  float __pyx_v_gi;
+  float __pyx_v_mi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/lion.pxi":11
+ * cdef void lion_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lion.pxi":12
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/lion.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lion.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_beta1 = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_lr = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/lion.pxi":15
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_beta2 = (__pyx_v_s[5]);
+  __pyx_v_w2 = (__pyx_v_s[6]);
+
+  /* "fastopt/_cython/lion.pxi":17
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         mi = m[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/lion.pxi":18
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/lion.pxi":19
+ *     for i in range(n):
+ *         gi = g[i] * gscale
+ *         mi = m[i]             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+ *         m[i] = beta2 * mi + w2 * gi
+*/
+    __pyx_v_mi = (__pyx_v_m[__pyx_v_i]);
+
+    /* "fastopt/_cython/lion.pxi":20
+ *         gi = g[i] * gscale
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)             # <<<<<<<<<<<<<<
+ *         m[i] = beta2 * mi + w2 * gi
+*/
+    (__pyx_v_p[__pyx_v_i]) = (((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay) - (__pyx_v_lr * __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sign_nan(((__pyx_v_beta1 * __pyx_v_mi) + (__pyx_v_w1 * __pyx_v_gi)))));
+
+    /* "fastopt/_cython/lion.pxi":21
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+ *         m[i] = beta2 * mi + w2 * gi             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_m[__pyx_v_i]) = ((__pyx_v_beta2 * __pyx_v_mi) + (__pyx_v_w2 * __pyx_v_gi));
+  }
+
+
+  /* "fastopt/_cython/lion.pxi":9
+ * 
+ * 
+ * cdef void lion_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lion_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_m;
+  double __pyx_v_gscale;
+  double __pyx_v_decay;
+  double __pyx_v_beta1;
+  double __pyx_v_w1;
+  double __pyx_v_lr;
+  double __pyx_v_beta2;
+  double __pyx_v_w2;
+  double __pyx_v_gi;
+  double __pyx_v_mi;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/lion.pxi":11
+ * cdef void lion_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lion.pxi":12
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/lion.pxi":13
+ *     cdef floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lion.pxi":14
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_decay = (__pyx_v_s[1]);
+  __pyx_v_beta1 = (__pyx_v_s[2]);
+  __pyx_v_w1 = (__pyx_v_s[3]);
+  __pyx_v_lr = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/lion.pxi":15
+ *     cdef floating* m = b[2]
+ *     cdef floating gscale = s[0], decay = s[1], beta1 = s[2], w1 = s[3], lr = s[4]
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_beta2 = (__pyx_v_s[5]);
+  __pyx_v_w2 = (__pyx_v_s[6]);
+
+  /* "fastopt/_cython/lion.pxi":17
+ *     cdef floating beta2 = s[5], w2 = s[6], gi, mi
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         mi = m[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/lion.pxi":18
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/lion.pxi":19
+ *     for i in range(n):
+ *         gi = g[i] * gscale
+ *         mi = m[i]             # <<<<<<<<<<<<<<
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+ *         m[i] = beta2 * mi + w2 * gi
+*/
+    __pyx_v_mi = (__pyx_v_m[__pyx_v_i]);
+
+    /* "fastopt/_cython/lion.pxi":20
+ *         gi = g[i] * gscale
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)             # <<<<<<<<<<<<<<
+ *         m[i] = beta2 * mi + w2 * gi
+*/
+    (__pyx_v_p[__pyx_v_i]) = (((__pyx_v_p[__pyx_v_i]) * __pyx_v_decay) - (__pyx_v_lr * __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sign_nan(((__pyx_v_beta1 * __pyx_v_mi) + (__pyx_v_w1 * __pyx_v_gi)))));
+
+    /* "fastopt/_cython/lion.pxi":21
+ *         mi = m[i]
+ *         p[i] = p[i] * decay - lr * _sign_nan(beta1 * mi + w1 * gi)
+ *         m[i] = beta2 * mi + w2 * gi             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_m[__pyx_v_i]) = ((__pyx_v_beta2 * __pyx_v_mi) + (__pyx_v_w2 * __pyx_v_gi));
+  }
+
+
+  /* "fastopt/_cython/lion.pxi":9
+ * 
+ * 
+ * cdef void lion_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/lamb.pxi":23
+ * 
+ * 
+ * cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,             # <<<<<<<<<<<<<<
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lamb_u(float __pyx_v_mi, float __pyx_v_vi, float __pyx_v_pi, float __pyx_v_bc1, float __pyx_v_bc2, float __pyx_v_eps, float __pyx_v_wd) {
+  float __pyx_v_u;
+  float __pyx_r;
+  float __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "fastopt/_cython/lamb.pxi":25
+ * cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)             # <<<<<<<<<<<<<<
+ *     return u + wd * pi if wd != 0 else u
+ * 
+*/
+  __pyx_v_u = ((__pyx_v_mi / __pyx_v_bc1) / (__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sqrt((__pyx_v_vi / __pyx_v_bc2)) + __pyx_v_eps));
+
+  /* "fastopt/_cython/lamb.pxi":26
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
+ *     return u + wd * pi if wd != 0 else u             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_wd != 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = (__pyx_v_u + (__pyx_v_wd * __pyx_v_pi));
+  } else {
+
+    __pyx_t_1 = __pyx_v_u;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/lamb.pxi":23
+ * 
+ * 
+ * cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,             # <<<<<<<<<<<<<<
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lamb_u(double __pyx_v_mi, double __pyx_v_vi, double __pyx_v_pi, double __pyx_v_bc1, double __pyx_v_bc2, double __pyx_v_eps, double __pyx_v_wd) {
+  double __pyx_v_u;
+  double __pyx_r;
+  double __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "fastopt/_cython/lamb.pxi":25
+ * cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)             # <<<<<<<<<<<<<<
+ *     return u + wd * pi if wd != 0 else u
+ * 
+*/
+  __pyx_v_u = ((__pyx_v_mi / __pyx_v_bc1) / (__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt((__pyx_v_vi / __pyx_v_bc2)) + __pyx_v_eps));
+
+  /* "fastopt/_cython/lamb.pxi":26
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
+ *     return u + wd * pi if wd != 0 else u             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_wd != 0.0);
+
+  if (__pyx_t_2) {
+
+    __pyx_t_1 = (__pyx_v_u + (__pyx_v_wd * __pyx_v_pi));
+  } else {
+
+    __pyx_t_1 = __pyx_v_u;
+  }
+
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/lamb.pxi":23
+ * 
+ * 
+ * cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,             # <<<<<<<<<<<<<<
+ *                              floating bc2, floating eps, floating wd) noexcept nogil:
+ *     cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/lamb.pxi":29
+ * 
+ * 
+ * cdef inline double _lanes_sum(double* a) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     cdef int w = LAMB_LANES // 2, k
+ *     while w >= 1:
+*/
+
+static CYTHON_INLINE double __pyx_f_7fastopt_8_math_v3__lanes_sum(double *__pyx_v_a) {
+  int __pyx_v_w;
+  int __pyx_v_k;
+  double __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  int __pyx_t_4;
+
+  /* "fastopt/_cython/lamb.pxi":30
+ * 
+ * cdef inline double _lanes_sum(double* a) noexcept nogil:
+ *     cdef int w = LAMB_LANES // 2, k             # <<<<<<<<<<<<<<
+ *     while w >= 1:
+ *         for k in range(w):
+*/
+  __pyx_v_w = (__pyx_e_7fastopt_8_math_v3_LAMB_LANES / 2);
+
+  /* "fastopt/_cython/lamb.pxi":31
+ * cdef inline double _lanes_sum(double* a) noexcept nogil:
+ *     cdef int w = LAMB_LANES // 2, k
+ *     while w >= 1:             # <<<<<<<<<<<<<<
+ *         for k in range(w):
+ *             a[k] = a[k] + a[k + w]
+*/
+  while (1) {
+    __pyx_t_1 = (__pyx_v_w >= 1);
+
+
+    if (!__pyx_t_1) break;
+
+    /* "fastopt/_cython/lamb.pxi":32
+ *     cdef int w = LAMB_LANES // 2, k
+ *     while w >= 1:
+ *         for k in range(w):             # <<<<<<<<<<<<<<
+ *             a[k] = a[k] + a[k + w]
+ *         w = w // 2
+*/
+
+    __pyx_t_2 = __pyx_v_w;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_k = __pyx_t_4;
+
+      /* "fastopt/_cython/lamb.pxi":33
+ *     while w >= 1:
+ *         for k in range(w):
+ *             a[k] = a[k] + a[k + w]             # <<<<<<<<<<<<<<
+ *         w = w // 2
+ *     return a[0]
+*/
+      (__pyx_v_a[__pyx_v_k]) = ((__pyx_v_a[__pyx_v_k]) + (__pyx_v_a[(__pyx_v_k + __pyx_v_w)]));
+    }
+
+
+    /* "fastopt/_cython/lamb.pxi":34
+ *         for k in range(w):
+ *             a[k] = a[k] + a[k + w]
+ *         w = w // 2             # <<<<<<<<<<<<<<
+ *     return a[0]
+ * 
+*/
+    __pyx_v_w = (__pyx_v_w / 2);
+  }
+
+  /* "fastopt/_cython/lamb.pxi":35
+ *             a[k] = a[k] + a[k + w]
+ *         w = w // 2
+ *     return a[0]             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = (__pyx_v_a[0]);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/lamb.pxi":29
+ * 
+ * 
+ * cdef inline double _lanes_sum(double* a) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     cdef int w = LAMB_LANES // 2, k
+ *     while w >= 1:
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/lamb.pxi":38
+ * 
+ * 
+ * cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  float const *__pyx_v_p;
+  float const *__pyx_v_g;
+  float *__pyx_v_m;
+  float *__pyx_v_v;
+  float __pyx_v_gscale;
+  float __pyx_v_w1;
+  float __pyx_v_beta1;
+  float __pyx_v_w2;
+  float __pyx_v_beta2;
+  float __pyx_v_bc1;
+  float __pyx_v_bc2;
+  float __pyx_v_eps;
+  float __pyx_v_wd;
+  float __pyx_v_gi;
+  float __pyx_v_mi;
+  float __pyx_v_vi;
+  float __pyx_v_pi;
+  float __pyx_v_u;
+  double __pyx_v_pp[__pyx_e_7fastopt_8_math_v3_LAMB_LANES];
+  double __pyx_v_uu[__pyx_e_7fastopt_8_math_v3_LAMB_LANES];
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_j;
+  Py_ssize_t __pyx_v_k;
+  Py_ssize_t __pyx_v_block;
+  Py_ssize_t __pyx_v_nfull;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/lamb.pxi":40
+ * cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lamb.pxi":41
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/lamb.pxi":42
+ *     cdef const floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lamb.pxi":43
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/lamb.pxi":44
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u
+ *     cdef double pp[LAMB_LANES]
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_w1 = (__pyx_v_s[1]);
+  __pyx_v_beta1 = (__pyx_v_s[2]);
+  __pyx_v_w2 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/lamb.pxi":45
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u             # <<<<<<<<<<<<<<
+ *     cdef double pp[LAMB_LANES]
+ *     cdef double uu[LAMB_LANES]
+*/
+  __pyx_v_bc1 = (__pyx_v_s[5]);
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_wd = (__pyx_v_s[8]);
+
+  /* "fastopt/_cython/lamb.pxi":48
+ *     cdef double pp[LAMB_LANES]
+ *     cdef double uu[LAMB_LANES]
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES             # <<<<<<<<<<<<<<
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0
+*/
+  __pyx_v_nfull = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LAMB_LANES));
+
+  /* "fastopt/_cython/lamb.pxi":49
+ *     cdef double uu[LAMB_LANES]
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
+ *     for k in range(LAMB_LANES):             # <<<<<<<<<<<<<<
+ *         pp[k] = 0
+ *         uu[k] = 0
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LAMB_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/lamb.pxi":50
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0             # <<<<<<<<<<<<<<
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):
+*/
+    (__pyx_v_pp[__pyx_v_k]) = 0.0;
+
+    /* "fastopt/_cython/lamb.pxi":51
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0
+ *         uu[k] = 0             # <<<<<<<<<<<<<<
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES
+*/
+    (__pyx_v_uu[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":52
+ *         pp[k] = 0
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):             # <<<<<<<<<<<<<<
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):
+*/
+
+  __pyx_t_3 = (__pyx_v_nfull / __pyx_e_7fastopt_8_math_v3_LAMB_LANES);
+  __pyx_t_4 = __pyx_t_3;
+
+  for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
+    __pyx_v_block = __pyx_t_5;
+
+    /* "fastopt/_cython/lamb.pxi":53
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LAMB_LANES):
+ *             i = j + k
+*/
+    __pyx_v_j = (__pyx_v_block * __pyx_e_7fastopt_8_math_v3_LAMB_LANES);
+
+    /* "fastopt/_cython/lamb.pxi":54
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):             # <<<<<<<<<<<<<<
+ *             i = j + k
+ *             gi = g[i] * gscale
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LAMB_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_2; __pyx_t_6+=1) {
+      __pyx_v_k = __pyx_t_6;
+
+      /* "fastopt/_cython/lamb.pxi":55
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):
+ *             i = j + k             # <<<<<<<<<<<<<<
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]
+*/
+      __pyx_v_i = (__pyx_v_j + __pyx_v_k);
+
+      /* "fastopt/_cython/lamb.pxi":56
+ *         for k in range(LAMB_LANES):
+ *             i = j + k
+ *             gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+*/
+      __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+      /* "fastopt/_cython/lamb.pxi":57
+ *             i = j + k
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]             # <<<<<<<<<<<<<<
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi
+*/
+      __pyx_v_mi = ((__pyx_v_w1 * __pyx_v_gi) + (__pyx_v_beta1 * (__pyx_v_m[__pyx_v_i])));
+
+      /* "fastopt/_cython/lamb.pxi":58
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             v[i] = vi
+*/
+      __pyx_v_vi = ((__pyx_v_w2 * (__pyx_v_gi * __pyx_v_gi)) + (__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])));
+
+      /* "fastopt/_cython/lamb.pxi":59
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             v[i] = vi
+ *             pi = p[i]
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/lamb.pxi":60
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi
+ *             v[i] = vi             # <<<<<<<<<<<<<<
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+*/
+      (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+      /* "fastopt/_cython/lamb.pxi":61
+ *             m[i] = mi
+ *             v[i] = vi
+ *             pi = p[i]             # <<<<<<<<<<<<<<
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+*/
+      __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+      /* "fastopt/_cython/lamb.pxi":62
+ *             v[i] = vi
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u
+*/
+      __pyx_v_u = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lamb_u(__pyx_v_mi, __pyx_v_vi, __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd);
+
+      /* "fastopt/_cython/lamb.pxi":63
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi             # <<<<<<<<<<<<<<
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):
+*/
+      (__pyx_v_pp[__pyx_v_k]) = ((__pyx_v_pp[__pyx_v_k]) + (((double)__pyx_v_pi) * ((double)__pyx_v_pi)));
+
+      /* "fastopt/_cython/lamb.pxi":64
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u             # <<<<<<<<<<<<<<
+ *     for i in range(nfull, n):
+ *         k = i - nfull
+*/
+      (__pyx_v_uu[__pyx_v_k]) = ((__pyx_v_uu[__pyx_v_k]) + (((double)__pyx_v_u) * ((double)__pyx_v_u)));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":65
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):             # <<<<<<<<<<<<<<
+ *         k = i - nfull
+ *         gi = g[i] * gscale
+*/
+
+  __pyx_t_3 = __pyx_v_n;
+  __pyx_t_4 = __pyx_t_3;
+
+  for (__pyx_t_5 = __pyx_v_nfull; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
+    __pyx_v_i = __pyx_t_5;
+
+    /* "fastopt/_cython/lamb.pxi":66
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):
+ *         k = i - nfull             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]
+*/
+    __pyx_v_k = (__pyx_v_i - __pyx_v_nfull);
+
+    /* "fastopt/_cython/lamb.pxi":67
+ *     for i in range(nfull, n):
+ *         k = i - nfull
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/lamb.pxi":68
+ *         k = i - nfull
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]             # <<<<<<<<<<<<<<
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi
+*/
+    __pyx_v_mi = ((__pyx_v_w1 * __pyx_v_gi) + (__pyx_v_beta1 * (__pyx_v_m[__pyx_v_i])));
+
+    /* "fastopt/_cython/lamb.pxi":69
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         v[i] = vi
+*/
+    __pyx_v_vi = ((__pyx_v_w2 * (__pyx_v_gi * __pyx_v_gi)) + (__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])));
+
+    /* "fastopt/_cython/lamb.pxi":70
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         v[i] = vi
+ *         pi = p[i]
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/lamb.pxi":71
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi
+ *         v[i] = vi             # <<<<<<<<<<<<<<
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+*/
+    (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+    /* "fastopt/_cython/lamb.pxi":72
+ *         m[i] = mi
+ *         v[i] = vi
+ *         pi = p[i]             # <<<<<<<<<<<<<<
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+*/
+    __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/lamb.pxi":73
+ *         v[i] = vi
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u
+*/
+    __pyx_v_u = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lamb_u(__pyx_v_mi, __pyx_v_vi, __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd);
+
+    /* "fastopt/_cython/lamb.pxi":74
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi             # <<<<<<<<<<<<<<
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)
+*/
+    (__pyx_v_pp[__pyx_v_k]) = ((__pyx_v_pp[__pyx_v_k]) + (((double)__pyx_v_pi) * ((double)__pyx_v_pi)));
+
+    /* "fastopt/_cython/lamb.pxi":75
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u             # <<<<<<<<<<<<<<
+ *     out[0] = _lanes_sum(pp)
+ *     out[1] = _lanes_sum(uu)
+*/
+    (__pyx_v_uu[__pyx_v_k]) = ((__pyx_v_uu[__pyx_v_k]) + (((double)__pyx_v_u) * ((double)__pyx_v_u)));
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":76
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)             # <<<<<<<<<<<<<<
+ *     out[1] = _lanes_sum(uu)
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__lanes_sum(__pyx_v_pp);
+
+  /* "fastopt/_cython/lamb.pxi":77
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)
+ *     out[1] = _lanes_sum(uu)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[1]) = __pyx_f_7fastopt_8_math_v3__lanes_sum(__pyx_v_uu);
+
+  /* "fastopt/_cython/lamb.pxi":38
+ * 
+ * 
+ * cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  double const *__pyx_v_p;
+  double const *__pyx_v_g;
+  double *__pyx_v_m;
+  double *__pyx_v_v;
+  double __pyx_v_gscale;
+  double __pyx_v_w1;
+  double __pyx_v_beta1;
+  double __pyx_v_w2;
+  double __pyx_v_beta2;
+  double __pyx_v_bc1;
+  double __pyx_v_bc2;
+  double __pyx_v_eps;
+  double __pyx_v_wd;
+  double __pyx_v_gi;
+  double __pyx_v_mi;
+  double __pyx_v_vi;
+  double __pyx_v_pi;
+  double __pyx_v_u;
+  double __pyx_v_pp[__pyx_e_7fastopt_8_math_v3_LAMB_LANES];
+  double __pyx_v_uu[__pyx_e_7fastopt_8_math_v3_LAMB_LANES];
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_j;
+  Py_ssize_t __pyx_v_k;
+  Py_ssize_t __pyx_v_block;
+  Py_ssize_t __pyx_v_nfull;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/lamb.pxi":40
+ * cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lamb.pxi":41
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/lamb.pxi":42
+ *     cdef const floating* p = b[0]
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lamb.pxi":43
+ *     cdef const floating* g = b[1]
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/lamb.pxi":44
+ *     cdef floating* m = b[2]
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u
+ *     cdef double pp[LAMB_LANES]
+*/
+  __pyx_v_gscale = (__pyx_v_s[0]);
+  __pyx_v_w1 = (__pyx_v_s[1]);
+  __pyx_v_beta1 = (__pyx_v_s[2]);
+  __pyx_v_w2 = (__pyx_v_s[3]);
+  __pyx_v_beta2 = (__pyx_v_s[4]);
+
+  /* "fastopt/_cython/lamb.pxi":45
+ *     cdef floating* v = b[3]
+ *     cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u             # <<<<<<<<<<<<<<
+ *     cdef double pp[LAMB_LANES]
+ *     cdef double uu[LAMB_LANES]
+*/
+  __pyx_v_bc1 = (__pyx_v_s[5]);
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_wd = (__pyx_v_s[8]);
+
+  /* "fastopt/_cython/lamb.pxi":48
+ *     cdef double pp[LAMB_LANES]
+ *     cdef double uu[LAMB_LANES]
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES             # <<<<<<<<<<<<<<
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0
+*/
+  __pyx_v_nfull = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LAMB_LANES));
+
+  /* "fastopt/_cython/lamb.pxi":49
+ *     cdef double uu[LAMB_LANES]
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
+ *     for k in range(LAMB_LANES):             # <<<<<<<<<<<<<<
+ *         pp[k] = 0
+ *         uu[k] = 0
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LAMB_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/lamb.pxi":50
+ *     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0             # <<<<<<<<<<<<<<
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):
+*/
+    (__pyx_v_pp[__pyx_v_k]) = 0.0;
+
+    /* "fastopt/_cython/lamb.pxi":51
+ *     for k in range(LAMB_LANES):
+ *         pp[k] = 0
+ *         uu[k] = 0             # <<<<<<<<<<<<<<
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES
+*/
+    (__pyx_v_uu[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":52
+ *         pp[k] = 0
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):             # <<<<<<<<<<<<<<
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):
+*/
+
+  __pyx_t_3 = (__pyx_v_nfull / __pyx_e_7fastopt_8_math_v3_LAMB_LANES);
+  __pyx_t_4 = __pyx_t_3;
+
+  for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
+    __pyx_v_block = __pyx_t_5;
+
+    /* "fastopt/_cython/lamb.pxi":53
+ *         uu[k] = 0
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LAMB_LANES):
+ *             i = j + k
+*/
+    __pyx_v_j = (__pyx_v_block * __pyx_e_7fastopt_8_math_v3_LAMB_LANES);
+
+    /* "fastopt/_cython/lamb.pxi":54
+ *     for block in range(nfull // LAMB_LANES):
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):             # <<<<<<<<<<<<<<
+ *             i = j + k
+ *             gi = g[i] * gscale
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LAMB_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_2; __pyx_t_6+=1) {
+      __pyx_v_k = __pyx_t_6;
+
+      /* "fastopt/_cython/lamb.pxi":55
+ *         j = block * LAMB_LANES
+ *         for k in range(LAMB_LANES):
+ *             i = j + k             # <<<<<<<<<<<<<<
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]
+*/
+      __pyx_v_i = (__pyx_v_j + __pyx_v_k);
+
+      /* "fastopt/_cython/lamb.pxi":56
+ *         for k in range(LAMB_LANES):
+ *             i = j + k
+ *             gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+*/
+      __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+      /* "fastopt/_cython/lamb.pxi":57
+ *             i = j + k
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]             # <<<<<<<<<<<<<<
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi
+*/
+      __pyx_v_mi = ((__pyx_v_w1 * __pyx_v_gi) + (__pyx_v_beta1 * (__pyx_v_m[__pyx_v_i])));
+
+      /* "fastopt/_cython/lamb.pxi":58
+ *             gi = g[i] * gscale
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]             # <<<<<<<<<<<<<<
+ *             m[i] = mi
+ *             v[i] = vi
+*/
+      __pyx_v_vi = ((__pyx_v_w2 * (__pyx_v_gi * __pyx_v_gi)) + (__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])));
+
+      /* "fastopt/_cython/lamb.pxi":59
+ *             mi = w1 * gi + beta1 * m[i]
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi             # <<<<<<<<<<<<<<
+ *             v[i] = vi
+ *             pi = p[i]
+*/
+      (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+      /* "fastopt/_cython/lamb.pxi":60
+ *             vi = w2 * (gi * gi) + beta2 * v[i]
+ *             m[i] = mi
+ *             v[i] = vi             # <<<<<<<<<<<<<<
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+*/
+      (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+      /* "fastopt/_cython/lamb.pxi":61
+ *             m[i] = mi
+ *             v[i] = vi
+ *             pi = p[i]             # <<<<<<<<<<<<<<
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+*/
+      __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+      /* "fastopt/_cython/lamb.pxi":62
+ *             v[i] = vi
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u
+*/
+      __pyx_v_u = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lamb_u(__pyx_v_mi, __pyx_v_vi, __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd);
+
+      /* "fastopt/_cython/lamb.pxi":63
+ *             pi = p[i]
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi             # <<<<<<<<<<<<<<
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):
+*/
+      (__pyx_v_pp[__pyx_v_k]) = ((__pyx_v_pp[__pyx_v_k]) + (((double)__pyx_v_pi) * ((double)__pyx_v_pi)));
+
+      /* "fastopt/_cython/lamb.pxi":64
+ *             u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u             # <<<<<<<<<<<<<<
+ *     for i in range(nfull, n):
+ *         k = i - nfull
+*/
+      (__pyx_v_uu[__pyx_v_k]) = ((__pyx_v_uu[__pyx_v_k]) + (((double)__pyx_v_u) * ((double)__pyx_v_u)));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":65
+ *             pp[k] = pp[k] + <double>pi * <double>pi
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):             # <<<<<<<<<<<<<<
+ *         k = i - nfull
+ *         gi = g[i] * gscale
+*/
+
+  __pyx_t_3 = __pyx_v_n;
+  __pyx_t_4 = __pyx_t_3;
+
+  for (__pyx_t_5 = __pyx_v_nfull; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
+    __pyx_v_i = __pyx_t_5;
+
+    /* "fastopt/_cython/lamb.pxi":66
+ *             uu[k] = uu[k] + <double>u * <double>u
+ *     for i in range(nfull, n):
+ *         k = i - nfull             # <<<<<<<<<<<<<<
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]
+*/
+    __pyx_v_k = (__pyx_v_i - __pyx_v_nfull);
+
+    /* "fastopt/_cython/lamb.pxi":67
+ *     for i in range(nfull, n):
+ *         k = i - nfull
+ *         gi = g[i] * gscale             # <<<<<<<<<<<<<<
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+*/
+    __pyx_v_gi = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_gscale);
+
+    /* "fastopt/_cython/lamb.pxi":68
+ *         k = i - nfull
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]             # <<<<<<<<<<<<<<
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi
+*/
+    __pyx_v_mi = ((__pyx_v_w1 * __pyx_v_gi) + (__pyx_v_beta1 * (__pyx_v_m[__pyx_v_i])));
+
+    /* "fastopt/_cython/lamb.pxi":69
+ *         gi = g[i] * gscale
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]             # <<<<<<<<<<<<<<
+ *         m[i] = mi
+ *         v[i] = vi
+*/
+    __pyx_v_vi = ((__pyx_v_w2 * (__pyx_v_gi * __pyx_v_gi)) + (__pyx_v_beta2 * (__pyx_v_v[__pyx_v_i])));
+
+    /* "fastopt/_cython/lamb.pxi":70
+ *         mi = w1 * gi + beta1 * m[i]
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi             # <<<<<<<<<<<<<<
+ *         v[i] = vi
+ *         pi = p[i]
+*/
+    (__pyx_v_m[__pyx_v_i]) = __pyx_v_mi;
+
+    /* "fastopt/_cython/lamb.pxi":71
+ *         vi = w2 * (gi * gi) + beta2 * v[i]
+ *         m[i] = mi
+ *         v[i] = vi             # <<<<<<<<<<<<<<
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+*/
+    (__pyx_v_v[__pyx_v_i]) = __pyx_v_vi;
+
+    /* "fastopt/_cython/lamb.pxi":72
+ *         m[i] = mi
+ *         v[i] = vi
+ *         pi = p[i]             # <<<<<<<<<<<<<<
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+*/
+    __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/lamb.pxi":73
+ *         v[i] = vi
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u
+*/
+    __pyx_v_u = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lamb_u(__pyx_v_mi, __pyx_v_vi, __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd);
+
+    /* "fastopt/_cython/lamb.pxi":74
+ *         pi = p[i]
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi             # <<<<<<<<<<<<<<
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)
+*/
+    (__pyx_v_pp[__pyx_v_k]) = ((__pyx_v_pp[__pyx_v_k]) + (((double)__pyx_v_pi) * ((double)__pyx_v_pi)));
+
+    /* "fastopt/_cython/lamb.pxi":75
+ *         u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u             # <<<<<<<<<<<<<<
+ *     out[0] = _lanes_sum(pp)
+ *     out[1] = _lanes_sum(uu)
+*/
+    (__pyx_v_uu[__pyx_v_k]) = ((__pyx_v_uu[__pyx_v_k]) + (((double)__pyx_v_u) * ((double)__pyx_v_u)));
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":76
+ *         pp[k] = pp[k] + <double>pi * <double>pi
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)             # <<<<<<<<<<<<<<
+ *     out[1] = _lanes_sum(uu)
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__lanes_sum(__pyx_v_pp);
+
+  /* "fastopt/_cython/lamb.pxi":77
+ *         uu[k] = uu[k] + <double>u * <double>u
+ *     out[0] = _lanes_sum(pp)
+ *     out[1] = _lanes_sum(uu)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[1]) = __pyx_f_7fastopt_8_math_v3__lanes_sum(__pyx_v_uu);
+
+  /* "fastopt/_cython/lamb.pxi":38
+ * 
+ * 
+ * cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                              const double* seg_in, double* out) noexcept nogil:
+ *     cdef const floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/lamb.pxi":80
+ * 
+ * 
+ * cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_update_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float const *__pyx_v_m;
+  float const *__pyx_v_v;
+  float __pyx_v_bc1;
+  float __pyx_v_bc2;
+  float __pyx_v_eps;
+  float __pyx_v_wd;
+  float __pyx_v_pi;
+  float __pyx_v_lr_ratio;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/lamb.pxi":82
+ * cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lamb.pxi":83
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lamb.pxi":84
+ *     cdef floating* p = b[0]
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/lamb.pxi":85
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi             # <<<<<<<<<<<<<<
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_bc1 = (__pyx_v_s[5]);
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_wd = (__pyx_v_s[8]);
+
+  /* "fastopt/_cython/lamb.pxi":86
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+ *     cdef floating lr_ratio = <floating>seg_in[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_lr_ratio = ((float)(__pyx_v_seg_in[0]));
+
+  /* "fastopt/_cython/lamb.pxi":88
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         pi = p[i]
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/lamb.pxi":89
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         pi = p[i]             # <<<<<<<<<<<<<<
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)
+*/
+    __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/lamb.pxi":90
+ *     for i in range(n):
+ *         pi = p[i]
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - (__pyx_v_lr_ratio * __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lamb_u((__pyx_v_m[__pyx_v_i]), (__pyx_v_v[__pyx_v_i]), __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd)));
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":80
+ * 
+ * 
+ * cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_update_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double const *__pyx_v_m;
+  double const *__pyx_v_v;
+  double __pyx_v_bc1;
+  double __pyx_v_bc2;
+  double __pyx_v_eps;
+  double __pyx_v_wd;
+  double __pyx_v_pi;
+  double __pyx_v_lr_ratio;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/lamb.pxi":82
+ * cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/lamb.pxi":83
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef const floating* m = b[2]             # <<<<<<<<<<<<<<
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+*/
+  __pyx_v_m = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/lamb.pxi":84
+ *     cdef floating* p = b[0]
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]             # <<<<<<<<<<<<<<
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+*/
+  __pyx_v_v = (__pyx_v_b[3]);
+
+  /* "fastopt/_cython/lamb.pxi":85
+ *     cdef const floating* m = b[2]
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi             # <<<<<<<<<<<<<<
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_bc1 = (__pyx_v_s[5]);
+  __pyx_v_bc2 = (__pyx_v_s[6]);
+  __pyx_v_eps = (__pyx_v_s[7]);
+  __pyx_v_wd = (__pyx_v_s[8]);
+
+  /* "fastopt/_cython/lamb.pxi":86
+ *     cdef const floating* v = b[3]
+ *     cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
+ *     cdef floating lr_ratio = <floating>seg_in[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_lr_ratio = ((double)(__pyx_v_seg_in[0]));
+
+  /* "fastopt/_cython/lamb.pxi":88
+ *     cdef floating lr_ratio = <floating>seg_in[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         pi = p[i]
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/lamb.pxi":89
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         pi = p[i]             # <<<<<<<<<<<<<<
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)
+*/
+    __pyx_v_pi = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/lamb.pxi":90
+ *     for i in range(n):
+ *         pi = p[i]
+ *         p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_pi - (__pyx_v_lr_ratio * __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lamb_u((__pyx_v_m[__pyx_v_i]), (__pyx_v_v[__pyx_v_i]), __pyx_v_pi, __pyx_v_bc1, __pyx_v_bc2, __pyx_v_eps, __pyx_v_wd)));
+  }
+
+
+  /* "fastopt/_cython/lamb.pxi":80
+ * 
+ * 
+ * cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,             # <<<<<<<<<<<<<<
+ *                             const double* seg_in, double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/math.pxi":68
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3438,35 +6961,35 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
     }
   }
 
-  /* "fastopt/_cython/math.pxi":54
+  /* "fastopt/_cython/math.pxi":69
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
  *     return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 69, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 69, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 69, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 69, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 69, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_5);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 69, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_2 = 0;
   __pyx_t_3 = 0;
@@ -3483,7 +7006,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":53
+  /* "fastopt/_cython/math.pxi":68
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3507,7 +7030,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
   return __pyx_r;
 }
 
-/* "fastopt/_cython/math.pxi":57
+/* "fastopt/_cython/math.pxi":72
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3537,22 +7060,102 @@ static PyObject *__pyx_pf_7fastopt_8_math_v3_kernels(CYTHON_UNUSED PyObject *__p
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
   PyObject *__pyx_t_2 = NULL;
+  struct __pyx_opt_args_7fastopt_8_math_v3__entry __pyx_t_3;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kernels", 0);
 
-  /* "fastopt/_cython/math.pxi":61
+  /* "fastopt/_cython/math.pxi":76
  *     per-tensor inputs, per-chunk outputs)."""
  *     return {
  *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),
+ *         "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+*/
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk), __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":77
+ *     return {
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+ *         "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_nadam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_nadam_chunk), __pyx_e_7fastopt_8_math_v3_NADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 77, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_nadam, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":78
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),
+ *         "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+ *         "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_radam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_radam_chunk), __pyx_e_7fastopt_8_math_v3_RADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 78, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_radam, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":79
+ *         "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),
+ *         "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+ *         "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),             # <<<<<<<<<<<<<<
+ *         "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),
+ *         "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_rprop_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_rprop_chunk), __pyx_e_7fastopt_8_math_v3_RPROP_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 79, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_rprop, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":80
+ *         "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+ *         "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+ *         "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),             # <<<<<<<<<<<<<<
+ *         "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],
+ *                                LAMB_SCALARS, 0, LAMB_OUTPUTS),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lion_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lion_chunk), __pyx_e_7fastopt_8_math_v3_LION_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 80, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_lion, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":81
+ *         "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+ *         "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),
+ *         "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],             # <<<<<<<<<<<<<<
+ *                                LAMB_SCALARS, 0, LAMB_OUTPUTS),
+ *         "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
+*/
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 0;
+  __pyx_t_3.n_out = __pyx_e_7fastopt_8_math_v3_LAMB_OUTPUTS;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_moments_chunk), __pyx_e_7fastopt_8_math_v3_LAMB_SCALARS, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 81, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_lamb_moments, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":83
+ *         "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],
+ *                                LAMB_SCALARS, 0, LAMB_OUTPUTS),
+ *         "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],             # <<<<<<<<<<<<<<
+ *                               LAMB_SCALARS, 1, 0),
  *     }
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 61, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk), __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 61, __pyx_L1_error)
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 1;
+  __pyx_t_3.n_out = 0;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_lamb_update_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_lamb_update_chunk), __pyx_e_7fastopt_8_math_v3_LAMB_SCALARS, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 83, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 61, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_lamb_update, __pyx_t_2) < (0)) __PYX_ERR(1, 76, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   {
     PyObject *__pyx_temp;
@@ -3565,7 +7168,7 @@ static PyObject *__pyx_pf_7fastopt_8_math_v3_kernels(CYTHON_UNUSED PyObject *__p
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":72
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3938,19 +7541,19 @@ __Pyx_RefNannySetupContext("PyInit__math_v3", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":72
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
  *     """name -> (float32 function address, float64 function address, number of scalars,
  *     per-tensor inputs, per-chunk outputs)."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v3_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v3, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 57, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v3_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v3, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 72, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 72, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "fastopt/_math_v3.pyx":1
@@ -4024,14 +7627,14 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{16},{5},{7},{10},{6}};
-    const struct { const unsigned int length: 6; } bytes_length_index[] = {{32}};
-    /* compression: none (240 bytes) */
-static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_v3itemskernelssetdefaultvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
+    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{16},{5},{7},{12},{11},{4},{5},{5},{5},{10},{6}};
+    const struct { const unsigned int length: 8; } bytes_length_index[] = {{200}};
+    /* compression: none (450 bytes) */
+static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_v3itemskernelslamb_momentslamb_updatelionnadamradamrpropsetdefaultvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A\330\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310q\330\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310q\330\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310q\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A\330\010\030\230\006\230a\230w\320&8\270\001\270\030\300\027\320HZ\320Z[\320[\\\330\037-\250S\260\001\330\010\027\220v\230Q\230g\320%6\260a\260x\270w\320FW\320WX\320XY\330\036,\250C\250q";
     PyObject *data = NULL;
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 19; i++) {
+    for (int i = 0; i < 25; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 2) PyUnicode_InternInPlace(&string);
@@ -4042,8 +7645,8 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 19; i < 20; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-19].length;
+    for (int i = 25; i < 26; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-25].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -4053,14 +7656,14 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 20; i++) {
+    for (Py_ssize_t i = 0; i < 26; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 19;
+      PyObject **table = stringtab + 25;
       for (Py_ssize_t i=0; i<1; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -4096,7 +7699,7 @@ typedef struct {
     unsigned int num_kwonly_args : 1;
     unsigned int nlocals : 1;
     unsigned int flags : 10;
-    unsigned int first_line : 6;
+    unsigned int first_line : 7;
 } __Pyx_PyCode_New_function_description;
 #ifdef __cplusplus
 } /* anonymous namespace */
@@ -4116,9 +7719,9 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 57};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 72};
     PyObject* const varnames[] = {0};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A_q_87_Qiq_q_87_Qiq_q_87_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;
@@ -6720,6 +10323,28 @@ bad:
 }
 #endif
 
+/* CIntFromPyVerify */
+#define __PYX_VERIFY_RETURN_INT(target_type, func_type, func_value)\
+    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 0)
+#define __PYX_VERIFY_RETURN_INT_EXC(target_type, func_type, func_value)\
+    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 1)
+#define __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, exc)\
+    {\
+        func_type value = func_value;\
+        if (sizeof(target_type) < sizeof(func_type)) {\
+            if (unlikely(value != (func_type) (target_type) value)) {\
+                func_type zero = 0;\
+                if (exc && unlikely(value == (func_type)-1 && PyErr_Occurred()))\
+                    return (target_type) -1;\
+                if (is_unsigned && unlikely(value < zero))\
+                    goto raise_neg_overflow;\
+                else\
+                    goto raise_overflow;\
+            }\
+        }\
+        return (target_type) value;\
+    }
+
 /* PyObjectVectorcallKwds (used by PyObjectVectorcallMethodKwds) */
 #if CYTHON_VECTORCALL
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i) {
@@ -6844,447 +10469,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value) {
         Py_XDECREF(from_bytes_str);
         return result;
 #endif
-    }
-}
-
-/* FormatTypeName */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-static __Pyx_TypeName
-__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
-{
-    PyObject *module = NULL, *name = NULL, *result = NULL;
-    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
-    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_qualname);
-    #else
-    name = PyType_GetQualName(tp);
-    #endif
-    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
-    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_module);
-    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
-    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
-        result = name;
-        name = NULL;
-        goto done;
-    }
-    result = PyUnicode_FromFormat("%U.%U", module, name);
-    if (unlikely(result == NULL)) goto bad;
-  done:
-    Py_XDECREF(name);
-    Py_XDECREF(module);
-    return result;
-  bad:
-    PyErr_Clear();
-    if (name) {
-        result = name;
-        name = NULL;
-    } else {
-        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u_);
-    }
-    goto done;
-}
-#endif
-
-/* CIntToPy */
-static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    if (is_unsigned) {
-        if (sizeof(long) < sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(unsigned long)) {
-            return PyLong_FromUnsignedLong((unsigned long) value);
-#if !CYTHON_COMPILING_IN_PYPY
-        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
-            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
-#endif
-        }
-    } else {
-        if (sizeof(long) <= sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
-            return PyLong_FromLongLong((PY_LONG_LONG) value);
-        }
-    }
-    {
-        unsigned char *bytes = (unsigned char *)&value;
-#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
-        if (is_unsigned) {
-            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
-        } else {
-            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
-        }
-#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        return _PyLong_FromByteArray(bytes, sizeof(long),
-                                     little, !is_unsigned);
-#else
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        PyObject *result = NULL, *kwds = NULL;
-        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
-        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
-        if (!py_bytes) goto limited_bad;
-        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
-        if (!from_bytes_str) goto limited_bad;
-        order_str = PyUnicode_FromString(little ? "little" : "big");
-        if (!order_str) goto limited_bad;
-        {
-            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
-            if (!is_unsigned) {
-                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
-                if (!signed_str) goto limited_bad;
-#if CYTHON_VECTORCALL
-                kwds = PyTuple_Pack(1, signed_str);
-#else
-                {
-                    PyObject *keys[] = {signed_str};
-                    PyObject *values[] = {Py_True};
-                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
-                }
-#endif
-                Py_DECREF(signed_str);
-                if (unlikely(!kwds)) goto limited_bad;
-            }
-            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
-        }
-        limited_bad:
-        Py_XDECREF(kwds);
-        Py_XDECREF(order_str);
-        Py_XDECREF(py_bytes);
-        Py_XDECREF(from_bytes_str);
-        return result;
-#endif
-    }
-}
-
-/* CIntFromPyVerify (used by CIntFromPy) */
-#define __PYX_VERIFY_RETURN_INT(target_type, func_type, func_value)\
-    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 0)
-#define __PYX_VERIFY_RETURN_INT_EXC(target_type, func_type, func_value)\
-    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 1)
-#define __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, exc)\
-    {\
-        func_type value = func_value;\
-        if (sizeof(target_type) < sizeof(func_type)) {\
-            if (unlikely(value != (func_type) (target_type) value)) {\
-                func_type zero = 0;\
-                if (exc && unlikely(value == (func_type)-1 && PyErr_Occurred()))\
-                    return (target_type) -1;\
-                if (is_unsigned && unlikely(value < zero))\
-                    goto raise_neg_overflow;\
-                else\
-                    goto raise_overflow;\
-            }\
-        }\
-        return (target_type) value;\
-    }
-
-/* CIntFromPy */
-static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x);
-static long __Pyx_raise_neg_overflow___Pyx_PyLong_As_long(void) {
-    const char* type_name = "long";
-    PyErr_Format(PyExc_OverflowError,
-        "can't convert negative value to %.200s", type_name);
-    return (long) -1;
-}
-static long __Pyx_raise_overflow___Pyx_PyLong_As_long(void) {
-    const char* type_name = "long";
-    PyErr_Format(PyExc_OverflowError,
-        "value too large to convert to %.200s", type_name);
-    return (long) -1;
-}
-static CYTHON_INLINE long __Pyx_PyULong___Pyx_PyLong_As_long(PyObject *x) {
-    const int is_unsigned = 1;
-#if CYTHON_USE_PYLONG_INTERNALS
-    {
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 2 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 2 * PyLong_SHIFT)) {
-                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 3 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 3 * PyLong_SHIFT)) {
-                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 4 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 4 * PyLong_SHIFT)) {
-                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        {}
-    }
-#elif CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030C00A7
-    if (unlikely(Py_SIZE(x) < 0)) {
-        goto raise_neg_overflow;
-    }
-#else
-    {
-        int result = PyObject_RichCompareBool(x, Py_False, Py_LT);
-        if (unlikely(result < 0))
-            return (long) -1;
-        if (unlikely(result == 1))
-            goto raise_neg_overflow;
-    }
-#endif
-    if ((sizeof(long) <= sizeof(unsigned long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned long, PyLong_AsUnsignedLong(x))
-    } else if ((sizeof(long) <= sizeof(unsigned PY_LONG_LONG))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned PY_LONG_LONG, PyLong_AsUnsignedLongLong(x))
-    }
-    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static CYTHON_INLINE long __Pyx_PySLong___Pyx_PyLong_As_long(PyObject *x) {
-    const int is_unsigned = 0;
-#if CYTHON_USE_PYLONG_INTERNALS
-    if (__Pyx_PyLong_IsNeg(x)) {
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-                long ival = - (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-                long ival = - (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
-                long ival = - (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        {}
-    } else {
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
-                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
-                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
-                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        {}
-    }
-#endif
-    #if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
-    if ((sizeof(long) <= sizeof(int)) && (sizeof(int) < sizeof(long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, int, PyLong_AsInt(x))
-    } else
-    #endif
-    if ((sizeof(long) <= sizeof(long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, long, PyLong_AsLong(x))
-    } else if ((sizeof(long) <= sizeof(PY_LONG_LONG))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, PY_LONG_LONG, PyLong_AsLongLong(x))
-    }
-    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    long val;
-    int ret = -1;
-#if PY_VERSION_HEX >= 0x030d00A6 && !CYTHON_COMPILING_IN_LIMITED_API
-    Py_ssize_t bytes_copied = PyLong_AsNativeBytes(
-        x, &val, sizeof(val), Py_ASNATIVEBYTES_NATIVE_ENDIAN | (is_unsigned ? Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE : 0));
-    if (unlikely(bytes_copied == -1)) {
-    } else if (unlikely(bytes_copied > (Py_ssize_t) sizeof(val))) {
-        goto raise_overflow;
-    } else {
-        ret = 0;
-    }
-#elif PY_VERSION_HEX < 0x030d0000 && !(CYTHON_COMPILING_IN_PYPY || CYTHON_COMPILING_IN_LIMITED_API) || defined(_PyLong_AsByteArray)
-    int one = 1; int is_little = (int)*(unsigned char *)&one;
-    unsigned char *bytes = (unsigned char *)&val;
-    ret = _PyLong_AsByteArray((PyLongObject *)x,
-                                bytes, sizeof(val),
-                                is_little, !is_unsigned);
-    if ((0)) goto raise_overflow;
-#else
-    PyObject *v;
-    PyObject *stepval = NULL, *mask = NULL, *shift = NULL;
-    int bits, remaining_bits, is_negative = 0;
-    int chunk_size = (sizeof(long) < 8) ? 30 : 62;
-    if (likely(PyLong_CheckExact(x))) {
-        v = __Pyx_NewRef(x);
-    } else {
-        v = PyNumber_Long(x);
-        if (unlikely(!v)) return (long) -1;
-        assert(PyLong_CheckExact(v));
-    }
-    {
-        int result = PyObject_RichCompareBool(v, Py_False, Py_LT);
-        if (unlikely(result < 0)) {
-            Py_DECREF(v);
-            return (long) -1;
-        }
-        is_negative = result == 1;
-    }
-    if (is_unsigned && unlikely(is_negative)) {
-        Py_DECREF(v);
-        PyErr_SetString(PyExc_OverflowError,
-            "can't convert negative value to long");
-        return (long) -1;
-    } else if (is_negative) {
-        stepval = PyNumber_Invert(v);
-        Py_DECREF(v);
-        if (unlikely(!stepval))
-            return (long) -1;
-    } else {
-        stepval = v;
-    }
-    v = NULL;
-    val = (long) 0;
-    mask = PyLong_FromLong((1L << chunk_size) - 1); if (unlikely(!mask)) goto done;
-    shift = PyLong_FromLong(chunk_size); if (unlikely(!shift)) goto done;
-    for (bits = 0; bits < (int) sizeof(long) * 8 - chunk_size; bits += chunk_size) {
-        PyObject *tmp, *digit;
-        long idigit;
-        digit = PyNumber_And(stepval, mask);
-        if (unlikely(!digit)) goto done;
-        idigit = PyLong_AsLong(digit);
-        Py_DECREF(digit);
-        if (unlikely(idigit < 0)) goto done;
-        val |= ((long) idigit) << bits;
-        tmp = PyNumber_Rshift(stepval, shift);
-        if (unlikely(!tmp)) goto done;
-        Py_DECREF(stepval); stepval = tmp;
-    }
-    Py_DECREF(shift); shift = NULL;
-    Py_DECREF(mask); mask = NULL;
-    {
-        long idigit = PyLong_AsLong(stepval);
-        if (unlikely(idigit < 0)) goto done;
-        remaining_bits = ((int) sizeof(long) * 8) - bits - (is_unsigned ? 0 : 1);
-        if (unlikely(idigit >= (1L << remaining_bits)))
-            goto raise_overflow;
-        val |= ((long) idigit) << bits;
-    }
-    if (!is_unsigned) {
-        if (unlikely(val & (((long) 1) << (sizeof(long) * 8 - 1))))
-            goto raise_overflow;
-        if (is_negative)
-            val = ~val;
-    }
-    ret = 0;
-done:
-    Py_XDECREF(shift);
-    Py_XDECREF(mask);
-    Py_XDECREF(stepval);
-#endif
-    if (unlikely(ret))
-        return (long) -1;
-    return val;
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static CYTHON_INLINE long __Pyx_PyLong___Pyx_PyLong_As_long(PyObject *x) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    if (is_unsigned) {
-        #if CYTHON_USE_PYLONG_INTERNALS
-        if (unlikely(__Pyx_PyLong_IsNeg(x))) {
-            goto raise_neg_overflow;
-        } else if (__Pyx_PyLong_IsCompact(x)) {
-            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_upylong, __Pyx_PyLong_CompactValueUnsigned(x))
-        } else
-        #endif
-        {
-            return __Pyx_PyULong___Pyx_PyLong_As_long(x);
-        }
-    } else {
-        #if CYTHON_USE_PYLONG_INTERNALS
-        if (__Pyx_PyLong_IsCompact(x)) {
-            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_pylong, __Pyx_PyLong_CompactValue(x))
-        } else
-        #endif
-        {
-            return __Pyx_PySLong___Pyx_PyLong_As_long(x);
-        }
-    }
-#if CYTHON_USE_PYLONG_INTERNALS
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-#endif
-}
-static long __Pyx_NonPyLong___Pyx_PyLong_As_long(PyObject *x) {
-    long val;
-    PyObject *tmp = __Pyx_PyNumber_Long(x);
-    if (!tmp) return (long) -1;
-    val = __Pyx_PyLong_As_long(tmp);
-    Py_DECREF(tmp);
-    return val;
-}
-static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *x) {
-    if (likely(PyLong_Check(x))) {
-        return __Pyx_PyLong___Pyx_PyLong_As_long(x);
-    } else {
-        return __Pyx_NonPyLong___Pyx_PyLong_As_long(x);
     }
 }
 
@@ -7586,6 +10770,504 @@ static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *x) {
         return __Pyx_PyLong___Pyx_PyLong_As_int(x);
     } else {
         return __Pyx_NonPyLong___Pyx_PyLong_As_int(x);
+    }
+}
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const int neg_one = (int) -1, const_zero = (int) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(int) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(int) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(int) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(int),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(int));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
+    }
+}
+
+/* FormatTypeName */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+static __Pyx_TypeName
+__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
+{
+    PyObject *module = NULL, *name = NULL, *result = NULL;
+    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
+    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_qualname);
+    #else
+    name = PyType_GetQualName(tp);
+    #endif
+    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
+    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_module);
+    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
+    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
+        result = name;
+        name = NULL;
+        goto done;
+    }
+    result = PyUnicode_FromFormat("%U.%U", module, name);
+    if (unlikely(result == NULL)) goto bad;
+  done:
+    Py_XDECREF(name);
+    Py_XDECREF(module);
+    return result;
+  bad:
+    PyErr_Clear();
+    if (name) {
+        result = name;
+        name = NULL;
+    } else {
+        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u_);
+    }
+    goto done;
+}
+#endif
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(long) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(long) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(long),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
+    }
+}
+
+/* CIntFromPy */
+static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x);
+static long __Pyx_raise_neg_overflow___Pyx_PyLong_As_long(void) {
+    const char* type_name = "long";
+    PyErr_Format(PyExc_OverflowError,
+        "can't convert negative value to %.200s", type_name);
+    return (long) -1;
+}
+static long __Pyx_raise_overflow___Pyx_PyLong_As_long(void) {
+    const char* type_name = "long";
+    PyErr_Format(PyExc_OverflowError,
+        "value too large to convert to %.200s", type_name);
+    return (long) -1;
+}
+static CYTHON_INLINE long __Pyx_PyULong___Pyx_PyLong_As_long(PyObject *x) {
+    const int is_unsigned = 1;
+#if CYTHON_USE_PYLONG_INTERNALS
+    {
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 2 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 2 * PyLong_SHIFT)) {
+                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 3 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 3 * PyLong_SHIFT)) {
+                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 4 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 4 * PyLong_SHIFT)) {
+                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        {}
+    }
+#elif CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030C00A7
+    if (unlikely(Py_SIZE(x) < 0)) {
+        goto raise_neg_overflow;
+    }
+#else
+    {
+        int result = PyObject_RichCompareBool(x, Py_False, Py_LT);
+        if (unlikely(result < 0))
+            return (long) -1;
+        if (unlikely(result == 1))
+            goto raise_neg_overflow;
+    }
+#endif
+    if ((sizeof(long) <= sizeof(unsigned long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned long, PyLong_AsUnsignedLong(x))
+    } else if ((sizeof(long) <= sizeof(unsigned PY_LONG_LONG))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned PY_LONG_LONG, PyLong_AsUnsignedLongLong(x))
+    }
+    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static CYTHON_INLINE long __Pyx_PySLong___Pyx_PyLong_As_long(PyObject *x) {
+    const int is_unsigned = 0;
+#if CYTHON_USE_PYLONG_INTERNALS
+    if (__Pyx_PyLong_IsNeg(x)) {
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+                long ival = - (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+                long ival = - (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
+                long ival = - (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        {}
+    } else {
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
+                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
+                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
+                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        {}
+    }
+#endif
+    #if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
+    if ((sizeof(long) <= sizeof(int)) && (sizeof(int) < sizeof(long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, int, PyLong_AsInt(x))
+    } else
+    #endif
+    if ((sizeof(long) <= sizeof(long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, long, PyLong_AsLong(x))
+    } else if ((sizeof(long) <= sizeof(PY_LONG_LONG))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, PY_LONG_LONG, PyLong_AsLongLong(x))
+    }
+    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    long val;
+    int ret = -1;
+#if PY_VERSION_HEX >= 0x030d00A6 && !CYTHON_COMPILING_IN_LIMITED_API
+    Py_ssize_t bytes_copied = PyLong_AsNativeBytes(
+        x, &val, sizeof(val), Py_ASNATIVEBYTES_NATIVE_ENDIAN | (is_unsigned ? Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE : 0));
+    if (unlikely(bytes_copied == -1)) {
+    } else if (unlikely(bytes_copied > (Py_ssize_t) sizeof(val))) {
+        goto raise_overflow;
+    } else {
+        ret = 0;
+    }
+#elif PY_VERSION_HEX < 0x030d0000 && !(CYTHON_COMPILING_IN_PYPY || CYTHON_COMPILING_IN_LIMITED_API) || defined(_PyLong_AsByteArray)
+    int one = 1; int is_little = (int)*(unsigned char *)&one;
+    unsigned char *bytes = (unsigned char *)&val;
+    ret = _PyLong_AsByteArray((PyLongObject *)x,
+                                bytes, sizeof(val),
+                                is_little, !is_unsigned);
+    if ((0)) goto raise_overflow;
+#else
+    PyObject *v;
+    PyObject *stepval = NULL, *mask = NULL, *shift = NULL;
+    int bits, remaining_bits, is_negative = 0;
+    int chunk_size = (sizeof(long) < 8) ? 30 : 62;
+    if (likely(PyLong_CheckExact(x))) {
+        v = __Pyx_NewRef(x);
+    } else {
+        v = PyNumber_Long(x);
+        if (unlikely(!v)) return (long) -1;
+        assert(PyLong_CheckExact(v));
+    }
+    {
+        int result = PyObject_RichCompareBool(v, Py_False, Py_LT);
+        if (unlikely(result < 0)) {
+            Py_DECREF(v);
+            return (long) -1;
+        }
+        is_negative = result == 1;
+    }
+    if (is_unsigned && unlikely(is_negative)) {
+        Py_DECREF(v);
+        PyErr_SetString(PyExc_OverflowError,
+            "can't convert negative value to long");
+        return (long) -1;
+    } else if (is_negative) {
+        stepval = PyNumber_Invert(v);
+        Py_DECREF(v);
+        if (unlikely(!stepval))
+            return (long) -1;
+    } else {
+        stepval = v;
+    }
+    v = NULL;
+    val = (long) 0;
+    mask = PyLong_FromLong((1L << chunk_size) - 1); if (unlikely(!mask)) goto done;
+    shift = PyLong_FromLong(chunk_size); if (unlikely(!shift)) goto done;
+    for (bits = 0; bits < (int) sizeof(long) * 8 - chunk_size; bits += chunk_size) {
+        PyObject *tmp, *digit;
+        long idigit;
+        digit = PyNumber_And(stepval, mask);
+        if (unlikely(!digit)) goto done;
+        idigit = PyLong_AsLong(digit);
+        Py_DECREF(digit);
+        if (unlikely(idigit < 0)) goto done;
+        val |= ((long) idigit) << bits;
+        tmp = PyNumber_Rshift(stepval, shift);
+        if (unlikely(!tmp)) goto done;
+        Py_DECREF(stepval); stepval = tmp;
+    }
+    Py_DECREF(shift); shift = NULL;
+    Py_DECREF(mask); mask = NULL;
+    {
+        long idigit = PyLong_AsLong(stepval);
+        if (unlikely(idigit < 0)) goto done;
+        remaining_bits = ((int) sizeof(long) * 8) - bits - (is_unsigned ? 0 : 1);
+        if (unlikely(idigit >= (1L << remaining_bits)))
+            goto raise_overflow;
+        val |= ((long) idigit) << bits;
+    }
+    if (!is_unsigned) {
+        if (unlikely(val & (((long) 1) << (sizeof(long) * 8 - 1))))
+            goto raise_overflow;
+        if (is_negative)
+            val = ~val;
+    }
+    ret = 0;
+done:
+    Py_XDECREF(shift);
+    Py_XDECREF(mask);
+    Py_XDECREF(stepval);
+#endif
+    if (unlikely(ret))
+        return (long) -1;
+    return val;
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static CYTHON_INLINE long __Pyx_PyLong___Pyx_PyLong_As_long(PyObject *x) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        #if CYTHON_USE_PYLONG_INTERNALS
+        if (unlikely(__Pyx_PyLong_IsNeg(x))) {
+            goto raise_neg_overflow;
+        } else if (__Pyx_PyLong_IsCompact(x)) {
+            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_upylong, __Pyx_PyLong_CompactValueUnsigned(x))
+        } else
+        #endif
+        {
+            return __Pyx_PyULong___Pyx_PyLong_As_long(x);
+        }
+    } else {
+        #if CYTHON_USE_PYLONG_INTERNALS
+        if (__Pyx_PyLong_IsCompact(x)) {
+            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_pylong, __Pyx_PyLong_CompactValue(x))
+        } else
+        #endif
+        {
+            return __Pyx_PySLong___Pyx_PyLong_As_long(x);
+        }
+    }
+#if CYTHON_USE_PYLONG_INTERNALS
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+#endif
+}
+static long __Pyx_NonPyLong___Pyx_PyLong_As_long(PyObject *x) {
+    long val;
+    PyObject *tmp = __Pyx_PyNumber_Long(x);
+    if (!tmp) return (long) -1;
+    val = __Pyx_PyLong_As_long(tmp);
+    Py_DECREF(tmp);
+    return val;
+}
+static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *x) {
+    if (likely(PyLong_Check(x))) {
+        return __Pyx_PyLong___Pyx_PyLong_As_long(x);
+    } else {
+        return __Pyx_NonPyLong___Pyx_PyLong_As_long(x);
     }
 }
 

@@ -19,8 +19,15 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 from . import adam  # noqa: E402  (after the threading layer is chosen)
+from . import lamb, lion, nadam, radam, rprop  # noqa: E402
 
 KERNELS = {"adam": adam.KERNEL}
+KERNELS["nadam"] = nadam.KERNEL
+KERNELS["radam"] = radam.KERNEL
+KERNELS["rprop"] = rprop.KERNEL
+KERNELS["lion"] = lion.KERNEL
+KERNELS["lamb_moments"] = lamb.MOMENTS
+KERNELS["lamb_update"] = lamb.UPDATE
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,

@@ -12,8 +12,15 @@ import ctypes
 import numpy as np
 
 from . import adam
+from . import lamb, lion, nadam, radam, rprop
 
 KERNELS = {"adam": adam.adam}
+KERNELS["nadam"] = nadam.nadam
+KERNELS["radam"] = radam.radam
+KERNELS["rprop"] = rprop.rprop
+KERNELS["lion"] = lion.lion
+KERNELS["lamb_moments"] = lamb.lamb_moments
+KERNELS["lamb_update"] = lamb.lamb_update
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 

@@ -112,6 +112,18 @@ def test_sign_logic_with_exact_zeros(dtype):
         assert_bitwise(list(a), list(b))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_gradient_as_torch(backend):
+    """torch.sign(NaN) is 0: a NaN gradient leaves p and the step size alone (factor 1)."""
+    torch = pytest.importorskip("torch")
+    nan = float("nan")
+    grads = [[1.0, nan, 2.0], [nan, 1.0, 2.0], [1.0, 1.0, nan], [1.0, -1.0, 2.0]]
+    ours = _signs_run(backend, np.float64, grads, lr=0.1)
+    theirs = _signs_run("torch", np.float64, grads, lr=0.1)
+    for a, b in zip(ours, theirs):
+        assert_bitwise(list(a), list(b))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_steps_clamped_to_step_sizes(dtype):
     """Flipping signs shrink the step to step_sizes[0]; a steady sign grows it to [1]."""

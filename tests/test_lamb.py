@@ -6,7 +6,8 @@ import pytest
 
 import fastopt
 from fastopt import _threads
-from harness import (DTYPES, SIZES, SHAPES, assert_bitwise, assert_close, gradient, initial)
+from harness import (DTYPES, SIZES, SHAPES, assert_bitwise, assert_close, gradient, initial,
+                     run_fastopt)
 from optim_checks import (check_backend, check_bad_gradients_refused, check_refused,
                           check_state_dict_round_trip, run)
 
@@ -173,3 +174,36 @@ def test_bad_gradients_change_nothing(backend):
 @pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
 def test_state_dict_round_trip_resumes_bitwise(backend):
     check_state_dict_round_trip(fastopt.Lamb, dict(weight_decay=0.1), backend)
+
+
+def _cpu_run_bits(backend):
+    """Every parameter's bytes after 20 steps of each of this branch's optimizers."""
+    runs = [(fastopt.Lamb, dict(weight_decay=0.1)), (fastopt.NAdam, dict(weight_decay=0.1)),
+            (fastopt.RAdam, dict(lr=0.1)), (fastopt.Rprop, dict(maximize=True)),
+            (fastopt.Lion, dict(weight_decay=0.1))]
+    return b"".join(p.tobytes() for cls, kw in runs for dt in (np.float32, np.float64)
+                    for p in run_fastopt(cls, kw, backend, dt, shapes=[(1003,), (17,)], steps=20))
+
+
+@pytest.mark.parametrize("cpu", ["base", "v3", "v4"])
+def test_every_cpu_level_gives_the_same_bits(cpu):
+    """The math compiled for each CPU level (picked at import) agrees bitwise with the
+    reference, for LAMB (its float64 lanes) and, in the same run, NAdam, RAdam, Rprop and
+    Lion."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, fastopt, sys; sys.path.insert(0, 'tests'); "
+            "from fastopt import _kernels; from test_lamb import _cpu_run_bits; "
+            "print(_kernels.CPU_LEVEL); sys.stdout.write(_cpu_run_bits('cython').hex())")
+    env = dict(os.environ, FASTOPT_CPU=cpu)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    if out.returncode != 0:
+        if "No module named" in out.stderr or "Illegal instruction" in out.stderr \
+                or out.returncode < 0:
+            pytest.skip(f"CPU level {cpu} is not built or not runnable here")
+        raise AssertionError(out.stderr)
+    level, bits = out.stdout.split("\n", 1)
+    assert level == cpu
+    assert bits == _cpu_run_bits("numpy").hex()

@@ -103,8 +103,8 @@ def test_sign_logic_with_exact_zeros(dtype):
     assert_bitwise([p2], [p1 - np.sign(prev2) * s2])
     # Every backend gives the same bits at every step, and so does torch: Rprop's
     # arithmetic is one rounded multiply per step (step*factor), so it is exact.
-    torch_run = _signs_run("torch", dtype, _sign_grads(dtype), **kwargs) \
-        if pytest.importorskip("torch") else None
+    pytest.importorskip("torch")
+    torch_run = _signs_run("torch", dtype, _sign_grads(dtype), **kwargs)
     for other in ("cython", "numba"):
         for a, b in zip(runs[other], runs["numpy"]):
             assert_bitwise(list(a), list(b))
@@ -115,7 +115,7 @@ def test_sign_logic_with_exact_zeros(dtype):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nan_gradient_as_torch(backend):
     """torch.sign(NaN) is 0: a NaN gradient leaves p and the step size alone (factor 1)."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     nan = float("nan")
     grads = [[1.0, nan, 2.0], [nan, 1.0, 2.0], [1.0, 1.0, nan], [1.0, -1.0, 2.0]]
     ours = _signs_run(backend, np.float64, grads, lr=0.1)
@@ -165,12 +165,14 @@ def test_defaults_are_torchs():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"),
-    (dict(etas=(1.0, 1.2)), "etas"), (dict(etas=(0.5, 1.0)), "etas"), (dict(etas=(0.0, 1.2)), "etas"),
+    (dict(etas=(1.0, 1.2)), "etas"), (dict(etas=(0.5, 1.0)), "etas"),
+    (dict(etas=(0.0, 1.2)), "etas"),
     (dict(etas=(0.5, float("inf"))), "etas"), (dict(etas=(float("nan"), 1.2)), "etas"),
     (dict(etas=0.5), "etas"), (dict(etas=(0.5, "1.2")), r"etas\[1\]"),
     (dict(step_sizes=(0.0, 1.0)), "step_sizes"), (dict(step_sizes=(1.0, 0.5)), "step_sizes"),
     (dict(step_sizes=(float("nan"), 1.0)), "step_sizes"),
-    (dict(step_sizes=(1e-6, float("nan"))), "step_sizes"), (dict(step_sizes=(None, 1)), r"step_sizes\[0\]"),
+    (dict(step_sizes=(1e-6, float("nan"))), "step_sizes"),
+    (dict(step_sizes=(None, 1)), r"step_sizes\[0\]"),
     (dict(step_sizes=(1e-6, 50, 3)), "step_sizes"), (dict(maximize=0.5), "maximize"),
 ], ids=str)
 def test_invalid_hyperparameters_refused(kwargs, match):

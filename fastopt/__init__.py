@@ -12,13 +12,14 @@ from ._backend import get_backend, set_backend
 from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
 from ._threads import get_num_threads, set_num_threads
-from .optimizers import Adam, AdamW
-from .optimizers import SGD, Adadelta, Adagrad, Adamax, RMSprop
+from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lamb, Lion, NAdam,
+                         RAdam, RMSprop, Rprop)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "AdamW", "FlatParams", "Optimizer", "flatten", "lr_scheduler",
+    "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta",
+    "Rprop", "Lion", "Lamb",
+    "FlatParams", "Optimizer", "flatten", "lr_scheduler",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads",
 ]
-__all__ += ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax"]

@@ -53,7 +53,7 @@ class Optimizer:
             tensors, len(self.param_groups), self.buffers,
             lambda gi: self._live_buffers(self.param_groups[gi]),
             lambda gi, name: self._initial_value(self.param_groups[gi], name))
-        self._runs = [plan.bind(module, self.kernel)[0] for plan in self._plans]
+        self._runs = [self._bind(module, plan) for plan in self._plans]
         self._flat_grad_offsets, self._flat_grad_shape = self._flat_gradient_layout()
         self._default_grads = self._table[:, GRAD].copy() if flat is not None else None
         self._grads_are_default = flat is not None
@@ -80,6 +80,20 @@ class Optimizer:
 
     def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
         """Advance per-group scalar state once a step has run."""
+
+    def _bind(self, module: Any, plan: Any) -> Any:
+        """What :meth:`_run` calls for ``plan`` (default: the optimizer's one kernel bound
+        to the plan).  An optimizer whose step is more than one kernel call (LAMB: two
+        passes with a per-tensor reduction between them) binds several here."""
+        return plan.bind(module, self.kernel)[0]
+
+    def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
+        """Run step ``step`` on every plan, given each plan's scalars (``self._runs[i]``
+        is what :meth:`_bind` returned for ``self._plans[i]``).  Everything has been
+        checked by the time this is called, so it must not raise (default: one kernel
+        call per plan)."""
+        for run, s in zip(self._runs, scalars):
+            run(s)
 
     # ---- the step ---------------------------------------------------------------------
 
@@ -110,12 +124,10 @@ class Optimizer:
         """
         self._take_grads(grads)
         t = self._step + 1
-        if len(self._runs) == 1:
+        if type(self)._run is Optimizer._run and len(self._runs) == 1:   # the common case
             self._runs[0](self._group_scalars(self._plans[0].group, t))
         else:
-            scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
-            for run, s in zip(self._runs, scalars):
-                run(s)
+            self._run([self._group_scalars(plan.group, t) for plan in self._plans], t)
         for gi, group in enumerate(self.param_groups):
             self._after_step(gi, group, t)
         self._step = t

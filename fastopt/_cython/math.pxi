@@ -47,12 +47,27 @@ cdef inline floating _grad(floating g, floating p, floating gscale, floating wd)
     return g + wd * p if wd != 0 else g
 
 
+cdef inline floating _sign(floating x) noexcept nogil:
+    """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+    return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
+
+
+cdef inline floating _sign_nan(floating x) noexcept nogil:
+    """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+    return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
+
+
 include "adam.pxi"
 include "sgd.pxi"
 include "rmsprop.pxi"
 include "adagrad.pxi"
 include "adadelta.pxi"
 include "adamax.pxi"
+include "nadam.pxi"
+include "radam.pxi"
+include "rprop.pxi"
+include "lion.pxi"
+include "lamb.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
@@ -73,4 +88,12 @@ def kernels():
                            ADADELTA_SCALARS),
         "adamax": _entry(<void*>adamax_chunk[float], <void*>adamax_chunk[double],
                          ADAMAX_SCALARS),
+        "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),
+        "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+        "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+        "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),
+        "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],
+                               LAMB_SCALARS, 0, LAMB_OUTPUTS),
+        "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
+                              LAMB_SCALARS, 1, 0),
     }

@@ -18,12 +18,15 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
-from . import adam  # noqa: E402  (after the threading layer is chosen)
-from . import adadelta, adagrad, adamax, rmsprop, sgd  # noqa: E402
+# (imported after the threading layer is chosen)
+from . import adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop, sgd  # noqa: E402,I001
 
-KERNELS = {"adam": adam.KERNEL}
-KERNELS.update(sgd=sgd.KERNEL, rmsprop=rmsprop.KERNEL, adagrad=adagrad.KERNEL,
-               adadelta=adadelta.KERNEL, adamax=adamax.KERNEL)
+KERNELS = {
+    "adam": adam.KERNEL, "sgd": sgd.KERNEL, "rmsprop": rmsprop.KERNEL, "adagrad": adagrad.KERNEL,
+    "adadelta": adadelta.KERNEL, "adamax": adamax.KERNEL, "nadam": nadam.KERNEL,
+    "radam": radam.KERNEL, "rprop": rprop.KERNEL, "lion": lion.KERNEL,
+    "lamb_moments": lamb.MOMENTS, "lamb_update": lamb.UPDATE,
+}
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,

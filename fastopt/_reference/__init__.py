@@ -11,12 +11,14 @@ import ctypes
 
 import numpy as np
 
-from . import adam
-from . import adadelta, adagrad, adamax, rmsprop, sgd
+from . import adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop, sgd
 
-KERNELS = {"adam": adam.adam}
-KERNELS.update(sgd=sgd.sgd, rmsprop=rmsprop.rmsprop, adagrad=adagrad.adagrad,
-               adadelta=adadelta.adadelta, adamax=adamax.adamax)
+KERNELS = {
+    "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
+    "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
+    "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
+    "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
+}
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 

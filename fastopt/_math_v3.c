@@ -1285,6 +1285,7 @@ static int __Pyx_init_tpflags_variables(void) {
 /* Early includes */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif /* _OPENMP */
@@ -1693,7 +1694,18 @@ enum  {
   __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS = 10
 };
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/toolkit.pxi":22
+ * from libc.string cimport memcpy
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     LANES = 16
+ * 
+*/
+enum  {
+  __pyx_e_7fastopt_8_math_v3_LANES = 16
+};
+
+/* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -2285,6 +2297,12 @@ static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *con
 /* CIntToPy.proto */
 static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value);
 
+/* CIntFromPy.proto */
+static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *);
+
+/* CIntToPy.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value);
+
 /* FormatTypeName.proto */
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX >= 0x030d0000
 typedef PyObject *__Pyx_TypeName;
@@ -2308,9 +2326,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value);
 
 /* CIntFromPy.proto */
 static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *);
-
-/* CIntFromPy.proto */
-static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *);
 
 /* GetRuntimeVersion.proto */
 #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
@@ -2403,10 +2418,15 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "libc.stdint" */
 
+/* Module declarations from "libc.string" */
+
 /* Module declarations from "fastopt._math_v3" */
+static CYTHON_INLINE double __pyx_f_7fastopt_8_math_v3__fold_sum(double *); /*proto*/
 static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *, void *, int, struct __pyx_opt_args_7fastopt_8_math_v3__entry *__pyx_optional_args); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__sqrt(float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt(double); /*proto*/
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs(float); /*proto*/
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs(double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__max_nan(float, float); /*proto*/
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__max_nan(double, double); /*proto*/
 static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp(float, float, float); /*proto*/
@@ -2415,6 +2435,22 @@ static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__grad(float, f
 static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__grad(double, double, double, double); /*proto*/
 static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
 static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_sumsq_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_sumsq_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_sum_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_sum_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_max_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_max_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_pow_sum_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_pow_sum_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_scale_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_scale_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_clamp_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_clamp_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_ema_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_ema_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_swap_chunk(float **, Py_ssize_t, float const *, double const *, double *); /*proto*/
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_swap_chunk(double **, Py_ssize_t, double const *, double const *, double *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
 #define __Pyx_MODULE_NAME "fastopt._math_v3"
@@ -2453,7 +2489,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[1];
-    PyObject *__pyx_string_tab[20];
+    PyObject *__pyx_string_tab[28];
 /* #### Code section: module_state_contents ### */
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
@@ -2508,15 +2544,23 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_qualname __pyx_string_tab[8]
 #define __pyx_n_u_test __pyx_string_tab[9]
 #define __pyx_n_u_is_coroutine __pyx_string_tab[10]
-#define __pyx_n_u_adam __pyx_string_tab[11]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[12]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[13]
-#define __pyx_n_u_fastopt__math_v3 __pyx_string_tab[14]
-#define __pyx_n_u_items __pyx_string_tab[15]
-#define __pyx_n_u_kernels __pyx_string_tab[16]
-#define __pyx_n_u_setdefault __pyx_string_tab[17]
-#define __pyx_n_u_values __pyx_string_tab[18]
-#define __pyx_kp_b_iso88591_awj_9A __pyx_string_tab[19]
+#define __pyx_n_u_abs_max __pyx_string_tab[11]
+#define __pyx_n_u_abs_sum __pyx_string_tab[12]
+#define __pyx_n_u_adam __pyx_string_tab[13]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[14]
+#define __pyx_n_u_clamp __pyx_string_tab[15]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[16]
+#define __pyx_n_u_ema __pyx_string_tab[17]
+#define __pyx_n_u_fastopt__math_v3 __pyx_string_tab[18]
+#define __pyx_n_u_items __pyx_string_tab[19]
+#define __pyx_n_u_kernels __pyx_string_tab[20]
+#define __pyx_n_u_pow_sum __pyx_string_tab[21]
+#define __pyx_n_u_scale __pyx_string_tab[22]
+#define __pyx_n_u_setdefault __pyx_string_tab[23]
+#define __pyx_n_u_sumsq __pyx_string_tab[24]
+#define __pyx_n_u_swap __pyx_string_tab[25]
+#define __pyx_n_u_values __pyx_string_tab[26]
+#define __pyx_kp_b_iso88591_awj_9A_q_87_QisRUUV_6_axwm1IUXX __pyx_string_tab[27]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -2534,7 +2578,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<28; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -2560,7 +2604,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<20; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<28; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -2633,6 +2677,72 @@ static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__sqrt(double 
  * cdef inline floating _sqrt(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
  *     if floating is float:
  *         return sqrtf(x)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
+*/
+
+static CYTHON_INLINE float __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs(float __pyx_v_x) {
+  float __pyx_r;
+
+  /* "fastopt/_cython/math.pxi":26
+ * cdef inline floating _abs(floating x) noexcept nogil:
+ *     if floating is float:
+ *         return fabsf(x)             # <<<<<<<<<<<<<<
+ *     else:
+ *         return fabs(x)
+*/
+  {
+
+    __pyx_r = fabsf(__pyx_v_x);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+  return __pyx_r;
+}
+
+static CYTHON_INLINE double __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs(double __pyx_v_x) {
+  double __pyx_r;
+
+  /* "fastopt/_cython/math.pxi":28
+ *         return fabsf(x)
+ *     else:
+ *         return fabs(x)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = fabs(__pyx_v_x);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/math.pxi":24
+ * 
+ * 
+ * cdef inline floating _abs(floating x) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     if floating is float:
+ *         return fabsf(x)
 */
 
   /* function exit code */
@@ -3406,7 +3516,2179 @@ static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk(double **__pyx_v_b
 
 }
 
-/* "fastopt/_cython/math.pxi":53
+/* "fastopt/_cython/toolkit.pxi":26
+ * 
+ * 
+ * cdef inline double _fold_sum(double* acc) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     cdef int w = LANES // 2, k
+ *     while w > 0:
+*/
+
+static CYTHON_INLINE double __pyx_f_7fastopt_8_math_v3__fold_sum(double *__pyx_v_acc) {
+  int __pyx_v_w;
+  int __pyx_v_k;
+  double __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  int __pyx_t_4;
+
+  /* "fastopt/_cython/toolkit.pxi":27
+ * 
+ * cdef inline double _fold_sum(double* acc) noexcept nogil:
+ *     cdef int w = LANES // 2, k             # <<<<<<<<<<<<<<
+ *     while w > 0:
+ *         for k in range(w):
+*/
+  __pyx_v_w = (__pyx_e_7fastopt_8_math_v3_LANES / 2);
+
+  /* "fastopt/_cython/toolkit.pxi":28
+ * cdef inline double _fold_sum(double* acc) noexcept nogil:
+ *     cdef int w = LANES // 2, k
+ *     while w > 0:             # <<<<<<<<<<<<<<
+ *         for k in range(w):
+ *             acc[k] = acc[k] + acc[k + w]
+*/
+  while (1) {
+    __pyx_t_1 = (__pyx_v_w > 0);
+
+
+    if (!__pyx_t_1) break;
+
+    /* "fastopt/_cython/toolkit.pxi":29
+ *     cdef int w = LANES // 2, k
+ *     while w > 0:
+ *         for k in range(w):             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + acc[k + w]
+ *         w = w // 2
+*/
+
+    __pyx_t_2 = __pyx_v_w;
+    __pyx_t_3 = __pyx_t_2;
+
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_k = __pyx_t_4;
+
+      /* "fastopt/_cython/toolkit.pxi":30
+ *     while w > 0:
+ *         for k in range(w):
+ *             acc[k] = acc[k] + acc[k + w]             # <<<<<<<<<<<<<<
+ *         w = w // 2
+ *     return acc[0]
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + (__pyx_v_acc[(__pyx_v_k + __pyx_v_w)]));
+    }
+
+
+    /* "fastopt/_cython/toolkit.pxi":31
+ *         for k in range(w):
+ *             acc[k] = acc[k] + acc[k + w]
+ *         w = w // 2             # <<<<<<<<<<<<<<
+ *     return acc[0]
+ * 
+*/
+    __pyx_v_w = (__pyx_v_w / 2);
+  }
+
+  /* "fastopt/_cython/toolkit.pxi":32
+ *             acc[k] = acc[k] + acc[k + w]
+ *         w = w // 2
+ *     return acc[0]             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = (__pyx_v_acc[0]);
+  }
+  goto __pyx_L0;
+
+  /* "fastopt/_cython/toolkit.pxi":26
+ * 
+ * 
+ * cdef inline double _fold_sum(double* acc) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     cdef int w = LANES // 2, k
+ *     while w > 0:
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+  return __pyx_r;
+}
+
+/* "fastopt/_cython/toolkit.pxi":35
+ * 
+ * 
+ * cdef void sumsq_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """out[0] = sum of g*g in float64; out[1] = sum of g*0, which is NaN iff some g is inf
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_sumsq_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  float const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  double __pyx_v_x;
+  double __pyx_v_total;
+  double __pyx_v_probe;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+  int __pyx_t_7;
+
+  /* "fastopt/_cython/toolkit.pxi":40
+ *     or NaN (computed only where out[0] is not finite: for float64 that may also be an
+ *     overflow of finite values)."""
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":42
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+*/
+  __pyx_v_probe = 0.0;
+
+  /* "fastopt/_cython/toolkit.pxi":43
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":45
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":46
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":47
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":48
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":49
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):
+*/
+      __pyx_v_x = ((double)(__pyx_v_g[(__pyx_v_i + __pyx_v_k)]));
+
+      /* "fastopt/_cython/toolkit.pxi":50
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + (__pyx_v_x * __pyx_v_x));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":51
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":52
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)
+*/
+    __pyx_v_x = ((double)(__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]));
+
+    /* "fastopt/_cython/toolkit.pxi":53
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x             # <<<<<<<<<<<<<<
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + (__pyx_v_x * __pyx_v_x));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":54
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):
+*/
+  __pyx_v_total = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":55
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)
+ *     out[0] = total             # <<<<<<<<<<<<<<
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):
+*/
+  (__pyx_v_out[0]) = __pyx_v_total;
+
+  /* "fastopt/_cython/toolkit.pxi":56
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+*/
+  __pyx_t_7 = (!(__pyx_v_total <= 1.7976931348623157e308));
+
+  if (__pyx_t_7) {
+
+
+    /* "fastopt/_cython/toolkit.pxi":57
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             probe = probe + <double>g[i] * 0.0
+ *     out[1] = probe
+*/
+
+    __pyx_t_4 = __pyx_v_n;
+    __pyx_t_5 = __pyx_t_4;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
+      __pyx_v_i = __pyx_t_6;
+
+      /* "fastopt/_cython/toolkit.pxi":58
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0             # <<<<<<<<<<<<<<
+ *     out[1] = probe
+ * 
+*/
+      __pyx_v_probe = (__pyx_v_probe + (((double)(__pyx_v_g[__pyx_v_i])) * 0.0));
+    }
+
+
+    /* "fastopt/_cython/toolkit.pxi":56
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+*/
+  }
+
+  /* "fastopt/_cython/toolkit.pxi":59
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+ *     out[1] = probe             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[1]) = __pyx_v_probe;
+
+  /* "fastopt/_cython/toolkit.pxi":35
+ * 
+ * 
+ * cdef void sumsq_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """out[0] = sum of g*g in float64; out[1] = sum of g*0, which is NaN iff some g is inf
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_sumsq_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  double const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  double __pyx_v_x;
+  double __pyx_v_total;
+  double __pyx_v_probe;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+  int __pyx_t_7;
+
+  /* "fastopt/_cython/toolkit.pxi":40
+ *     or NaN (computed only where out[0] is not finite: for float64 that may also be an
+ *     overflow of finite values)."""
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":42
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+*/
+  __pyx_v_probe = 0.0;
+
+  /* "fastopt/_cython/toolkit.pxi":43
+ *     cdef double acc[LANES]
+ *     cdef double x, total, probe = 0
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":45
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":46
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":47
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":48
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":49
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):
+*/
+      __pyx_v_x = ((double)(__pyx_v_g[(__pyx_v_i + __pyx_v_k)]));
+
+      /* "fastopt/_cython/toolkit.pxi":50
+ *         for k in range(LANES):
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + (__pyx_v_x * __pyx_v_x));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":51
+ *             x = <double>g[i + k]
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":52
+ *             acc[k] = acc[k] + x * x
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)
+*/
+    __pyx_v_x = ((double)(__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]));
+
+    /* "fastopt/_cython/toolkit.pxi":53
+ *     for k in range(n - nb):
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x             # <<<<<<<<<<<<<<
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + (__pyx_v_x * __pyx_v_x));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":54
+ *         x = <double>g[nb + k]
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):
+*/
+  __pyx_v_total = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":55
+ *         acc[k] = acc[k] + x * x
+ *     total = _fold_sum(acc)
+ *     out[0] = total             # <<<<<<<<<<<<<<
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):
+*/
+  (__pyx_v_out[0]) = __pyx_v_total;
+
+  /* "fastopt/_cython/toolkit.pxi":56
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+*/
+  __pyx_t_7 = (!(__pyx_v_total <= 1.7976931348623157e308));
+
+  if (__pyx_t_7) {
+
+
+    /* "fastopt/_cython/toolkit.pxi":57
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             probe = probe + <double>g[i] * 0.0
+ *     out[1] = probe
+*/
+
+    __pyx_t_4 = __pyx_v_n;
+    __pyx_t_5 = __pyx_t_4;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
+      __pyx_v_i = __pyx_t_6;
+
+      /* "fastopt/_cython/toolkit.pxi":58
+ *     if not (total <= 1.7976931348623157e308):
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0             # <<<<<<<<<<<<<<
+ *     out[1] = probe
+ * 
+*/
+      __pyx_v_probe = (__pyx_v_probe + (((double)(__pyx_v_g[__pyx_v_i])) * 0.0));
+    }
+
+
+    /* "fastopt/_cython/toolkit.pxi":56
+ *     total = _fold_sum(acc)
+ *     out[0] = total
+ *     if not (total <= 1.7976931348623157e308):             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+*/
+  }
+
+  /* "fastopt/_cython/toolkit.pxi":59
+ *         for i in range(n):
+ *             probe = probe + <double>g[i] * 0.0
+ *     out[1] = probe             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[1]) = __pyx_v_probe;
+
+  /* "fastopt/_cython/toolkit.pxi":35
+ * 
+ * 
+ * cdef void sumsq_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """out[0] = sum of g*g in float64; out[1] = sum of g*0, which is NaN iff some g is inf
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":62
+ * 
+ * 
+ * cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_sum_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  float const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/toolkit.pxi":64
+ * cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":66
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":68
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":69
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":70
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":71
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":72
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + ((double)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_i + __pyx_v_k)]))));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":73
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+ *     out[0] = _fold_sum(acc)
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":74
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])             # <<<<<<<<<<<<<<
+ *     out[0] = _fold_sum(acc)
+ * 
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + ((double)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]))));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":75
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+ *     out[0] = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":62
+ * 
+ * 
+ * cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_sum_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  double const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/toolkit.pxi":64
+ * cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":66
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":68
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":69
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":70
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":71
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":72
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + ((double)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_i + __pyx_v_k)]))));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":73
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+ *     out[0] = _fold_sum(acc)
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":74
+ *             acc[k] = acc[k] + <double>_abs(g[i + k])
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])             # <<<<<<<<<<<<<<
+ *     out[0] = _fold_sum(acc)
+ * 
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + ((double)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]))));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":75
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + <double>_abs(g[nb + k])
+ *     out[0] = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":62
+ * 
+ * 
+ * cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":78
+ * 
+ * 
+ * cdef void abs_max_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     """out[0] = max |g|, NaN if some g is NaN.  Computed as the integer max of the bit
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_max_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  uint32_t const *__pyx_v_u32;
+  uint32_t __pyx_v_m32;
+  uint32_t __pyx_v_y32;
+  CYTHON_UNUSED uint64_t __pyx_v_m64;
+  float __pyx_v_f32;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  uint32_t __pyx_t_4;
+  int __pyx_t_5;
+
+  /* "fastopt/_cython/toolkit.pxi":86
+ *     cdef const uint32_t* u32
+ *     cdef const uint64_t* u64
+ *     cdef uint32_t m32 = 0, y32             # <<<<<<<<<<<<<<
+ *     cdef uint64_t m64 = 0, y64
+ *     cdef float f32
+*/
+  __pyx_v_m32 = 0;
+
+  /* "fastopt/_cython/toolkit.pxi":87
+ *     cdef const uint64_t* u64
+ *     cdef uint32_t m32 = 0, y32
+ *     cdef uint64_t m64 = 0, y64             # <<<<<<<<<<<<<<
+ *     cdef float f32
+ *     cdef double f64
+*/
+  __pyx_v_m64 = 0;
+
+  /* "fastopt/_cython/toolkit.pxi":92
+ *     cdef Py_ssize_t i
+ *     if floating is float:
+ *         u32 = <const uint32_t*>b[1]             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             y32 = u32[i] & 0x7fffffffu
+*/
+  __pyx_v_u32 = ((uint32_t const *)(__pyx_v_b[1]));
+
+  /* "fastopt/_cython/toolkit.pxi":93
+ *     if floating is float:
+ *         u32 = <const uint32_t*>b[1]
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             y32 = u32[i] & 0x7fffffffu
+ *             m32 = y32 if y32 > m32 else m32
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":94
+ *         u32 = <const uint32_t*>b[1]
+ *         for i in range(n):
+ *             y32 = u32[i] & 0x7fffffffu             # <<<<<<<<<<<<<<
+ *             m32 = y32 if y32 > m32 else m32
+ *         memcpy(&f32, &m32, 4)
+*/
+    __pyx_v_y32 = ((__pyx_v_u32[__pyx_v_i]) & 0x7fffffffU);
+
+    /* "fastopt/_cython/toolkit.pxi":95
+ *         for i in range(n):
+ *             y32 = u32[i] & 0x7fffffffu
+ *             m32 = y32 if y32 > m32 else m32             # <<<<<<<<<<<<<<
+ *         memcpy(&f32, &m32, 4)
+ *         out[0] = f32
+*/
+    __pyx_t_5 = (__pyx_v_y32 > __pyx_v_m32);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_y32;
+    } else {
+
+      __pyx_t_4 = __pyx_v_m32;
+    }
+
+    __pyx_v_m32 = __pyx_t_4;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":96
+ *             y32 = u32[i] & 0x7fffffffu
+ *             m32 = y32 if y32 > m32 else m32
+ *         memcpy(&f32, &m32, 4)             # <<<<<<<<<<<<<<
+ *         out[0] = f32
+ *     else:
+*/
+  (void)(memcpy((&__pyx_v_f32), (&__pyx_v_m32), 4));
+
+  /* "fastopt/_cython/toolkit.pxi":97
+ *             m32 = y32 if y32 > m32 else m32
+ *         memcpy(&f32, &m32, 4)
+ *         out[0] = f32             # <<<<<<<<<<<<<<
+ *     else:
+ *         u64 = <const uint64_t*>b[1]
+*/
+  (__pyx_v_out[0]) = __pyx_v_f32;
+
+  /* "fastopt/_cython/toolkit.pxi":78
+ * 
+ * 
+ * cdef void abs_max_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     """out[0] = max |g|, NaN if some g is NaN.  Computed as the integer max of the bit
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_max_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  uint64_t const *__pyx_v_u64;
+  CYTHON_UNUSED uint32_t __pyx_v_m32;
+  uint64_t __pyx_v_m64;
+  uint64_t __pyx_v_y64;
+  double __pyx_v_f64;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  uint64_t __pyx_t_4;
+  int __pyx_t_5;
+
+  /* "fastopt/_cython/toolkit.pxi":86
+ *     cdef const uint32_t* u32
+ *     cdef const uint64_t* u64
+ *     cdef uint32_t m32 = 0, y32             # <<<<<<<<<<<<<<
+ *     cdef uint64_t m64 = 0, y64
+ *     cdef float f32
+*/
+  __pyx_v_m32 = 0;
+
+  /* "fastopt/_cython/toolkit.pxi":87
+ *     cdef const uint64_t* u64
+ *     cdef uint32_t m32 = 0, y32
+ *     cdef uint64_t m64 = 0, y64             # <<<<<<<<<<<<<<
+ *     cdef float f32
+ *     cdef double f64
+*/
+  __pyx_v_m64 = 0;
+
+  /* "fastopt/_cython/toolkit.pxi":99
+ *         out[0] = f32
+ *     else:
+ *         u64 = <const uint64_t*>b[1]             # <<<<<<<<<<<<<<
+ *         for i in range(n):
+ *             y64 = u64[i] & 0x7fffffffffffffffu
+*/
+  __pyx_v_u64 = ((uint64_t const *)(__pyx_v_b[1]));
+
+  /* "fastopt/_cython/toolkit.pxi":100
+ *     else:
+ *         u64 = <const uint64_t*>b[1]
+ *         for i in range(n):             # <<<<<<<<<<<<<<
+ *             y64 = u64[i] & 0x7fffffffffffffffu
+ *             m64 = y64 if y64 > m64 else m64
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":101
+ *         u64 = <const uint64_t*>b[1]
+ *         for i in range(n):
+ *             y64 = u64[i] & 0x7fffffffffffffffu             # <<<<<<<<<<<<<<
+ *             m64 = y64 if y64 > m64 else m64
+ *         memcpy(&f64, &m64, 8)
+*/
+    __pyx_v_y64 = ((__pyx_v_u64[__pyx_v_i]) & 0x7fffffffffffffffU);
+
+    /* "fastopt/_cython/toolkit.pxi":102
+ *         for i in range(n):
+ *             y64 = u64[i] & 0x7fffffffffffffffu
+ *             m64 = y64 if y64 > m64 else m64             # <<<<<<<<<<<<<<
+ *         memcpy(&f64, &m64, 8)
+ *         out[0] = f64
+*/
+    __pyx_t_5 = (__pyx_v_y64 > __pyx_v_m64);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_y64;
+    } else {
+
+      __pyx_t_4 = __pyx_v_m64;
+    }
+
+    __pyx_v_m64 = __pyx_t_4;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":103
+ *             y64 = u64[i] & 0x7fffffffffffffffu
+ *             m64 = y64 if y64 > m64 else m64
+ *         memcpy(&f64, &m64, 8)             # <<<<<<<<<<<<<<
+ *         out[0] = f64
+ * 
+*/
+  (void)(memcpy((&__pyx_v_f64), (&__pyx_v_m64), 8));
+
+  /* "fastopt/_cython/toolkit.pxi":104
+ *             m64 = y64 if y64 > m64 else m64
+ *         memcpy(&f64, &m64, 8)
+ *         out[0] = f64             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_v_f64;
+
+  /* "fastopt/_cython/toolkit.pxi":78
+ * 
+ * 
+ * cdef void abs_max_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     """out[0] = max |g|, NaN if some g is NaN.  Computed as the integer max of the bit
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":107
+ * 
+ * 
+ * cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_pow_sum_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED float const *__pyx_v_s, double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  float const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  double __pyx_v_p;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/toolkit.pxi":109
+ * cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":111
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+*/
+  __pyx_v_p = (__pyx_v_seg_in[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":112
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":114
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":115
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":116
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":117
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":118
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + pow(((double)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_i + __pyx_v_k)]))), __pyx_v_p));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":119
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+ *     out[0] = _fold_sum(acc)
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":120
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)             # <<<<<<<<<<<<<<
+ *     out[0] = _fold_sum(acc)
+ * 
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + pow(((double)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]))), __pyx_v_p));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":121
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+ *     out[0] = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":107
+ * 
+ * 
+ * cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_pow_sum_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED double const *__pyx_v_s, double const *__pyx_v_seg_in, double *__pyx_v_out) {
+  double const *__pyx_v_g;
+  double __pyx_v_acc[__pyx_e_7fastopt_8_math_v3_LANES];
+  double __pyx_v_p;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_nb;
+  int __pyx_v_k;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  Py_ssize_t __pyx_t_4;
+  Py_ssize_t __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+
+  /* "fastopt/_cython/toolkit.pxi":109
+ * cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":111
+ *     cdef const floating* g = b[1]
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+*/
+  __pyx_v_p = (__pyx_v_seg_in[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":112
+ *     cdef double acc[LANES]
+ *     cdef double p = seg_in[0]
+ *     cdef Py_ssize_t i, nb = n - n % LANES             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(LANES):
+*/
+  __pyx_v_nb = (__pyx_v_n - (__pyx_v_n % __pyx_e_7fastopt_8_math_v3_LANES));
+
+  /* "fastopt/_cython/toolkit.pxi":114
+ *     cdef Py_ssize_t i, nb = n - n % LANES
+ *     cdef int k
+ *     for k in range(LANES):             # <<<<<<<<<<<<<<
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+*/
+
+  __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":115
+ *     cdef int k
+ *     for k in range(LANES):
+ *         acc[k] = 0             # <<<<<<<<<<<<<<
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+*/
+    (__pyx_v_acc[__pyx_v_k]) = 0.0;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":116
+ *     for k in range(LANES):
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES             # <<<<<<<<<<<<<<
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+*/
+
+  __pyx_t_4 = __pyx_v_nb;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=16) {
+    __pyx_v_i = __pyx_t_6;
+
+    /* "fastopt/_cython/toolkit.pxi":117
+ *         acc[k] = 0
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):             # <<<<<<<<<<<<<<
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):
+*/
+
+    __pyx_t_1 = __pyx_e_7fastopt_8_math_v3_LANES;
+    __pyx_t_2 = __pyx_t_1;
+
+    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+      __pyx_v_k = __pyx_t_3;
+
+      /* "fastopt/_cython/toolkit.pxi":118
+ *     for i in range(0, nb, 16):      # LANES
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)             # <<<<<<<<<<<<<<
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+*/
+      (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + pow(((double)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_i + __pyx_v_k)]))), __pyx_v_p));
+    }
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":119
+ *         for k in range(LANES):
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):             # <<<<<<<<<<<<<<
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+ *     out[0] = _fold_sum(acc)
+*/
+
+  __pyx_t_4 = (__pyx_v_n - __pyx_v_nb);
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_5; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":120
+ *             acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)             # <<<<<<<<<<<<<<
+ *     out[0] = _fold_sum(acc)
+ * 
+*/
+    (__pyx_v_acc[__pyx_v_k]) = ((__pyx_v_acc[__pyx_v_k]) + pow(((double)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3__abs((__pyx_v_g[(__pyx_v_nb + __pyx_v_k)]))), __pyx_v_p));
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":121
+ *     for k in range(n - nb):
+ *         acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+ *     out[0] = _fold_sum(acc)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_f_7fastopt_8_math_v3__fold_sum(__pyx_v_acc);
+
+  /* "fastopt/_cython/toolkit.pxi":107
+ * 
+ * 
+ * cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                         double* out) noexcept nogil:
+ *     cdef const floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":124
+ * 
+ * 
+ * cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_scale_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_g;
+  float __pyx_v_c;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":126
+ * cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating c = s[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":127
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]
+ *     cdef floating c = s[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_c = (__pyx_v_s[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":129
+ *     cdef floating c = s[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         g[i] = g[i] * c
+ * 
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":130
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         g[i] = g[i] * c             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    (__pyx_v_g[__pyx_v_i]) = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_c);
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":124
+ * 
+ * 
+ * cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_scale_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_g;
+  double __pyx_v_c;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":126
+ * cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating c = s[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":127
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]
+ *     cdef floating c = s[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_c = (__pyx_v_s[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":129
+ *     cdef floating c = s[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         g[i] = g[i] * c
+ * 
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":130
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         g[i] = g[i] * c             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    (__pyx_v_g[__pyx_v_i]) = ((__pyx_v_g[__pyx_v_i]) * __pyx_v_c);
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":124
+ * 
+ * 
+ * cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     cdef floating* g = b[1]
+*/
+
+  /* function exit code */
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":133
+ * 
+ * 
+ * cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_clamp_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_g;
+  float __pyx_v_hi;
+  float __pyx_v_lo;
+  float __pyx_v_x;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  float __pyx_t_4;
+  int __pyx_t_5;
+
+  /* "fastopt/_cython/toolkit.pxi":136
+ *                       double* out) noexcept nogil:
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+ *     cdef floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating hi = s[0], lo = -s[0], x
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":137
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+ *     cdef floating* g = b[1]
+ *     cdef floating hi = s[0], lo = -s[0], x             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_hi = (__pyx_v_s[0]);
+  __pyx_v_lo = (-(__pyx_v_s[0]));
+
+  /* "fastopt/_cython/toolkit.pxi":139
+ *     cdef floating hi = s[0], lo = -s[0], x
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         x = g[i]
+ *         x = lo if x < lo else x
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":140
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         x = g[i]             # <<<<<<<<<<<<<<
+ *         x = lo if x < lo else x
+ *         g[i] = hi if x > hi else x
+*/
+    __pyx_v_x = (__pyx_v_g[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":141
+ *     for i in range(n):
+ *         x = g[i]
+ *         x = lo if x < lo else x             # <<<<<<<<<<<<<<
+ *         g[i] = hi if x > hi else x
+ * 
+*/
+    __pyx_t_5 = (__pyx_v_x < __pyx_v_lo);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_lo;
+    } else {
+
+      __pyx_t_4 = __pyx_v_x;
+    }
+
+    __pyx_v_x = __pyx_t_4;
+
+    /* "fastopt/_cython/toolkit.pxi":142
+ *         x = g[i]
+ *         x = lo if x < lo else x
+ *         g[i] = hi if x > hi else x             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    __pyx_t_5 = (__pyx_v_x > __pyx_v_hi);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_hi;
+    } else {
+
+      __pyx_t_4 = __pyx_v_x;
+    }
+
+    (__pyx_v_g[__pyx_v_i]) = __pyx_t_4;
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":133
+ * 
+ * 
+ * cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+*/
+
+  /* function exit code */
+
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_clamp_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_g;
+  double __pyx_v_hi;
+  double __pyx_v_lo;
+  double __pyx_v_x;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+  double __pyx_t_4;
+  int __pyx_t_5;
+
+  /* "fastopt/_cython/toolkit.pxi":136
+ *                       double* out) noexcept nogil:
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+ *     cdef floating* g = b[1]             # <<<<<<<<<<<<<<
+ *     cdef floating hi = s[0], lo = -s[0], x
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_g = (__pyx_v_b[1]);
+
+  /* "fastopt/_cython/toolkit.pxi":137
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+ *     cdef floating* g = b[1]
+ *     cdef floating hi = s[0], lo = -s[0], x             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_hi = (__pyx_v_s[0]);
+  __pyx_v_lo = (-(__pyx_v_s[0]));
+
+  /* "fastopt/_cython/toolkit.pxi":139
+ *     cdef floating hi = s[0], lo = -s[0], x
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         x = g[i]
+ *         x = lo if x < lo else x
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":140
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         x = g[i]             # <<<<<<<<<<<<<<
+ *         x = lo if x < lo else x
+ *         g[i] = hi if x > hi else x
+*/
+    __pyx_v_x = (__pyx_v_g[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":141
+ *     for i in range(n):
+ *         x = g[i]
+ *         x = lo if x < lo else x             # <<<<<<<<<<<<<<
+ *         g[i] = hi if x > hi else x
+ * 
+*/
+    __pyx_t_5 = (__pyx_v_x < __pyx_v_lo);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_lo;
+    } else {
+
+      __pyx_t_4 = __pyx_v_x;
+    }
+
+    __pyx_v_x = __pyx_t_4;
+
+    /* "fastopt/_cython/toolkit.pxi":142
+ *         x = g[i]
+ *         x = lo if x < lo else x
+ *         g[i] = hi if x > hi else x             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    __pyx_t_5 = (__pyx_v_x > __pyx_v_hi);
+
+    if (__pyx_t_5) {
+
+      __pyx_t_4 = __pyx_v_hi;
+    } else {
+
+      __pyx_t_4 = __pyx_v_x;
+    }
+
+    (__pyx_v_g[__pyx_v_i]) = __pyx_t_4;
+
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":133
+ * 
+ * 
+ * cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                       double* out) noexcept nogil:
+ *     """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+*/
+
+  /* function exit code */
+
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":145
+ * 
+ * 
+ * cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_ema_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float const *__pyx_v_p;
+  float *__pyx_v_a;
+  float __pyx_v_w;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":148
+ *                     double* out) noexcept nogil:
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+ *     cdef const floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef floating* a = b[2]
+ *     cdef floating w = s[0]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":149
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+ *     cdef const floating* p = b[0]
+ *     cdef floating* a = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating w = s[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_a = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/toolkit.pxi":150
+ *     cdef const floating* p = b[0]
+ *     cdef floating* a = b[2]
+ *     cdef floating w = s[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_w = (__pyx_v_s[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":152
+ *     cdef floating w = s[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         a[i] = _lerp(a[i], p[i], w)
+ * 
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":153
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         a[i] = _lerp(a[i], p[i], w)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    (__pyx_v_a[__pyx_v_i]) = __pyx_fuse_0__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_a[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_w);
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":145
+ * 
+ * 
+ * cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+*/
+
+  /* function exit code */
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_ema_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double const *__pyx_v_p;
+  double *__pyx_v_a;
+  double __pyx_v_w;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":148
+ *                     double* out) noexcept nogil:
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+ *     cdef const floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef floating* a = b[2]
+ *     cdef floating w = s[0]
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":149
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+ *     cdef const floating* p = b[0]
+ *     cdef floating* a = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating w = s[0]
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_a = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/toolkit.pxi":150
+ *     cdef const floating* p = b[0]
+ *     cdef floating* a = b[2]
+ *     cdef floating w = s[0]             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+*/
+  __pyx_v_w = (__pyx_v_s[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":152
+ *     cdef floating w = s[0]
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         a[i] = _lerp(a[i], p[i], w)
+ * 
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":153
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         a[i] = _lerp(a[i], p[i], w)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+    (__pyx_v_a[__pyx_v_i]) = __pyx_fuse_1__pyx_f_7fastopt_8_math_v3__lerp((__pyx_v_a[__pyx_v_i]), (__pyx_v_p[__pyx_v_i]), __pyx_v_w);
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":145
+ * 
+ * 
+ * cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                     double* out) noexcept nogil:
+ *     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+*/
+
+  /* function exit code */
+
+
+
+
+}
+
+/* "fastopt/_cython/toolkit.pxi":156
+ * 
+ * 
+ * cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+static void __pyx_fuse_0__pyx_f_7fastopt_8_math_v3_swap_chunk(float **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED float const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  float *__pyx_v_p;
+  float *__pyx_v_a;
+  float __pyx_v_x;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":158
+ * cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef floating* a = b[2]
+ *     cdef floating x
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":159
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef floating* a = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating x
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_a = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/toolkit.pxi":162
+ *     cdef floating x
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         x = p[i]
+ *         p[i] = a[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":163
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         x = p[i]             # <<<<<<<<<<<<<<
+ *         p[i] = a[i]
+ *         a[i] = x
+*/
+    __pyx_v_x = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":164
+ *     for i in range(n):
+ *         x = p[i]
+ *         p[i] = a[i]             # <<<<<<<<<<<<<<
+ *         a[i] = x
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_a[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":165
+ *         x = p[i]
+ *         p[i] = a[i]
+ *         a[i] = x             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_a[__pyx_v_i]) = __pyx_v_x;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":156
+ * 
+ * 
+ * cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+}
+
+static void __pyx_fuse_1__pyx_f_7fastopt_8_math_v3_swap_chunk(double **__pyx_v_b, Py_ssize_t __pyx_v_n, CYTHON_UNUSED double const *__pyx_v_s, CYTHON_UNUSED double const *__pyx_v_seg_in, CYTHON_UNUSED double *__pyx_v_out) {
+  double *__pyx_v_p;
+  double *__pyx_v_a;
+  double __pyx_v_x;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_t_1;
+  Py_ssize_t __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+  /* "fastopt/_cython/toolkit.pxi":158
+ * cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]             # <<<<<<<<<<<<<<
+ *     cdef floating* a = b[2]
+ *     cdef floating x
+*/
+  __pyx_v_p = (__pyx_v_b[0]);
+
+  /* "fastopt/_cython/toolkit.pxi":159
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+ *     cdef floating* a = b[2]             # <<<<<<<<<<<<<<
+ *     cdef floating x
+ *     cdef Py_ssize_t i
+*/
+  __pyx_v_a = (__pyx_v_b[2]);
+
+  /* "fastopt/_cython/toolkit.pxi":162
+ *     cdef floating x
+ *     cdef Py_ssize_t i
+ *     for i in range(n):             # <<<<<<<<<<<<<<
+ *         x = p[i]
+ *         p[i] = a[i]
+*/
+
+  __pyx_t_1 = __pyx_v_n;
+  __pyx_t_2 = __pyx_t_1;
+
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_i = __pyx_t_3;
+
+    /* "fastopt/_cython/toolkit.pxi":163
+ *     cdef Py_ssize_t i
+ *     for i in range(n):
+ *         x = p[i]             # <<<<<<<<<<<<<<
+ *         p[i] = a[i]
+ *         a[i] = x
+*/
+    __pyx_v_x = (__pyx_v_p[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":164
+ *     for i in range(n):
+ *         x = p[i]
+ *         p[i] = a[i]             # <<<<<<<<<<<<<<
+ *         a[i] = x
+*/
+    (__pyx_v_p[__pyx_v_i]) = (__pyx_v_a[__pyx_v_i]);
+
+    /* "fastopt/_cython/toolkit.pxi":165
+ *         x = p[i]
+ *         p[i] = a[i]
+ *         a[i] = x             # <<<<<<<<<<<<<<
+*/
+    (__pyx_v_a[__pyx_v_i]) = __pyx_v_x;
+  }
+
+
+  /* "fastopt/_cython/toolkit.pxi":156
+ * 
+ * 
+ * cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,             # <<<<<<<<<<<<<<
+ *                      double* out) noexcept nogil:
+ *     cdef floating* p = b[0]
+*/
+
+  /* function exit code */
+
+
+
+
+}
+
+/* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3438,35 +5720,35 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
     }
   }
 
-  /* "fastopt/_cython/math.pxi":54
+  /* "fastopt/_cython/math.pxi":55
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
  *     return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_1 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f32)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(((intptr_t)__pyx_v_f64)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_n_scalars); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_n_seg_in); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From_int(__pyx_v_n_out); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 54, __pyx_L1_error)
+  __pyx_t_6 = PyTuple_New(5); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 55, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 2, __pyx_t_3) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_4);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 3, __pyx_t_4) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_5);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 54, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 4, __pyx_t_5) != (0)) __PYX_ERR(1, 55, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_2 = 0;
   __pyx_t_3 = 0;
@@ -3483,7 +5765,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":53
+  /* "fastopt/_cython/math.pxi":54
  * 
  * 
  * cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):             # <<<<<<<<<<<<<<
@@ -3507,7 +5789,7 @@ static PyObject *__pyx_f_7fastopt_8_math_v3__entry(void *__pyx_v_f32, void *__py
   return __pyx_r;
 }
 
-/* "fastopt/_cython/math.pxi":57
+/* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3537,22 +5819,131 @@ static PyObject *__pyx_pf_7fastopt_8_math_v3_kernels(CYTHON_UNUSED PyObject *__p
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
   PyObject *__pyx_t_2 = NULL;
+  struct __pyx_opt_args_7fastopt_8_math_v3__entry __pyx_t_3;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kernels", 0);
 
-  /* "fastopt/_cython/math.pxi":61
+  /* "fastopt/_cython/math.pxi":62
  *     per-tensor inputs, per-chunk outputs)."""
  *     return {
  *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),             # <<<<<<<<<<<<<<
+ *         # the training toolkit (toolkit.pxi)
+ *         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+*/
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk), __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":64
+ *         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+ *         # the training toolkit (toolkit.pxi)
+ *         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),             # <<<<<<<<<<<<<<
+ *         "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
+ *         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+*/
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 0;
+  __pyx_t_3.n_out = 2;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_sumsq_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_sumsq_chunk), 0, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 64, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_sumsq, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":65
+ *         # the training toolkit (toolkit.pxi)
+ *         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+ *         "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),             # <<<<<<<<<<<<<<
+ *         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+ *         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+*/
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 0;
+  __pyx_t_3.n_out = 1;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_sum_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_sum_chunk), 0, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 65, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_abs_sum, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":66
+ *         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+ *         "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
+ *         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),             # <<<<<<<<<<<<<<
+ *         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+ *         "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+*/
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 0;
+  __pyx_t_3.n_out = 1;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_abs_max_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_abs_max_chunk), 0, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 66, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_abs_max, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":67
+ *         "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
+ *         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+ *         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),             # <<<<<<<<<<<<<<
+ *         "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+ *         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+*/
+  __pyx_t_3.__pyx_n = 2;
+  __pyx_t_3.n_seg_in = 1;
+  __pyx_t_3.n_out = 1;
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_pow_sum_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_pow_sum_chunk), 0, &__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 67, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_pow_sum, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":68
+ *         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+ *         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+ *         "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),             # <<<<<<<<<<<<<<
+ *         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+ *         "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_scale_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_scale_chunk), 1, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 68, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_scale, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":69
+ *         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+ *         "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+ *         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),             # <<<<<<<<<<<<<<
+ *         "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
+ *         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_clamp_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_clamp_chunk), 1, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 69, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_clamp, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":70
+ *         "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+ *         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+ *         "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),             # <<<<<<<<<<<<<<
+ *         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
  *     }
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 61, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_adam_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_adam_chunk), __pyx_e_7fastopt_8_math_v3_ADAM_SCALARS, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 61, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_ema_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_ema_chunk), 1, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 70, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_adam, __pyx_t_2) < (0)) __PYX_ERR(1, 61, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_ema, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "fastopt/_cython/math.pxi":71
+ *         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+ *         "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
+ *         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),             # <<<<<<<<<<<<<<
+ *     }
+*/
+  __pyx_t_2 = __pyx_f_7fastopt_8_math_v3__entry(((void *)__pyx_fuse_0__pyx_f_7fastopt_8_math_v3_swap_chunk), ((void *)__pyx_fuse_1__pyx_f_7fastopt_8_math_v3_swap_chunk), 0, NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 71, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_swap, __pyx_t_2) < (0)) __PYX_ERR(1, 62, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   {
     PyObject *__pyx_temp;
@@ -3565,7 +5956,7 @@ static PyObject *__pyx_pf_7fastopt_8_math_v3_kernels(CYTHON_UNUSED PyObject *__p
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
@@ -3938,19 +6329,19 @@ __Pyx_RefNannySetupContext("PyInit__math_v3", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "fastopt/_cython/math.pxi":57
+  /* "fastopt/_cython/math.pxi":58
  * 
  * 
  * def kernels():             # <<<<<<<<<<<<<<
  *     """name -> (float32 function address, float64 function address, number of scalars,
  *     per-tensor inputs, per-chunk outputs)."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v3_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v3, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 57, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7fastopt_8_math_v3_1kernels, 0, __pyx_mstate_global->__pyx_n_u_kernels, NULL, __pyx_mstate_global->__pyx_n_u_fastopt__math_v3, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 58, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_kernels, __pyx_t_2) < (0)) __PYX_ERR(1, 58, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "fastopt/_math_v3.pyx":1
@@ -4024,14 +6415,14 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{4},{18},{18},{16},{5},{7},{10},{6}};
-    const struct { const unsigned int length: 6; } bytes_length_index[] = {{32}};
-    /* compression: none (240 bytes) */
-static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineadamasyncio.coroutinescline_in_tracebackfastopt._math_v3itemskernelssetdefaultvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
+    const struct { const unsigned int length: 5; } str_length_index[] = {{1},{24},{20},{12},{8},{8},{10},{8},{12},{8},{13},{7},{7},{4},{18},{5},{18},{3},{16},{5},{7},{7},{5},{10},{5},{4},{6}};
+    const struct { const unsigned int length: 9; } bytes_length_index[] = {{259}};
+    /* compression: none (510 bytes) */
+static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__annotate____func____main____module____name____qualname____test___is_coroutineabs_maxabs_sumadamasyncio.coroutinesclampcline_in_tracebackemafastopt._math_v3itemskernelspow_sumscalesetdefaultsumsqswapvalues\200\001\360\006\000\005\006\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A\340\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310s\320RU\320UV\330\010\023\2206\230\021\230\047\240\035\250a\250x\260w\270m\3101\310I\320UX\320X[\320[\\\330\010\023\2206\230\021\230\047\240\035\250a\250x\260w\270m\3101\310I\320UX\320X[\320[\\\330\010\023\2206\230\021\230\047\240\035\250a\250x\260w\270m\3101\310I\320UX\320X[\320[\\\330\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310q\330\010\021\220\026\220q\230\007\230{\250!\2508\2607\270+\300Q\300i\310q\330\010\017\210v\220Q\220g\230Y\240a\240x\250w\260i\270q\300\t\310\021\330\010\020\220\006\220a\220w\230j\250\001\250\030\260\027\270\n\300!\3009\310A";
     PyObject *data = NULL;
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 19; i++) {
+    for (int i = 0; i < 27; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 2) PyUnicode_InternInPlace(&string);
@@ -4042,8 +6433,8 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 19; i < 20; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-19].length;
+    for (int i = 27; i < 28; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-27].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -4053,14 +6444,14 @@ static const char bytes[] = "?fastopt/_cython/math.pxi__Pyx_PyDict_NextRef__anno
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 20; i++) {
+    for (Py_ssize_t i = 0; i < 28; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 19;
+      PyObject **table = stringtab + 27;
       for (Py_ssize_t i=0; i<1; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -4116,9 +6507,9 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 57};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 58};
     PyObject* const varnames[] = {0};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastopt__cython_math_pxi, __pyx_mstate->__pyx_n_u_kernels, __pyx_mstate->__pyx_kp_b_iso88591_awj_9A_q_87_QisRUUV_6_axwm1IUXX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;
@@ -6720,6 +9111,28 @@ bad:
 }
 #endif
 
+/* CIntFromPyVerify */
+#define __PYX_VERIFY_RETURN_INT(target_type, func_type, func_value)\
+    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 0)
+#define __PYX_VERIFY_RETURN_INT_EXC(target_type, func_type, func_value)\
+    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 1)
+#define __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, exc)\
+    {\
+        func_type value = func_value;\
+        if (sizeof(target_type) < sizeof(func_type)) {\
+            if (unlikely(value != (func_type) (target_type) value)) {\
+                func_type zero = 0;\
+                if (exc && unlikely(value == (func_type)-1 && PyErr_Occurred()))\
+                    return (target_type) -1;\
+                if (is_unsigned && unlikely(value < zero))\
+                    goto raise_neg_overflow;\
+                else\
+                    goto raise_overflow;\
+            }\
+        }\
+        return (target_type) value;\
+    }
+
 /* PyObjectVectorcallKwds (used by PyObjectVectorcallMethodKwds) */
 #if CYTHON_VECTORCALL
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i) {
@@ -6844,447 +9257,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value) {
         Py_XDECREF(from_bytes_str);
         return result;
 #endif
-    }
-}
-
-/* FormatTypeName */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-static __Pyx_TypeName
-__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
-{
-    PyObject *module = NULL, *name = NULL, *result = NULL;
-    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
-    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_qualname);
-    #else
-    name = PyType_GetQualName(tp);
-    #endif
-    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
-    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_module);
-    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
-    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
-        result = name;
-        name = NULL;
-        goto done;
-    }
-    result = PyUnicode_FromFormat("%U.%U", module, name);
-    if (unlikely(result == NULL)) goto bad;
-  done:
-    Py_XDECREF(name);
-    Py_XDECREF(module);
-    return result;
-  bad:
-    PyErr_Clear();
-    if (name) {
-        result = name;
-        name = NULL;
-    } else {
-        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u_);
-    }
-    goto done;
-}
-#endif
-
-/* CIntToPy */
-static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    if (is_unsigned) {
-        if (sizeof(long) < sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(unsigned long)) {
-            return PyLong_FromUnsignedLong((unsigned long) value);
-#if !CYTHON_COMPILING_IN_PYPY
-        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
-            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
-#endif
-        }
-    } else {
-        if (sizeof(long) <= sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
-            return PyLong_FromLongLong((PY_LONG_LONG) value);
-        }
-    }
-    {
-        unsigned char *bytes = (unsigned char *)&value;
-#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
-        if (is_unsigned) {
-            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
-        } else {
-            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
-        }
-#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        return _PyLong_FromByteArray(bytes, sizeof(long),
-                                     little, !is_unsigned);
-#else
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        PyObject *result = NULL, *kwds = NULL;
-        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
-        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
-        if (!py_bytes) goto limited_bad;
-        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
-        if (!from_bytes_str) goto limited_bad;
-        order_str = PyUnicode_FromString(little ? "little" : "big");
-        if (!order_str) goto limited_bad;
-        {
-            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
-            if (!is_unsigned) {
-                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
-                if (!signed_str) goto limited_bad;
-#if CYTHON_VECTORCALL
-                kwds = PyTuple_Pack(1, signed_str);
-#else
-                {
-                    PyObject *keys[] = {signed_str};
-                    PyObject *values[] = {Py_True};
-                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
-                }
-#endif
-                Py_DECREF(signed_str);
-                if (unlikely(!kwds)) goto limited_bad;
-            }
-            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
-        }
-        limited_bad:
-        Py_XDECREF(kwds);
-        Py_XDECREF(order_str);
-        Py_XDECREF(py_bytes);
-        Py_XDECREF(from_bytes_str);
-        return result;
-#endif
-    }
-}
-
-/* CIntFromPyVerify (used by CIntFromPy) */
-#define __PYX_VERIFY_RETURN_INT(target_type, func_type, func_value)\
-    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 0)
-#define __PYX_VERIFY_RETURN_INT_EXC(target_type, func_type, func_value)\
-    __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 1)
-#define __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, exc)\
-    {\
-        func_type value = func_value;\
-        if (sizeof(target_type) < sizeof(func_type)) {\
-            if (unlikely(value != (func_type) (target_type) value)) {\
-                func_type zero = 0;\
-                if (exc && unlikely(value == (func_type)-1 && PyErr_Occurred()))\
-                    return (target_type) -1;\
-                if (is_unsigned && unlikely(value < zero))\
-                    goto raise_neg_overflow;\
-                else\
-                    goto raise_overflow;\
-            }\
-        }\
-        return (target_type) value;\
-    }
-
-/* CIntFromPy */
-static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x);
-static long __Pyx_raise_neg_overflow___Pyx_PyLong_As_long(void) {
-    const char* type_name = "long";
-    PyErr_Format(PyExc_OverflowError,
-        "can't convert negative value to %.200s", type_name);
-    return (long) -1;
-}
-static long __Pyx_raise_overflow___Pyx_PyLong_As_long(void) {
-    const char* type_name = "long";
-    PyErr_Format(PyExc_OverflowError,
-        "value too large to convert to %.200s", type_name);
-    return (long) -1;
-}
-static CYTHON_INLINE long __Pyx_PyULong___Pyx_PyLong_As_long(PyObject *x) {
-    const int is_unsigned = 1;
-#if CYTHON_USE_PYLONG_INTERNALS
-    {
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 2 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 2 * PyLong_SHIFT)) {
-                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 3 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 3 * PyLong_SHIFT)) {
-                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(unsigned long) > 4 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) >= 4 * PyLong_SHIFT)) {
-                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        {}
-    }
-#elif CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030C00A7
-    if (unlikely(Py_SIZE(x) < 0)) {
-        goto raise_neg_overflow;
-    }
-#else
-    {
-        int result = PyObject_RichCompareBool(x, Py_False, Py_LT);
-        if (unlikely(result < 0))
-            return (long) -1;
-        if (unlikely(result == 1))
-            goto raise_neg_overflow;
-    }
-#endif
-    if ((sizeof(long) <= sizeof(unsigned long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned long, PyLong_AsUnsignedLong(x))
-    } else if ((sizeof(long) <= sizeof(unsigned PY_LONG_LONG))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned PY_LONG_LONG, PyLong_AsUnsignedLongLong(x))
-    }
-    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static CYTHON_INLINE long __Pyx_PySLong___Pyx_PyLong_As_long(PyObject *x) {
-    const int is_unsigned = 0;
-#if CYTHON_USE_PYLONG_INTERNALS
-    if (__Pyx_PyLong_IsNeg(x)) {
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-                long ival = - (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-                long ival = - (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
-                long ival = - (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-                __PYX_VERIFY_RETURN_INT(long, long, ival)
-            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
-                return (long) (((long) -1) * (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
-            }
-        } else
-        {}
-    } else {
-        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
-        const digit* digits = __Pyx_PyLong_Digits(x);
-        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
-                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
-                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
-            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
-                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
-            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
-                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
-            }
-        } else
-        {}
-    }
-#endif
-    #if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
-    if ((sizeof(long) <= sizeof(int)) && (sizeof(int) < sizeof(long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, int, PyLong_AsInt(x))
-    } else
-    #endif
-    if ((sizeof(long) <= sizeof(long))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, long, PyLong_AsLong(x))
-    } else if ((sizeof(long) <= sizeof(PY_LONG_LONG))) {
-        __PYX_VERIFY_RETURN_INT_EXC(long, PY_LONG_LONG, PyLong_AsLongLong(x))
-    }
-    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    long val;
-    int ret = -1;
-#if PY_VERSION_HEX >= 0x030d00A6 && !CYTHON_COMPILING_IN_LIMITED_API
-    Py_ssize_t bytes_copied = PyLong_AsNativeBytes(
-        x, &val, sizeof(val), Py_ASNATIVEBYTES_NATIVE_ENDIAN | (is_unsigned ? Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE : 0));
-    if (unlikely(bytes_copied == -1)) {
-    } else if (unlikely(bytes_copied > (Py_ssize_t) sizeof(val))) {
-        goto raise_overflow;
-    } else {
-        ret = 0;
-    }
-#elif PY_VERSION_HEX < 0x030d0000 && !(CYTHON_COMPILING_IN_PYPY || CYTHON_COMPILING_IN_LIMITED_API) || defined(_PyLong_AsByteArray)
-    int one = 1; int is_little = (int)*(unsigned char *)&one;
-    unsigned char *bytes = (unsigned char *)&val;
-    ret = _PyLong_AsByteArray((PyLongObject *)x,
-                                bytes, sizeof(val),
-                                is_little, !is_unsigned);
-    if ((0)) goto raise_overflow;
-#else
-    PyObject *v;
-    PyObject *stepval = NULL, *mask = NULL, *shift = NULL;
-    int bits, remaining_bits, is_negative = 0;
-    int chunk_size = (sizeof(long) < 8) ? 30 : 62;
-    if (likely(PyLong_CheckExact(x))) {
-        v = __Pyx_NewRef(x);
-    } else {
-        v = PyNumber_Long(x);
-        if (unlikely(!v)) return (long) -1;
-        assert(PyLong_CheckExact(v));
-    }
-    {
-        int result = PyObject_RichCompareBool(v, Py_False, Py_LT);
-        if (unlikely(result < 0)) {
-            Py_DECREF(v);
-            return (long) -1;
-        }
-        is_negative = result == 1;
-    }
-    if (is_unsigned && unlikely(is_negative)) {
-        Py_DECREF(v);
-        PyErr_SetString(PyExc_OverflowError,
-            "can't convert negative value to long");
-        return (long) -1;
-    } else if (is_negative) {
-        stepval = PyNumber_Invert(v);
-        Py_DECREF(v);
-        if (unlikely(!stepval))
-            return (long) -1;
-    } else {
-        stepval = v;
-    }
-    v = NULL;
-    val = (long) 0;
-    mask = PyLong_FromLong((1L << chunk_size) - 1); if (unlikely(!mask)) goto done;
-    shift = PyLong_FromLong(chunk_size); if (unlikely(!shift)) goto done;
-    for (bits = 0; bits < (int) sizeof(long) * 8 - chunk_size; bits += chunk_size) {
-        PyObject *tmp, *digit;
-        long idigit;
-        digit = PyNumber_And(stepval, mask);
-        if (unlikely(!digit)) goto done;
-        idigit = PyLong_AsLong(digit);
-        Py_DECREF(digit);
-        if (unlikely(idigit < 0)) goto done;
-        val |= ((long) idigit) << bits;
-        tmp = PyNumber_Rshift(stepval, shift);
-        if (unlikely(!tmp)) goto done;
-        Py_DECREF(stepval); stepval = tmp;
-    }
-    Py_DECREF(shift); shift = NULL;
-    Py_DECREF(mask); mask = NULL;
-    {
-        long idigit = PyLong_AsLong(stepval);
-        if (unlikely(idigit < 0)) goto done;
-        remaining_bits = ((int) sizeof(long) * 8) - bits - (is_unsigned ? 0 : 1);
-        if (unlikely(idigit >= (1L << remaining_bits)))
-            goto raise_overflow;
-        val |= ((long) idigit) << bits;
-    }
-    if (!is_unsigned) {
-        if (unlikely(val & (((long) 1) << (sizeof(long) * 8 - 1))))
-            goto raise_overflow;
-        if (is_negative)
-            val = ~val;
-    }
-    ret = 0;
-done:
-    Py_XDECREF(shift);
-    Py_XDECREF(mask);
-    Py_XDECREF(stepval);
-#endif
-    if (unlikely(ret))
-        return (long) -1;
-    return val;
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-}
-static CYTHON_INLINE long __Pyx_PyLong___Pyx_PyLong_As_long(PyObject *x) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    if (is_unsigned) {
-        #if CYTHON_USE_PYLONG_INTERNALS
-        if (unlikely(__Pyx_PyLong_IsNeg(x))) {
-            goto raise_neg_overflow;
-        } else if (__Pyx_PyLong_IsCompact(x)) {
-            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_upylong, __Pyx_PyLong_CompactValueUnsigned(x))
-        } else
-        #endif
-        {
-            return __Pyx_PyULong___Pyx_PyLong_As_long(x);
-        }
-    } else {
-        #if CYTHON_USE_PYLONG_INTERNALS
-        if (__Pyx_PyLong_IsCompact(x)) {
-            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_pylong, __Pyx_PyLong_CompactValue(x))
-        } else
-        #endif
-        {
-            return __Pyx_PySLong___Pyx_PyLong_As_long(x);
-        }
-    }
-#if CYTHON_USE_PYLONG_INTERNALS
-raise_neg_overflow:
-    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
-raise_overflow:
-    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
-#endif
-}
-static long __Pyx_NonPyLong___Pyx_PyLong_As_long(PyObject *x) {
-    long val;
-    PyObject *tmp = __Pyx_PyNumber_Long(x);
-    if (!tmp) return (long) -1;
-    val = __Pyx_PyLong_As_long(tmp);
-    Py_DECREF(tmp);
-    return val;
-}
-static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *x) {
-    if (likely(PyLong_Check(x))) {
-        return __Pyx_PyLong___Pyx_PyLong_As_long(x);
-    } else {
-        return __Pyx_NonPyLong___Pyx_PyLong_As_long(x);
     }
 }
 
@@ -7586,6 +9558,504 @@ static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *x) {
         return __Pyx_PyLong___Pyx_PyLong_As_int(x);
     } else {
         return __Pyx_NonPyLong___Pyx_PyLong_As_int(x);
+    }
+}
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const int neg_one = (int) -1, const_zero = (int) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(int) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(int) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(int) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(int),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(int));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
+    }
+}
+
+/* FormatTypeName */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+static __Pyx_TypeName
+__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
+{
+    PyObject *module = NULL, *name = NULL, *result = NULL;
+    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
+    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_qualname);
+    #else
+    name = PyType_GetQualName(tp);
+    #endif
+    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
+    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_module);
+    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
+    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
+        result = name;
+        name = NULL;
+        goto done;
+    }
+    result = PyUnicode_FromFormat("%U.%U", module, name);
+    if (unlikely(result == NULL)) goto bad;
+  done:
+    Py_XDECREF(name);
+    Py_XDECREF(module);
+    return result;
+  bad:
+    PyErr_Clear();
+    if (name) {
+        result = name;
+        name = NULL;
+    } else {
+        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u_);
+    }
+    goto done;
+}
+#endif
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(long) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(long) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(long),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
+    }
+}
+
+/* CIntFromPy */
+static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x);
+static long __Pyx_raise_neg_overflow___Pyx_PyLong_As_long(void) {
+    const char* type_name = "long";
+    PyErr_Format(PyExc_OverflowError,
+        "can't convert negative value to %.200s", type_name);
+    return (long) -1;
+}
+static long __Pyx_raise_overflow___Pyx_PyLong_As_long(void) {
+    const char* type_name = "long";
+    PyErr_Format(PyExc_OverflowError,
+        "value too large to convert to %.200s", type_name);
+    return (long) -1;
+}
+static CYTHON_INLINE long __Pyx_PyULong___Pyx_PyLong_As_long(PyObject *x) {
+    const int is_unsigned = 1;
+#if CYTHON_USE_PYLONG_INTERNALS
+    {
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 2 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 2 * PyLong_SHIFT)) {
+                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 3 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 3 * PyLong_SHIFT)) {
+                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(unsigned long) > 4 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) >= 4 * PyLong_SHIFT)) {
+                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        {}
+    }
+#elif CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030C00A7
+    if (unlikely(Py_SIZE(x) < 0)) {
+        goto raise_neg_overflow;
+    }
+#else
+    {
+        int result = PyObject_RichCompareBool(x, Py_False, Py_LT);
+        if (unlikely(result < 0))
+            return (long) -1;
+        if (unlikely(result == 1))
+            goto raise_neg_overflow;
+    }
+#endif
+    if ((sizeof(long) <= sizeof(unsigned long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned long, PyLong_AsUnsignedLong(x))
+    } else if ((sizeof(long) <= sizeof(unsigned PY_LONG_LONG))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, unsigned PY_LONG_LONG, PyLong_AsUnsignedLongLong(x))
+    }
+    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static CYTHON_INLINE long __Pyx_PySLong___Pyx_PyLong_As_long(PyObject *x) {
+    const int is_unsigned = 0;
+#if CYTHON_USE_PYLONG_INTERNALS
+    if (__Pyx_PyLong_IsNeg(x)) {
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+                long ival = - (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+                long ival = - (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
+                long ival = - (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+                __PYX_VERIFY_RETURN_INT(long, long, ival)
+            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
+                return (long) (((long) -1) * (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0])));
+            }
+        } else
+        {}
+    } else {
+        const Py_ssize_t size = __Pyx_PyLong_DigitCount(x);
+        const digit* digits = __Pyx_PyLong_Digits(x);
+        if (size == 2 && (8 * sizeof(long) > 1 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 2 * PyLong_SHIFT)) {
+                return (long) (((((long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 3 && (8 * sizeof(long) > 2 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 3 * PyLong_SHIFT)) {
+                return (long) (((((((long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        if (size == 4 && (8 * sizeof(long) > 3 * PyLong_SHIFT)) {
+            if ((8 * sizeof(long) > 4 * PyLong_SHIFT)) {
+                __PYX_VERIFY_RETURN_INT(long, unsigned long, (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0])))
+            } else if ((8 * sizeof(long) - 1 > 4 * PyLong_SHIFT)) {
+                return (long) (((((((((long)digits[3]) << PyLong_SHIFT) | (long)digits[2]) << PyLong_SHIFT) | (long)digits[1]) << PyLong_SHIFT) | (long)digits[0]));
+            }
+        } else
+        {}
+    }
+#endif
+    #if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
+    if ((sizeof(long) <= sizeof(int)) && (sizeof(int) < sizeof(long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, int, PyLong_AsInt(x))
+    } else
+    #endif
+    if ((sizeof(long) <= sizeof(long))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, long, PyLong_AsLong(x))
+    } else if ((sizeof(long) <= sizeof(PY_LONG_LONG))) {
+        __PYX_VERIFY_RETURN_INT_EXC(long, PY_LONG_LONG, PyLong_AsLongLong(x))
+    }
+    return __Pyx_LargePyLong___Pyx_PyLong_As_long(x);
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    long val;
+    int ret = -1;
+#if PY_VERSION_HEX >= 0x030d00A6 && !CYTHON_COMPILING_IN_LIMITED_API
+    Py_ssize_t bytes_copied = PyLong_AsNativeBytes(
+        x, &val, sizeof(val), Py_ASNATIVEBYTES_NATIVE_ENDIAN | (is_unsigned ? Py_ASNATIVEBYTES_UNSIGNED_BUFFER | Py_ASNATIVEBYTES_REJECT_NEGATIVE : 0));
+    if (unlikely(bytes_copied == -1)) {
+    } else if (unlikely(bytes_copied > (Py_ssize_t) sizeof(val))) {
+        goto raise_overflow;
+    } else {
+        ret = 0;
+    }
+#elif PY_VERSION_HEX < 0x030d0000 && !(CYTHON_COMPILING_IN_PYPY || CYTHON_COMPILING_IN_LIMITED_API) || defined(_PyLong_AsByteArray)
+    int one = 1; int is_little = (int)*(unsigned char *)&one;
+    unsigned char *bytes = (unsigned char *)&val;
+    ret = _PyLong_AsByteArray((PyLongObject *)x,
+                                bytes, sizeof(val),
+                                is_little, !is_unsigned);
+    if ((0)) goto raise_overflow;
+#else
+    PyObject *v;
+    PyObject *stepval = NULL, *mask = NULL, *shift = NULL;
+    int bits, remaining_bits, is_negative = 0;
+    int chunk_size = (sizeof(long) < 8) ? 30 : 62;
+    if (likely(PyLong_CheckExact(x))) {
+        v = __Pyx_NewRef(x);
+    } else {
+        v = PyNumber_Long(x);
+        if (unlikely(!v)) return (long) -1;
+        assert(PyLong_CheckExact(v));
+    }
+    {
+        int result = PyObject_RichCompareBool(v, Py_False, Py_LT);
+        if (unlikely(result < 0)) {
+            Py_DECREF(v);
+            return (long) -1;
+        }
+        is_negative = result == 1;
+    }
+    if (is_unsigned && unlikely(is_negative)) {
+        Py_DECREF(v);
+        PyErr_SetString(PyExc_OverflowError,
+            "can't convert negative value to long");
+        return (long) -1;
+    } else if (is_negative) {
+        stepval = PyNumber_Invert(v);
+        Py_DECREF(v);
+        if (unlikely(!stepval))
+            return (long) -1;
+    } else {
+        stepval = v;
+    }
+    v = NULL;
+    val = (long) 0;
+    mask = PyLong_FromLong((1L << chunk_size) - 1); if (unlikely(!mask)) goto done;
+    shift = PyLong_FromLong(chunk_size); if (unlikely(!shift)) goto done;
+    for (bits = 0; bits < (int) sizeof(long) * 8 - chunk_size; bits += chunk_size) {
+        PyObject *tmp, *digit;
+        long idigit;
+        digit = PyNumber_And(stepval, mask);
+        if (unlikely(!digit)) goto done;
+        idigit = PyLong_AsLong(digit);
+        Py_DECREF(digit);
+        if (unlikely(idigit < 0)) goto done;
+        val |= ((long) idigit) << bits;
+        tmp = PyNumber_Rshift(stepval, shift);
+        if (unlikely(!tmp)) goto done;
+        Py_DECREF(stepval); stepval = tmp;
+    }
+    Py_DECREF(shift); shift = NULL;
+    Py_DECREF(mask); mask = NULL;
+    {
+        long idigit = PyLong_AsLong(stepval);
+        if (unlikely(idigit < 0)) goto done;
+        remaining_bits = ((int) sizeof(long) * 8) - bits - (is_unsigned ? 0 : 1);
+        if (unlikely(idigit >= (1L << remaining_bits)))
+            goto raise_overflow;
+        val |= ((long) idigit) << bits;
+    }
+    if (!is_unsigned) {
+        if (unlikely(val & (((long) 1) << (sizeof(long) * 8 - 1))))
+            goto raise_overflow;
+        if (is_negative)
+            val = ~val;
+    }
+    ret = 0;
+done:
+    Py_XDECREF(shift);
+    Py_XDECREF(mask);
+    Py_XDECREF(stepval);
+#endif
+    if (unlikely(ret))
+        return (long) -1;
+    return val;
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+}
+static CYTHON_INLINE long __Pyx_PyLong___Pyx_PyLong_As_long(PyObject *x) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        #if CYTHON_USE_PYLONG_INTERNALS
+        if (unlikely(__Pyx_PyLong_IsNeg(x))) {
+            goto raise_neg_overflow;
+        } else if (__Pyx_PyLong_IsCompact(x)) {
+            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_upylong, __Pyx_PyLong_CompactValueUnsigned(x))
+        } else
+        #endif
+        {
+            return __Pyx_PyULong___Pyx_PyLong_As_long(x);
+        }
+    } else {
+        #if CYTHON_USE_PYLONG_INTERNALS
+        if (__Pyx_PyLong_IsCompact(x)) {
+            __PYX_VERIFY_RETURN_INT(long, __Pyx_compact_pylong, __Pyx_PyLong_CompactValue(x))
+        } else
+        #endif
+        {
+            return __Pyx_PySLong___Pyx_PyLong_As_long(x);
+        }
+    }
+#if CYTHON_USE_PYLONG_INTERNALS
+raise_neg_overflow:
+    return __Pyx_raise_neg_overflow___Pyx_PyLong_As_long();
+raise_overflow:
+    return __Pyx_raise_overflow___Pyx_PyLong_As_long();
+#endif
+}
+static long __Pyx_NonPyLong___Pyx_PyLong_As_long(PyObject *x) {
+    long val;
+    PyObject *tmp = __Pyx_PyNumber_Long(x);
+    if (!tmp) return (long) -1;
+    val = __Pyx_PyLong_As_long(tmp);
+    Py_DECREF(tmp);
+    return val;
+}
+static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *x) {
+    if (likely(PyLong_Check(x))) {
+        return __Pyx_PyLong___Pyx_PyLong_As_long(x);
+    } else {
+        return __Pyx_NonPyLong___Pyx_PyLong_As_long(x);
     }
 }
 

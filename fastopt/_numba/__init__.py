@@ -18,9 +18,9 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
-from . import adam  # noqa: E402  (after the threading layer is chosen)
+from . import adam, toolkit  # noqa: E402  (after the threading layer is chosen)
 
-KERNELS = {"adam": adam.KERNEL}
+KERNELS = {"adam": adam.KERNEL, **toolkit.KERNELS}
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,

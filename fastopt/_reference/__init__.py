@@ -11,9 +11,9 @@ import ctypes
 
 import numpy as np
 
-from . import adam
+from . import adam, toolkit
 
-KERNELS = {"adam": adam.adam}
+KERNELS = {"adam": adam.adam, **toolkit.KERNELS}
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 

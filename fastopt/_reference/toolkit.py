@@ -33,9 +33,10 @@ def sumsq(p, g, *rest):
     computed only where out[0] is not finite."""
     out = rest[-1]
     x = g.astype(np.float64)
-    total = _lane_sum(x * x)
-    out[0] = total
-    out[1] = 0.0 if total <= np.finfo(np.float64).max else np.cumsum(x * 0.0)[-1]
+    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 is the NaN we look for
+        total = _lane_sum(x * x)
+        out[0] = total
+        out[1] = 0.0 if total <= np.finfo(np.float64).max else np.cumsum(x * 0.0)[-1]
 
 
 def abs_sum(p, g, *rest):
@@ -65,7 +66,8 @@ def clamp(p, g, c):
 
 def ema(p, g, average, w):
     """average += (1 - decay) * (param - average), as torch.lerp computes it."""
-    average[...] = lerp(average, p, w)
+    with np.errstate(invalid="ignore", over="ignore"):   # inf/NaN parameters: as compiled
+        average[...] = lerp(average, p, w)
 
 
 def swap(p, g, average):

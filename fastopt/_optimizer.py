@@ -124,7 +124,8 @@ class Optimizer:
         #: The global gradient 2-norm the last guarded step measured (None without a
         #: pre-pass; NaN/inf where the gradients were not finite).
         self.grad_norm: float | None = None
-        self._prepass: list | None = None       # [(run, out)] per plan, bound on first use
+        self._prepass: list | None = None       # the pre-pass kernel per plan, bound on use
+        self._prepass_outs: list[np.ndarray] = []   # and its per-chunk outputs
         self._guarded = False
         self._update_guard()
 
@@ -226,8 +227,9 @@ class Optimizer:
     def _update_guard(self) -> None:
         self._guarded = self._max_grad_norm is not None or self._nonfinite != "propagate"
         if self._guarded and self._prepass is None:
-            self._prepass = [(run, out) for run, _, out in
-                             (plan.bind(self._module, "sumsq", n_out=2) for plan in self._plans)]
+            bound = [plan.bind(self._module, "sumsq", n_out=2) for plan in self._plans]
+            self._prepass = [run for run, _, _ in bound]
+            self._prepass_outs = [out for _, _, out in bound]
         if not self._guarded:
             self.grad_norm = None
 
@@ -236,10 +238,9 @@ class Optimizer:
         factor folded into the gradient scale, or None where the step is skipped.
         (For a subclass that overrides step(): call this once the gradients are taken.)"""
         scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
-        for run, _ in self._prepass:
+        for run in self._prepass:
             run(())
-        outs = [out for _, out in self._prepass]
-        total = fsum_partials(outs)
+        total = fsum_partials(self._prepass_outs)
         if self._nonfinite != "propagate" and not math.isfinite(total):
             bad = self._nonfinite_labels()      # inf/NaN values, or a float64 overflow?
             if bad:
@@ -262,7 +263,7 @@ class Optimizer:
     def _nonfinite_labels(self) -> list[str]:
         """The parameters whose gradient the last pre-pass found inf/NaN in, in order."""
         rows = set()
-        for plan, (_, out) in zip(self._plans, self._prepass):
+        for plan, out in zip(self._plans, self._prepass_outs):
             for c in np.flatnonzero(np.isnan(out[:, 1])).tolist():
                 rows.add(plan.first_row + int(plan.chunks[c, 0]))
         return [label for label, row in zip(self._labels, self._rows.tolist()) if row in rows]

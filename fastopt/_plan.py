@@ -89,10 +89,11 @@ def chunk_table(sizes: Iterable[int]) -> np.ndarray:
     return np.ascontiguousarray(np.stack([rows, starts, lengths], axis=1), np.int64)
 
 
-def fsum_partials(outs: Iterable[np.ndarray], col: int = 0) -> float:
+def fsum_partials(outs: list[np.ndarray], col: int = 0) -> float:
     """The exactly rounded sum of column ``col`` of per-chunk partials (inf where finite
     partials overflow, NaN where one is NaN)."""
-    values = [x for out in outs for x in out[:, col].tolist()]
+    values = [x for out in outs for x in out[:, col].tolist()] if len(outs) != 1 \
+        else outs[0][:, col].tolist()
     try:
         return math.fsum(values)
     except OverflowError:           # finite partials whose sum overflows (or NaN beside them)

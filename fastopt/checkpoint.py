@@ -28,10 +28,8 @@ types, and arrays their bits.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
-import secrets
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -176,6 +174,7 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     encoded before the file is opened: a value that cannot be stored raises TypeError and
     leaves the old checkpoint alone.
     """
+    import json                         # here, not at import: keeps `import fastopt` light
     from . import __version__
     enc = _Encoder()
     named = _optimizer_params(optimizer) if params is None else _named(params)
@@ -204,7 +203,7 @@ def _check_scheduler_owner(scheduler: Any, optimizer: Any) -> None:
 
 def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -234,6 +233,7 @@ def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
 
 def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metadata and every array of the checkpoint, all read (and CRC-checked)."""
+    import json
     try:
         npz = np.load(path, allow_pickle=False)
         if not hasattr(npz, "files"):

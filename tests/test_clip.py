@@ -386,3 +386,40 @@ def test_fused_step_refusal_changes_nothing():
     with pytest.raises(ValueError, match="lr"):
         opt.step([np.ones(100, np.float32), np.ones(7, np.float32)])
     assert snapshot(opt, params) == before
+
+
+# ---- the reductions, property-based ---------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from fastopt._plan import CHUNK  # noqa: E402
+
+
+@st.composite
+def gradient_lists(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    sizes = draw(st.lists(st.sampled_from([0, 1, 15, 16, 17, 33, 100, CHUNK - 1, CHUNK + 17]),
+                          min_size=1, max_size=3))
+    width = 32 if dtype == np.float32 else 64
+    values = st.floats(width=width, allow_nan=True, allow_infinity=True)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    arrays = []
+    for n in sizes:
+        a = (rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)).astype(dtype)
+        for i in draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=3)) if n else []:
+            a[i] = draw(values)
+        arrays.append(a)
+    return arrays
+
+
+@settings(max_examples=40, deadline=None)
+@given(gradient_lists(), st.sampled_from([2.0, 1.0, math.inf, 3.0]))
+def test_reductions_agree_across_backends(arrays, norm_type):
+    norms = [fastopt.get_total_norm(arrays, norm_type, backend=b) for b in BACKENDS]
+    assert all(n == norms[0] or (math.isnan(n) and math.isnan(norms[0])) for n in norms)
+    finite = [a for a in arrays if np.isfinite(a).all()]
+    if len(finite) == len(arrays) and norm_type == math.inf:
+        assert norms[0] == max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
+    if len(finite) < len(arrays):
+        assert not math.isfinite(norms[0])

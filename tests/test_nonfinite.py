@@ -8,7 +8,7 @@ import pytest
 
 import fastopt
 from fastopt import _threads
-from harness import BACKENDS, DTYPES, gradient, initial, snapshot
+from harness import BACKENDS, gradient, initial, snapshot
 from test_clip import OPTIMIZERS, SHAPES, as_bytes, threads_restored  # noqa: F401
 
 NAMES = [f"p{i}" for i in range(len(SHAPES))]
@@ -55,8 +55,9 @@ def run(cls, backend, dtype, steps, *, bad=None, form="list", **options):
 
 @pytest.mark.parametrize("cls", OPTIMIZERS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype, bad", [(np.float32, np.nan), (np.float64, np.inf),
+                                        (np.float32, -np.inf)], ids=["f32-nan", "f64-inf",
+                                                                      "f32-neginf"])
 def test_skip_is_as_if_the_step_never_happened(cls, backend, dtype, bad):
     skipped, opt = run(cls, backend, dtype, 11, bad=bad, nonfinite="skip")
     clean, ref = run(cls, backend, dtype, 11)

@@ -47,12 +47,19 @@ def abs_max(p, g, *rest):
     rest[-1][0] = np.abs(g).max()                          # np.max propagates NaN
 
 
+def _pow(x: float, q: float) -> float:
+    """The C library's pow, as the compiled kernels call it (np.power may use another
+    implementation and round differently); inf where it overflows, as C's does."""
+    try:
+        return math.pow(x, q)
+    except OverflowError:
+        return math.inf
+
+
 def pow_sum(p, g, *rest):
     seg_in, out = rest[-2], rest[-1]
     q = float(seg_in[0])
-    # math.pow is the C library's pow, as the compiled kernels call it (np.power may use
-    # another implementation and round differently)
-    out[0] = _lane_sum(np.array([math.pow(x, q) for x in np.abs(g).astype(np.float64).tolist()]))
+    out[0] = _lane_sum(np.array([_pow(x, q) for x in np.abs(g).astype(np.float64).tolist()]))
 
 
 def scale(p, g, factor):

@@ -176,6 +176,9 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     """
     import json                         # here, not at import: keeps `import fastopt` light
     from . import __version__
+    if ema is not None and getattr(ema, "_swapped", False):
+        raise RuntimeError("save() inside ema.average_parameters(): the parameters hold the "
+                           "averaged weights")
     enc = _Encoder()
     named = _optimizer_params(optimizer) if params is None else _named(params)
     meta: dict[str, Any] = {

@@ -260,6 +260,15 @@ def test_unstorable_state_refused_before_writing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_save_inside_ema_context_refused(tmp_path):
+    params, opt, sched, ema = build(ema=True)
+    with ema.average_parameters():
+        with pytest.raises(RuntimeError, match="average_parameters"):
+            fastopt.save(tmp_path / "c.npz", opt, sched, ema=ema)
+    assert os.listdir(tmp_path) == []
+    fastopt.save(tmp_path / "c.npz", opt, sched, ema=ema)
+
+
 def test_scheduler_of_another_optimizer_refused(tmp_path):
     _, opt, _, _ = build(scheduler=None)
     _, other, sched, _ = build()

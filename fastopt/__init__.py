@@ -9,9 +9,13 @@
 """
 from . import lr_scheduler
 from ._backend import get_backend, set_backend
+from ._errors import NonFiniteError
 from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
 from ._threads import get_num_threads, set_num_threads
+from .checkpoint import CheckpointError, load, save
+from .clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
+from .ema import EMA
 from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lamb, Lion, NAdam,
                          RAdam, RMSprop, Rprop)
 
@@ -22,4 +26,7 @@ __all__ = [
     "Rprop", "Lion", "Lamb",
     "FlatParams", "Optimizer", "flatten", "lr_scheduler",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+    # the training toolkit
+    "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+    "EMA", "save", "load", "CheckpointError", "NonFiniteError",
 ]

@@ -68,6 +68,7 @@ include "radam.pxi"
 include "rprop.pxi"
 include "lion.pxi"
 include "lamb.pxi"
+include "toolkit.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
@@ -96,4 +97,13 @@ def kernels():
                                LAMB_SCALARS, 0, LAMB_OUTPUTS),
         "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
                               LAMB_SCALARS, 1, 0),
+        # the training toolkit (toolkit.pxi)
+        "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+        "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
+        "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+        "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+        "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+        "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+        "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
+        "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
     }

@@ -19,13 +19,15 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 # (imported after the threading layer is chosen)
-from . import adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop, sgd  # noqa: E402,I001
+from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam,  # noqa: E402
+               rmsprop, rprop, sgd, toolkit)
 
 KERNELS = {
     "adam": adam.KERNEL, "sgd": sgd.KERNEL, "rmsprop": rmsprop.KERNEL, "adagrad": adagrad.KERNEL,
     "adadelta": adadelta.KERNEL, "adamax": adamax.KERNEL, "nadam": nadam.KERNEL,
     "radam": radam.KERNEL, "rprop": rprop.KERNEL, "lion": lion.KERNEL,
     "lamb_moments": lamb.MOMENTS, "lamb_update": lamb.UPDATE,
+    **toolkit.KERNELS,
 }
 
 

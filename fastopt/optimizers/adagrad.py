@@ -21,10 +21,11 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False, backend: str | None = None):
+                 eps: float = 1e-10, *, maximize: bool = False, backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize), backend)
+                                      eps=eps, maximize=maximize), backend, **options)
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["initial_accumulator_value"])

@@ -17,9 +17,10 @@ class Adamax(Optimizer):
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), backend)
+                                      maximize=maximize), backend, **options)
 
     def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
         lr = check.non_negative("lr", group["lr"])

@@ -20,9 +20,10 @@ class Lion(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, maximize: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
-                                      maximize=maximize), backend)
+                                      maximize=maximize), backend, **options)
 
     def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
         lr = check.non_negative("lr", group["lr"])

@@ -25,10 +25,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False, backend: str | None = None):
+                 maximize: bool = False, backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered,
-                                      maximize=maximize), backend)
+                                      maximize=maximize), backend, **options)
 
     # Which optional buffers exist is recorded here at build time (the base calls this
     # once) and enforced in _scalars: an option may be switched off later, not on.

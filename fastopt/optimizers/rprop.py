@@ -31,9 +31,10 @@ class Rprop(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
-                                      maximize=maximize), backend)
+                                      maximize=maximize), backend, **options)
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["lr"]) if name == "step_size" else 0.0

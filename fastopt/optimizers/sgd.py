@@ -25,10 +25,11 @@ class SGD(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False, backend: str | None = None):
+                 maximize: bool = False, backend: str | None = None,
+                 **options: Any):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize), backend)
+                                      maximize=maximize), backend, **options)
 
     # The momentum buffer exists where the group was built with momentum != 0; that
     # choice is recorded here (the base calls this once, at build time) and enforced in

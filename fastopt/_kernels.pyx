@@ -298,3 +298,34 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
     cdef Py_ssize_t[::1] r = rows
     for i in range(n):
         t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])
+
+
+# ----------------------------------------------------------------------------------------
+# Per-tensor reductions: combining the chunks' partial sums (kernels with n_out > 0).
+
+from libc.math cimport sqrt
+
+
+def trust_ratios(const int64_t[:, ::1] chunks, const double[:, ::1] partial, double scale,
+                 double[:, ::1] out):
+    """For each tensor (row) of a plan: ``a`` and ``b``, the sums of its chunks' partial
+    sums in columns 0 and 1 of ``partial`` (added in chunk order, in float64, so they do
+    not depend on the thread count), and ``out[row, 0] = scale * sqrt(a) / sqrt(b)``, or
+    ``scale`` where either norm is 0 (LAMB's lr times the trust ratio ||p|| / ||u||).
+    A tensor with no chunks (size 0) gets ``scale``."""
+    cdef Py_ssize_t c, row, nrows = out.shape[0]
+    cdef double a, b
+    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
+        raise ValueError("trust_ratios: chunks, partial and out do not match")
+    with nogil:
+        c = 0
+        for row in range(nrows):
+            a = 0.0
+            b = 0.0
+            while c < chunks.shape[0] and chunks[c, 0] == row:
+                a = a + partial[c, 0]
+                b = b + partial[c, 1]
+                c = c + 1
+            a = sqrt(a)
+            b = sqrt(b)
+            out[row, 0] = scale if a == 0 or b == 0 else scale * (a / b)

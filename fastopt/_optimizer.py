@@ -4,22 +4,75 @@ It holds the param groups (plain dicts whose hyperparameters may change between 
 as schedulers do), the flat state, the int64 step counter and the kernel bound to each
 plan.  A subclass says only which state buffers it has, how they start, and which scalars
 its kernel gets each step (computed here in Python float64 and checked as they are read).
+
+Two options of the base class guard the step: ``max_grad_norm`` (clip the global gradient
+norm) and ``nonfinite`` (what a gradient with inf/NaN does).  Either one adds a pre-pass
+kernel that reads every gradient once and writes per-chunk float64 sums of squares; the
+update kernels then get the clipping factor in their leading gradient scale ``s[0]``, so
+no pass rewrites the gradient.  With both off (the default) the step runs no pre-pass.
 """
 from __future__ import annotations
 
+import math
 from operator import is_
 from typing import Any, ClassVar
 
 import numpy as np
 
 from . import _backend, _kernels
+from ._errors import NonFiniteError
 from ._params import Key, grads_in_order, parse_params
-from ._plan import GRAD, address, build_plans
+from ._plan import GRAD, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
+NONFINITE = ("propagate", "skip", "raise")
+
+
+def _check_max_grad_norm(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"max_grad_norm must be a number or None, got {type(value).__name__}")
+    if not float(value) >= 0.0:
+        raise ValueError(f"max_grad_norm must be >= 0 (or None: no clipping), got {value!r}")
+    return float(value)
+
+
+def _check_nonfinite(value: Any) -> str:
+    if not isinstance(value, str) or value not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, "
+                         f"got {value!r}")
+    return value
 
 
 class Optimizer:
+    """The base of every optimizer.
+
+    A subclass's constructor takes ``params``, its hyperparameters (torch's names and
+    defaults), ``backend=None`` and ``**options``, and passes them on as
+    ``super().__init__(params, defaults, backend, **options)``.  The options, keyword-only
+    and the same for every optimizer:
+
+    ``max_grad_norm=None``
+        Clip the gradient as ``fastopt.clip_grad_norm_(grads, max_norm=max_grad_norm)``
+        would, fused into the step: a pre-pass measures the 2-norm of all gradients of all
+        param groups together, and the update scales each gradient by
+        ``min(max_grad_norm / (norm + 1e-6), 1)`` as it reads it (the gradient arrays are
+        not changed).  The norm is kept in :attr:`grad_norm`.
+    ``nonfinite="propagate"``
+        What a step does when a gradient holds inf or NaN.  ``"propagate"``: what torch
+        does, the update runs and the values spread into parameters and state.
+        ``"skip"``: the step is not taken -- parameters, state, per-group scalar state and
+        the step count stay as they were -- and :attr:`skipped_steps` counts it (for
+        loss scaling and flaky batches).  ``"raise"``: :class:`fastopt.NonFiniteError` (a
+        ``FloatingPointError``) naming the parameters, and nothing changes.  Detection
+        is done by the same pre-pass kernel (a sum of squares is finite iff every value
+        is; where one is not, a probe tells inf/NaN values from float64 overflow).
+
+    Both can be changed between steps (``opt.max_grad_norm = 1.0``).  With both off the
+    step costs what it always did: no pre-pass runs.
+    """
     #: The name of the kernel the step runs (the same in every backend).
     kernel: ClassVar[str]
     #: Every state buffer the optimizer can have, in the kernel's column order.
@@ -27,8 +80,16 @@ class Optimizer:
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Any, defaults: dict[str, Any], backend: str | None = None):
+    def __init__(self, params: Any, defaults: dict[str, Any], backend: str | None = None, *,
+                 max_grad_norm: float | None = None, nonfinite: str = "propagate",
+                 **unknown: Any):
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
+                            f"{', '.join(map(repr, unknown))}")
+        max_grad_norm = _check_max_grad_norm(max_grad_norm)
+        nonfinite = _check_nonfinite(nonfinite)
         self.backend, module = _backend.load(backend)
+        self._module = module
         overrides, tensors, flat = parse_params(params)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
@@ -56,10 +117,20 @@ class Optimizer:
             tensors, len(self.param_groups), self.buffers,
             lambda gi: self._live_buffers(self.param_groups[gi]),
             lambda gi, name: self._initial_value(self.param_groups[gi], name))
-        self._runs = [plan.bind(module, self.kernel)[0] for plan in self._plans]
+        self._runs = [self._bind(module, plan) for plan in self._plans]
         self._flat_grad_offsets, self._flat_grad_shape = self._flat_gradient_layout()
         self._default_grads = self._table[:, GRAD].copy() if flat is not None else None
         self._grads_are_default = flat is not None
+        self._max_grad_norm = max_grad_norm
+        self._nonfinite = nonfinite
+        self._skipped = 0
+        #: The global gradient 2-norm the last guarded step measured (None without a
+        #: pre-pass; NaN/inf where the gradients were not finite).
+        self.grad_norm: float | None = None
+        self._prepass: list | None = None       # the pre-pass kernel per plan, bound on use
+        self._prepass_outs: list[np.ndarray] = []   # and its per-chunk outputs
+        self._guarded = False
+        self._update_guard()
 
     # ---- what a subclass defines ------------------------------------------------------
 
@@ -91,6 +162,20 @@ class Optimizer:
 
     def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
         """Advance per-group scalar state once a step has run."""
+
+    def _bind(self, module: Any, plan: Any) -> Any:
+        """What :meth:`_run` calls for ``plan`` (default: the optimizer's one kernel bound
+        to the plan).  An optimizer whose step is more than one kernel call (LAMB: two
+        passes with a per-tensor reduction between them) binds several here."""
+        return plan.bind(module, self.kernel)[0]
+
+    def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
+        """Run step ``step`` on every plan, given each plan's scalars (``self._runs[i]``
+        is what :meth:`_bind` returned for ``self._plans[i]``).  Everything has been
+        checked by the time this is called, so it must not raise (default: one kernel
+        call per plan)."""
+        for run, s in zip(self._runs, scalars):
+            run(s)
 
     # ---- the step ---------------------------------------------------------------------
 
@@ -138,16 +223,90 @@ class Optimizer:
         """
         self._take_grads(grads)
         t = self._step + 1
-        if len(self._runs) == 1:
+        if self._guarded:
+            scalars = self._guarded_scalars(t)
+            if scalars is None:
+                return
+            self._run(scalars, t)
+        elif type(self)._run is Optimizer._run and len(self._runs) == 1:   # the common case
             self._runs[0](self._group_scalars(self._plans[0].group, t))
         else:
-            scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
-            for run, s in zip(self._runs, scalars):
-                run(s)
+            self._run([self._group_scalars(plan.group, t) for plan in self._plans], t)
         if self._has_after_step:
             for gi, group in enumerate(self.param_groups):
                 self._after_step(gi, group, t)
         self._step = t
+
+    # ---- the guarded step: max_grad_norm and nonfinite --------------------------------
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        """Clip the global gradient 2-norm to this inside the step (None: no clipping)."""
+        return self._max_grad_norm
+
+    @max_grad_norm.setter
+    def max_grad_norm(self, value: float | None) -> None:
+        self._max_grad_norm = _check_max_grad_norm(value)
+        self._update_guard()
+
+    @property
+    def nonfinite(self) -> str:
+        """What a gradient with inf/NaN does: "propagate", "skip" or "raise"."""
+        return self._nonfinite
+
+    @nonfinite.setter
+    def nonfinite(self, value: str) -> None:
+        self._nonfinite = _check_nonfinite(value)
+        self._update_guard()
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps not taken because of non-finite gradients (``nonfinite="skip"``)."""
+        return self._skipped
+
+    def _update_guard(self) -> None:
+        self._guarded = self._max_grad_norm is not None or self._nonfinite != "propagate"
+        if self._guarded and self._prepass is None:
+            bound = [plan.bind(self._module, "sumsq", n_out=2) for plan in self._plans]
+            self._prepass = [run for run, _, _ in bound]
+            self._prepass_outs = [out for _, _, out in bound]
+        if not self._guarded:
+            self.grad_norm = None
+
+    def _guarded_scalars(self, t: int) -> list[tuple[float, ...]] | None:
+        """Every plan's scalars for step ``t`` after the pre-pass: with the clipping
+        factor folded into the gradient scale, or None where the step is skipped.
+        (For a subclass that overrides step(): call this once the gradients are taken.)"""
+        scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
+        for run in self._prepass:
+            run(())
+        total = fsum_partials(self._prepass_outs)
+        if self._nonfinite != "propagate" and not math.isfinite(total):
+            bad = self._nonfinite_labels()      # inf/NaN values, or a float64 overflow?
+            if bad:
+                if self._nonfinite == "skip":
+                    self._skipped += 1
+                    self.grad_norm = total ** 0.5
+                    return None
+                raise NonFiniteError(
+                    f"non-finite gradient (inf or NaN) for parameter"
+                    f"{'s' if len(bad) > 1 else ''} {', '.join(bad)}: step {t} was not "
+                    f"taken, nothing changed")
+        norm = total ** 0.5
+        self.grad_norm = norm
+        if self._max_grad_norm is not None:
+            coef = min(self._max_grad_norm / (norm + 1e-6), 1.0)     # NaN stays NaN
+            if coef != 1.0:
+                scalars = [(s[0] * coef,) + s[1:] for s in scalars]
+        return scalars
+
+    def _nonfinite_labels(self) -> list[str]:
+        """The parameters whose gradient the last pre-pass found inf/NaN in, in order."""
+        rows = set()
+        for plan, out in zip(self._plans, self._prepass_outs):
+            for c in np.flatnonzero(np.isnan(out[:, 1])).tolist():
+                rows.add(plan.first_row + int(plan.chunks[c, 0]))
+        return [label for label, row in zip(self._labels, self._rows.tolist()) if row in rows]
 
     def _take_grads(self, grads: Any) -> None:
         """Point the address table's gradient column at this step's gradients."""
@@ -224,6 +383,7 @@ class Optimizer:
             "optimizer": type(self).__name__,
             "format_version": STATE_FORMAT,
             "step": int(self._step),
+            "skipped_steps": int(self._skipped),
             "param_groups": groups,
             "group_state": [dict(s) for s in self.group_state],
             "state": {key: {name: arr.copy() for name, arr in bufs.items()}
@@ -233,6 +393,11 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  One of another optimizer or
         another parameter layout is refused, and nothing changes."""
+        self._apply_state_dict(self._check_state_dict(state_dict))
+
+    def _check_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """Validate a state_dict for :meth:`load_state_dict` without changing anything;
+        returns what :meth:`_apply_state_dict` commits."""
         sd = state_dict
         if not isinstance(sd, dict):
             raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
@@ -249,6 +414,10 @@ class Optimizer:
         step = sd["step"]
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"state_dict step must be an int >= 0, got {step!r}")
+        skipped = sd.get("skipped_steps", 0)        # absent from older state_dicts
+        if isinstance(skipped, bool) or not isinstance(skipped, (int, np.integer)) \
+                or skipped < 0:
+            raise ValueError(f"state_dict skipped_steps must be an int >= 0, got {skipped!r}")
         if len(sd["param_groups"]) != len(self.param_groups) \
                 or len(sd["group_state"]) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(sd['param_groups'])} param groups, this "
@@ -291,14 +460,19 @@ class Optimizer:
                 self._group_scalars(gi, int(step) + 1)
         finally:
             self.param_groups, self.group_state = old_groups, old_gstate
-        for group, new in zip(self.param_groups, new_groups):
+        return {"groups": new_groups, "group_state": sd["group_state"], "state": sd["state"],
+                "step": int(step), "skipped_steps": int(skipped)}
+
+    def _apply_state_dict(self, checked: dict[str, Any]) -> None:
+        for group, new in zip(self.param_groups, checked["groups"]):
             group.update({k: v for k, v in new.items() if k != "params"})
-        self.group_state[:] = [dict(s) for s in sd["group_state"]]
+        self.group_state[:] = [dict(s) for s in checked["group_state"]]
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
                 for name in plan.state:
-                    plan.state_view(name, row)[...] = sd["state"][t.key][name]
-        self._step = int(step)
+                    plan.state_view(name, row)[...] = checked["state"][t.key][name]
+        self._step = checked["step"]
+        self._skipped = checked["skipped_steps"]
 
     def __repr__(self) -> str:
         n = sum(a.size for a in self._arrays)

@@ -209,6 +209,9 @@ def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any] | tuple[Any, 
     """Gradients given as a dict (by name) or a list (by position), in tensor order."""
     if isinstance(grads, Mapping):
         keys = [t.key for t in tensors]
+        if keys and not isinstance(keys[0], str):
+            raise TypeError("the parameters were given as a list: pass the gradients as a "
+                            "list in the same order")
         if len(grads) != len(keys) or any(k not in grads for k in keys):
             missing = [label_of(k) for k in keys if k not in grads]
             extra = [repr(k) for k in grads if k not in set(keys)]

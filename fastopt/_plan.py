@@ -8,10 +8,15 @@ aligned buffers, and the two tables every backend's kernels read:
   them (0 where a state buffer is not in use);
 - ``chunks[c] = (row, start, length)``: every tensor cut into pieces of ``CHUNK``
   elements.  The cut does not depend on the thread count, so neither do the results.
+
+Reductions (gradient norms) write one float64 partial per chunk; :func:`fsum_partials`
+combines them with an exactly rounded sum, which depends neither on the thread count nor
+on the order of the chunks, plans or param groups.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import math
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -55,10 +60,7 @@ class Plan:
             for j, name in enumerate(buffer_names):
                 if name in self.state:
                     self.addrs[row, 2 + j] = address(self.state[name]) + self.offsets[row] * itemsize
-        self.chunks = np.array(
-            [(row, start, min(CHUNK, t.array.size - start))
-             for row, t in enumerate(tensors) for start in range(0, t.array.size, CHUNK)],
-            dtype=np.int64).reshape(-1, 3)
+        self.chunks = chunk_table([t.array.size for t in tensors])
 
     def state_view(self, name: str, row: int) -> np.ndarray:
         """Buffer ``name`` of tensor ``row``, shaped like the parameter (a view)."""
@@ -73,6 +75,29 @@ class Plan:
         out = np.zeros((len(self.chunks), n_out)) if n_out else None
         run = backend.bind(kernel, self.addrs, self.chunks, self.dtype, self.nelem, seg_in, out)
         return run, seg_in, out
+
+
+def chunk_table(sizes: Iterable[int]) -> np.ndarray:
+    """``(row, start, length)`` of every piece of ``CHUNK`` elements of arrays of these
+    sizes, row by row (an (n, 3) int64 table; empty arrays have no piece)."""
+    sizes = np.asarray(list(sizes), np.int64)
+    counts = -(-sizes // CHUNK)
+    rows = np.repeat(np.arange(len(sizes), dtype=np.int64), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    starts = (np.arange(len(rows), dtype=np.int64) - first) * CHUNK
+    lengths = np.minimum(CHUNK, sizes[rows] - starts)
+    return np.ascontiguousarray(np.stack([rows, starts, lengths], axis=1), np.int64)
+
+
+def fsum_partials(outs: list[np.ndarray], col: int = 0) -> float:
+    """The exactly rounded sum of column ``col`` of per-chunk partials (inf where finite
+    partials overflow, NaN where one is NaN)."""
+    values = [x for out in outs for x in out[:, col].tolist()] if len(outs) != 1 \
+        else outs[0][:, col].tolist()
+    try:
+        return math.fsum(values)
+    except OverflowError:           # finite partials whose sum overflows (or NaN beside them)
+        return math.nan if any(x != x for x in values) else math.inf
 
 
 def build_plans(tensors: list[Tensor], n_groups: int, buffer_names: tuple[str, ...],

@@ -91,3 +91,11 @@ def snapshot(opt, params) -> bytes:
         parts += [bufs[name].tobytes() for name in sorted(bufs)]
     parts.append(str(opt.step_count).encode())
     return b"".join(parts)
+
+
+def python_env(**extra: str) -> dict:
+    """Environment for a subprocess that must import the same fastopt as this process."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}

@@ -47,7 +47,28 @@ cdef inline floating _grad(floating g, floating p, floating gscale, floating wd)
     return g + wd * p if wd != 0 else g
 
 
+cdef inline floating _sign(floating x) noexcept nogil:
+    """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN (selects only)."""
+    return <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
+
+
+cdef inline floating _sign_nan(floating x) noexcept nogil:
+    """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+    return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
+
+
 include "adam.pxi"
+include "sgd.pxi"
+include "rmsprop.pxi"
+include "adagrad.pxi"
+include "adadelta.pxi"
+include "adamax.pxi"
+include "nadam.pxi"
+include "radam.pxi"
+include "rprop.pxi"
+include "lion.pxi"
+include "lamb.pxi"
+include "toolkit.pxi"
 include "twin.pxi"
 
 
@@ -60,5 +81,31 @@ def kernels():
     per-tensor inputs, per-chunk outputs)."""
     return {
         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
+        "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),
+        "rmsprop": _entry(<void*>rmsprop_chunk[float], <void*>rmsprop_chunk[double],
+                          RMSPROP_SCALARS),
+        "adagrad": _entry(<void*>adagrad_chunk[float], <void*>adagrad_chunk[double],
+                          ADAGRAD_SCALARS),
+        "adadelta": _entry(<void*>adadelta_chunk[float], <void*>adadelta_chunk[double],
+                           ADADELTA_SCALARS),
+        "adamax": _entry(<void*>adamax_chunk[float], <void*>adamax_chunk[double],
+                         ADAMAX_SCALARS),
+        "nadam": _entry(<void*>nadam_chunk[float], <void*>nadam_chunk[double], NADAM_SCALARS),
+        "radam": _entry(<void*>radam_chunk[float], <void*>radam_chunk[double], RADAM_SCALARS),
+        "rprop": _entry(<void*>rprop_chunk[float], <void*>rprop_chunk[double], RPROP_SCALARS),
+        "lion": _entry(<void*>lion_chunk[float], <void*>lion_chunk[double], LION_SCALARS),
+        "lamb_moments": _entry(<void*>lamb_moments_chunk[float], <void*>lamb_moments_chunk[double],
+                               LAMB_SCALARS, 0, LAMB_OUTPUTS),
+        "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
+                              LAMB_SCALARS, 1, 0),
+        # the training toolkit (toolkit.pxi)
+        "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+        "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
+        "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
+        "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),
+        "scale": _entry(<void*>scale_chunk[float], <void*>scale_chunk[double], 1),
+        "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
+        "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
+        "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
         "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
     }

@@ -18,9 +18,18 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
-from . import adam, twin  # noqa: E402  (after the threading layer is chosen)
+# (imported after the threading layer is chosen)
+from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam,  # noqa: E402
+               rmsprop, rprop, sgd, toolkit, twin)
 
-KERNELS = {"adam": adam.KERNEL, "twin": twin.KERNEL}
+KERNELS = {
+    "adam": adam.KERNEL, "sgd": sgd.KERNEL, "rmsprop": rmsprop.KERNEL, "adagrad": adagrad.KERNEL,
+    "adadelta": adadelta.KERNEL, "adamax": adamax.KERNEL, "nadam": nadam.KERNEL,
+    "radam": radam.KERNEL, "rprop": rprop.KERNEL, "lion": lion.KERNEL,
+    "lamb_moments": lamb.MOMENTS, "lamb_update": lamb.UPDATE,
+    **toolkit.KERNELS,
+    "twin": twin.KERNEL,      # the memory-traffic twin (fastopt._twin, benches)
+}
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,

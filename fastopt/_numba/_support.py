@@ -73,3 +73,16 @@ def lerp(a, b, w, one_minus_w):
     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
     exactly b.  ``one_minus_w`` is 1 - w in the buffer's dtype, computed once per call."""
     return a + w * (b - a) if w < 0.5 else b - (b - a) * one_minus_w
+
+
+@njit(inline="always", **JIT)
+def sign(x, zero, one):
+    """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN.  ``zero`` and
+    ``one`` are 0 and 1 in the buffer's dtype."""
+    return one if x > zero else (-one if x < zero else zero)
+
+
+@njit(inline="always", **JIT)
+def sign_nan(x, zero, one):
+    """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+    return one if x > zero else (-one if x < zero else (zero if x == x else x))

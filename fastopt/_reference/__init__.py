@@ -11,9 +11,17 @@ import ctypes
 
 import numpy as np
 
-from . import adam, twin
+from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
+               sgd, toolkit, twin)
 
-KERNELS = {"adam": adam.adam, "twin": twin.twin}
+KERNELS = {
+    "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
+    "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
+    "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
+    "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
+    **toolkit.KERNELS,
+    "twin": twin.twin,       # the memory-traffic twin (fastopt._twin, benches)
+}
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 

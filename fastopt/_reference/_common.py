@@ -7,3 +7,13 @@ def lerp(a, b, w):
     if w < 0.5:
         return a + w * (b - a)
     return b - (b - a) * (w.dtype.type(1) - w)
+
+
+def sign(x):
+    """torch.sign: 1, -1, or +0 for a zero of either sign and for NaN."""
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+def sign_nan(x):
+    """np.sign / jnp.sign: 1, -1, +0 for a zero of either sign, NaN for NaN."""
+    return np.sign(x)

@@ -11,7 +11,8 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with torch.optim.Adam's options, names and defaults.
 
     ``decoupled_weight_decay=True`` gives AdamW; ``amsgrad=True`` keeps the running
-    maximum of the second moment.
+    maximum of the second moment.  ``**options`` (``max_grad_norm``, ``nonfinite``) are
+    the base class's: see :class:`fastopt.Optimizer`.
     """
 
     kernel = "adam"
@@ -21,10 +22,11 @@ class Adam(Optimizer):
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None, **options: Any):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay), backend)
+                                      decoupled_weight_decay=decoupled_weight_decay), backend,
+                         **options)
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.buffers if group["amsgrad"] else self.buffers[:2]
@@ -56,6 +58,7 @@ class AdamW(Adam):
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = True,
-                 backend: str | None = None):
+                 backend: str | None = None, **options: Any):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=decoupled_weight_decay, backend=backend)
+                         decoupled_weight_decay=decoupled_weight_decay, backend=backend,
+                         **options)

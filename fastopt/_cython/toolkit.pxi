@@ -1,0 +1,165 @@
+# The training toolkit's kernels: gradient norms (fastopt.clip_grad_norm_ and the optimizers'
+# max_grad_norm / nonfinite pre-pass), clipping (fastopt.clip_grad_*), and weight
+# averaging (fastopt.EMA).
+#
+# Reductions read the gradient column (b[1]) and write float64 partials, one row per
+# chunk.  Inside a chunk, element i goes to accumulator lane i % LANES, each lane adds in
+# element order, and the lanes are then folded by a fixed pairwise tree.  Nothing is left
+# for the compiler to reassociate, so every CPU level (the lanes become vector registers),
+# every backend and every thread count gives bitwise the same partials; the caller
+# combines the chunks' partials with an exactly rounded sum (math.fsum), which does not
+# depend on their order either.
+#
+# Buffers: reductions, scale and clamp use the gradient (b[1]) only; ema and swap the
+# parameter (b[0]) and the average (b[2]).
+# Scalars: sumsq/abs_sum/abs_max/pow_sum none (pow_sum reads p from seg_in[0]);
+#          scale the factor; clamp the bound c >= 0; ema the weight 1 - decay; swap none.
+
+from libc.math cimport pow as _pow
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
+
+cdef enum:
+    LANES = 16
+
+
+cdef inline double _fold_sum(double* acc) noexcept nogil:
+    cdef int w = LANES // 2, k
+    while w > 0:
+        for k in range(w):
+            acc[k] = acc[k] + acc[k + w]
+        w = w // 2
+    return acc[0]
+
+
+cdef void sumsq_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                      double* out) noexcept nogil:
+    """out[0] = sum of g*g in float64; out[1] = sum of g*0, which is NaN iff some g is inf
+    or NaN (computed only where out[0] is not finite: for float64 that may also be an
+    overflow of finite values)."""
+    cdef const floating* g = b[1]
+    cdef double acc[LANES]
+    cdef double x, total, probe = 0
+    cdef Py_ssize_t i, nb = n - n % LANES
+    cdef int k
+    for k in range(LANES):
+        acc[k] = 0
+    for i in range(0, nb, 16):      # LANES
+        for k in range(LANES):
+            x = <double>g[i + k]
+            acc[k] = acc[k] + x * x
+    for k in range(n - nb):
+        x = <double>g[nb + k]
+        acc[k] = acc[k] + x * x
+    total = _fold_sum(acc)
+    out[0] = total
+    if not (total <= 1.7976931348623157e308):
+        for i in range(n):
+            probe = probe + <double>g[i] * 0.0
+    out[1] = probe
+
+
+cdef void abs_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                        double* out) noexcept nogil:
+    cdef const floating* g = b[1]
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, nb = n - n % LANES
+    cdef int k
+    for k in range(LANES):
+        acc[k] = 0
+    for i in range(0, nb, 16):      # LANES
+        for k in range(LANES):
+            acc[k] = acc[k] + <double>_abs(g[i + k])
+    for k in range(n - nb):
+        acc[k] = acc[k] + <double>_abs(g[nb + k])
+    out[0] = _fold_sum(acc)
+
+
+cdef void abs_max_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                        double* out) noexcept nogil:
+    """out[0] = max |g|, NaN if some g is NaN.  Computed as the integer max of the bit
+    patterns with the sign bit cleared: for IEEE floats that order is the order of |g|,
+    with every NaN above inf, so it is exact, propagates NaN, and vectorises (a
+    NaN-propagating float select does not)."""
+    cdef const uint32_t* u32
+    cdef const uint64_t* u64
+    cdef uint32_t m32 = 0, y32
+    cdef uint64_t m64 = 0, y64
+    cdef float f32
+    cdef double f64
+    cdef Py_ssize_t i
+    if floating is float:
+        u32 = <const uint32_t*>b[1]
+        for i in range(n):
+            y32 = u32[i] & 0x7fffffffu
+            m32 = y32 if y32 > m32 else m32
+        memcpy(&f32, &m32, 4)
+        out[0] = f32
+    else:
+        u64 = <const uint64_t*>b[1]
+        for i in range(n):
+            y64 = u64[i] & 0x7fffffffffffffffu
+            m64 = y64 if y64 > m64 else m64
+        memcpy(&f64, &m64, 8)
+        out[0] = f64
+
+
+cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                        double* out) noexcept nogil:
+    cdef const floating* g = b[1]
+    cdef double acc[LANES]
+    cdef double p = seg_in[0]
+    cdef Py_ssize_t i, nb = n - n % LANES
+    cdef int k
+    for k in range(LANES):
+        acc[k] = 0
+    for i in range(0, nb, 16):      # LANES
+        for k in range(LANES):
+            acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+    for k in range(n - nb):
+        acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+    out[0] = _fold_sum(acc)
+
+
+cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                      double* out) noexcept nogil:
+    cdef floating* g = b[1]
+    cdef floating c = s[0]
+    cdef Py_ssize_t i
+    for i in range(n):
+        g[i] = g[i] * c
+
+
+cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                      double* out) noexcept nogil:
+    """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+    cdef floating* g = b[1]
+    cdef floating hi = s[0], lo = -s[0], x
+    cdef Py_ssize_t i
+    for i in range(n):
+        x = g[i]
+        x = lo if x < lo else x
+        g[i] = hi if x > hi else x
+
+
+cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                    double* out) noexcept nogil:
+    """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+    cdef const floating* p = b[0]
+    cdef floating* a = b[2]
+    cdef floating w = s[0]
+    cdef Py_ssize_t i
+    for i in range(n):
+        a[i] = _lerp(a[i], p[i], w)
+
+
+cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                     double* out) noexcept nogil:
+    cdef floating* p = b[0]
+    cdef floating* a = b[2]
+    cdef floating x
+    cdef Py_ssize_t i
+    for i in range(n):
+        x = p[i]
+        p[i] = a[i]
+        a[i] = x

@@ -1,0 +1,87 @@
+"""The training toolkit's rules: gradient norms, clipping and weight averaging.
+
+The reductions write the same per-chunk partials as the compiled kernels: element i of a
+chunk goes to lane i % 16, each lane is summed in element order (np.cumsum is a
+sequential sum), and the lanes are folded by the same pairwise tree.  Reductions may run
+on an optimizer's plan, whose tables have a column per state buffer: they take those
+columns (unused) and the output row as ``*rest``.
+"""
+import math
+
+import numpy as np
+
+from ._common import lerp
+
+LANES = 16
+
+
+def _lane_sum(terms: np.ndarray) -> float:
+    """Sum float64 ``terms`` as the kernels do: 16 sequential lanes, then a fixed tree."""
+    pad = (-terms.shape[0]) % LANES
+    if pad:
+        terms = np.concatenate([terms, np.zeros(pad)])     # + 0.0 leaves a lane unchanged
+    acc = np.cumsum(terms.reshape(-1, LANES), axis=0)[-1]
+    w = LANES // 2
+    while w:
+        acc = acc[:w] + acc[w:2 * w]
+        w //= 2
+    return float(acc[0])
+
+
+def sumsq(p, g, *rest):
+    """out[0] = sum of g*g in float64; out[1] = sum of g*0 (NaN iff some g is inf/NaN),
+    computed only where out[0] is not finite."""
+    out = rest[-1]
+    x = g.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 is the NaN we look for
+        total = _lane_sum(x * x)
+        out[0] = total
+        out[1] = 0.0 if total <= np.finfo(np.float64).max else np.cumsum(x * 0.0)[-1]
+
+
+def abs_sum(p, g, *rest):
+    rest[-1][0] = _lane_sum(np.abs(g).astype(np.float64))
+
+
+def abs_max(p, g, *rest):
+    rest[-1][0] = np.abs(g).max()                          # np.max propagates NaN
+
+
+def _pow(x: float, q: float) -> float:
+    """The C library's pow, as the compiled kernels call it (np.power may use another
+    implementation and round differently); inf where it overflows, as C's does."""
+    try:
+        return math.pow(x, q)
+    except OverflowError:
+        return math.inf
+
+
+def pow_sum(p, g, *rest):
+    seg_in, out = rest[-2], rest[-1]
+    q = float(seg_in[0])
+    out[0] = _lane_sum(np.array([_pow(x, q) for x in np.abs(g).astype(np.float64).tolist()]))
+
+
+def scale(p, g, factor):
+    g *= factor
+
+
+def clamp(p, g, c):
+    """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+    np.clip(g, -c, c, out=g)
+
+
+def ema(p, g, average, w):
+    """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+    with np.errstate(invalid="ignore", over="ignore"):   # inf/NaN parameters: as compiled
+        average[...] = lerp(average, p, w)
+
+
+def swap(p, g, average):
+    held = p.copy()
+    p[...] = average
+    average[...] = held
+
+
+KERNELS = {"sumsq": sumsq, "abs_sum": abs_sum, "abs_max": abs_max, "pow_sum": pow_sum,
+           "scale": scale, "clamp": clamp, "ema": ema, "swap": swap}

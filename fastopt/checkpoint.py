@@ -1,0 +1,366 @@
+"""Checkpoints: an optimizer, its scheduler, the parameters (and an EMA) in one file.
+
+    >>> fastopt.save("run/ckpt.npz", opt, sched)            # params: the optimizer's own
+    >>> fastopt.load("run/ckpt.npz", opt, sched)            # into freshly built objects
+
+The file is an ``.npz`` archive (written to exactly ``path``, no extension added): every
+array stored natively, uncompressed, and one member ``__fastopt__`` holding the rest as
+UTF-8 JSON -- the format name and version, the optimizer's and scheduler's state dicts
+with their arrays replaced by member names, and the parameters' names, shapes and dtypes.
+Nothing is pickled: loading uses ``allow_pickle=False``, so a checkpoint cannot run code.
+Arrays are keyed by parameter name (list position for parameters given as a list), and
+member names follow them where names are plain (``optimizer/state/w/exp_avg``).
+
+Saving writes a temporary file in the same directory, flushes and fsyncs it, and
+renames it over ``path`` (``os.replace``, atomic), then fsyncs the directory: a crash
+leaves either the old checkpoint or the new one, never half of one.
+
+Loading reads and checks everything first -- that the file is whole (zip CRCs), its
+format, that it is for this optimizer type and parameter layout, the parameters' names,
+shapes and dtypes, the scheduler's type and state (loaded into a copy first), the EMA's
+-- and only then writes into the optimizer, parameters, scheduler and EMA.  A refused
+load raises :class:`CheckpointError` (a ``ValueError``) and changes nothing.
+
+Resuming from a checkpoint is bitwise identical to never having stopped: floats go
+through JSON as their shortest round-tripping repr, tuples and NumPy scalars keep their
+types, and arrays their bits.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._params import FlatParams, Key, label_of
+
+__all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
+
+FORMAT = "fastopt-checkpoint"
+FORMAT_VERSION = 1
+META = "__fastopt__"
+
+_TAGS = ("__tuple__", "__dict__", "__array__", "__numpy__")
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]{1,100}\Z")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded here: damaged or truncated, of another format,
+    or for another optimizer, scheduler, EMA or parameter layout."""
+
+
+# ---- values <-> JSON -------------------------------------------------------------------
+
+class _Encoder:
+    """Plain Python values to JSON-able ones, arrays to npz members."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def member(self, path: tuple) -> str:
+        parts = [str(p) for p in path]
+        name = "/".join(parts)
+        if not all(_PLAIN.match(p) for p in parts) or name in self.arrays or name == META:
+            name = f"{parts[0]}/#{len(self.arrays)}"
+        return name
+
+    def encode(self, x: Any, path: tuple) -> Any:
+        if x is None or isinstance(x, (bool, str)):
+            return x
+        if isinstance(x, np.ndarray):
+            if x.dtype.hasobject:
+                raise TypeError(f"{_where(path)} is an object array, which a checkpoint "
+                                f"cannot store")
+            name = self.member(path)
+            self.arrays[name] = x
+            return {"__array__": name}
+        if isinstance(x, np.generic):
+            if not isinstance(x, (np.bool_, np.integer, np.floating)):
+                raise TypeError(f"{_where(path)} is a {type(x).__name__}, which a checkpoint "
+                                f"cannot store")
+            return {"__numpy__": [x.dtype.str, x.item()]}
+        if isinstance(x, int):
+            return int(x)
+        if isinstance(x, float):
+            return float(x)
+        if isinstance(x, tuple):
+            return {"__tuple__": [self.encode(v, path + (i,)) for i, v in enumerate(x)]}
+        if isinstance(x, list):
+            return [self.encode(v, path + (i,)) for i, v in enumerate(x)]
+        if isinstance(x, Mapping):
+            if all(isinstance(k, str) for k in x) and not any(k in _TAGS for k in x):
+                return {k: self.encode(v, path + (k,)) for k, v in x.items()}
+            return {"__dict__": [[self.encode(k, path + ("key",)), self.encode(v, path + (k,))]
+                                 for k, v in x.items()]}
+        raise TypeError(f"{_where(path)} is a {type(x).__name__}, which a checkpoint cannot "
+                        f"store (only numbers, strings, lists, tuples, dicts and arrays)")
+
+
+def _where(path: tuple) -> str:
+    return path[0] + "".join(f"[{p!r}]" for p in path[1:])
+
+
+def _decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(x, list):
+        return [_decode(v, arrays) for v in x]
+    if not isinstance(x, dict):
+        return x
+    if len(x) == 1:
+        (tag, value), = x.items()
+        if tag == "__array__":
+            if value not in arrays:
+                raise CheckpointError(f"the checkpoint names an array {value!r} it does "
+                                      f"not hold")
+            return arrays[value]
+        if tag == "__tuple__":
+            return tuple(_decode(v, arrays) for v in value)
+        if tag == "__dict__":
+            return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+        if tag == "__numpy__":
+            dtype = np.dtype(value[0])
+            if dtype.kind not in "biuf":
+                raise CheckpointError(f"the checkpoint holds a scalar of dtype {dtype}")
+            return dtype.type(value[1])
+    return {k: _decode(v, arrays) for k, v in x.items()}
+
+
+# ---- parameters -------------------------------------------------------------------------
+
+def _named(params: Any) -> list[tuple[Key, np.ndarray]]:
+    """(key, array) for parameters in the forms optimizers take."""
+    if isinstance(params, FlatParams):
+        return [(k, params[k]) for k in params]
+    if isinstance(params, Mapping):
+        items = list(params.items())
+    elif isinstance(params, (list, tuple)):
+        if params and all(isinstance(g, Mapping) for g in params):     # param groups
+            items = []
+            for gi, group in enumerate(params):
+                if "params" not in group:
+                    raise ValueError(f"param group {gi} has no 'params' entry")
+                inner = group["params"]
+                items += (list(inner.items()) if isinstance(inner, Mapping)
+                          else [(len(items) + i, a) for i, a in enumerate(inner)])
+        else:
+            items = list(enumerate(params))
+    else:
+        raise TypeError(f"params must be a list, dict, param groups or FlatParams, got "
+                        f"{type(params).__name__}")
+    for key, arr in items:
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"parameter {label_of(key)} must be a NumPy array, got "
+                            f"{type(arr).__name__}")
+    return items
+
+
+def _optimizer_params(optimizer: Any) -> list[tuple[Key, np.ndarray]]:
+    return [(t.key, t.array) for t in optimizer._tensors]
+
+
+# ---- save ------------------------------------------------------------------------------
+
+def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
+         *, ema: Any = None) -> None:
+    """Write ``optimizer`` (and ``scheduler``, ``params``, ``ema``) to the checkpoint
+    ``path``, atomically.
+
+    ``params``: the arrays to store (list, dict, param groups or FlatParams); None stores
+    the optimizer's own parameters.  ``scheduler``: an ``fastopt.lr_scheduler`` scheduler
+    of this optimizer, or None.  ``ema``: a :class:`fastopt.EMA`, or None.  Everything is
+    encoded before the file is opened: a value that cannot be stored raises TypeError and
+    leaves the old checkpoint alone.
+    """
+    import json                         # here, not at import: keeps `import fastopt` light
+    from . import __version__
+    if ema is not None and getattr(ema, "_swapped", False):
+        raise RuntimeError("save() inside ema.average_parameters(): the parameters hold the "
+                           "averaged weights")
+    enc = _Encoder()
+    named = _optimizer_params(optimizer) if params is None else _named(params)
+    meta: dict[str, Any] = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "fastopt_version": __version__,
+        "optimizer": enc.encode(optimizer.state_dict(), ("optimizer",)),
+        "params": enc.encode({k: a for k, a in named}, ("params",)),
+        "scheduler": None, "ema": None,
+    }
+    if scheduler is not None:
+        _check_scheduler_owner(scheduler, optimizer)
+        meta["scheduler"] = {"type": type(scheduler).__name__,
+                             "state": enc.encode(scheduler.state_dict(), ("scheduler",))}
+    if ema is not None:
+        meta["ema"] = enc.encode(ema.state_dict(), ("ema",))
+    text = json.dumps(meta, allow_nan=True, separators=(",", ":"))
+    members = {META: np.frombuffer(text.encode("utf-8"), np.uint8), **enc.arrays}
+    _write_atomically(os.fspath(path), members)
+
+
+def _check_scheduler_owner(scheduler: Any, optimizer: Any) -> None:
+    owner = getattr(scheduler, "optimizer", optimizer)
+    if owner is not optimizer:
+        raise ValueError(f"the {type(scheduler).__name__} is attached to another optimizer")
+
+
+def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **members)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:                                 # make the rename itself durable (POSIX)
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+# ---- load ------------------------------------------------------------------------------
+
+def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata and every array of the checkpoint, all read (and CRC-checked)."""
+    import json
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not hasattr(npz, "files"):
+            raise CheckpointError(f"{path} is a .npy file, not a fastopt checkpoint")
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError):
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{path} is not a readable fastopt checkpoint (damaged or "
+                              f"truncated?): {e}") from e
+    raw = arrays.pop(META, None)
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path} is not a fastopt checkpoint (no {META} member)")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{path}: the checkpoint's metadata is damaged: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a fastopt checkpoint")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {version!r}; this fastopt "
+                              f"reads format {FORMAT_VERSION} (saved by fastopt "
+                              f"{meta.get('fastopt_version', '?')})")
+    for key in ("optimizer", "params", "scheduler", "ema"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: the checkpoint's metadata has no {key!r}")
+    return meta, arrays
+
+
+def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
+         *, ema: Any = None) -> None:
+    """Restore a checkpoint written by :func:`save` into ``optimizer`` (and
+    ``scheduler``, ``params``, ``ema``), built the same way as the saved ones.
+
+    ``params``: where the stored parameters go (same names, shapes and dtypes); None: the
+    optimizer's own parameters.  A ``scheduler`` or ``ema`` given must have been saved;
+    one saved but not given is left out.  Everything is checked before anything is
+    written: a refused load raises :class:`CheckpointError` and changes nothing.
+    """
+    path = os.fspath(path)
+    meta, arrays = _read(path)
+
+    def fail(what: str, e: Exception) -> CheckpointError:
+        return CheckpointError(f"{path}: cannot load the {what}: {e}")
+
+    # the optimizer
+    try:
+        opt_state = _decode(meta["optimizer"], arrays)
+        checked_opt = optimizer._check_state_dict(opt_state)
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise fail("optimizer state", e) from e
+
+    # the parameters
+    targets = _optimizer_params(optimizer) if params is None else _named(params)
+    try:
+        saved = _decode(meta["params"], arrays)
+    except (TypeError, ValueError, KeyError) as e:
+        raise fail("parameters", e) from e
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: the checkpoint's parameters are damaged")
+    keys = [k for k, _ in targets]
+    if list(saved) != keys:
+        raise CheckpointError(
+            f"{path}: the checkpoint holds parameters {[label_of(k) for k in saved]}, "
+            f"these are {[label_of(k) for k in keys]}")
+    for key, dest in targets:
+        src = saved[key]
+        if not isinstance(src, np.ndarray) or src.shape != dest.shape \
+                or src.dtype != dest.dtype:
+            got = f"{src.dtype} {src.shape}" if isinstance(src, np.ndarray) else type(src).__name__
+            raise CheckpointError(f"{path}: parameter {label_of(key)} is a {dest.dtype} array "
+                                  f"of shape {dest.shape}, the checkpoint holds {got}")
+        if not dest.flags.writeable:
+            raise CheckpointError(f"{path}: parameter {label_of(key)} is read-only")
+
+    # the scheduler: loaded into a copy first (sharing the optimizer, which it must not
+    # touch), so that a state it refuses changes nothing
+    sched_state = None
+    if scheduler is not None:
+        if meta["scheduler"] is None:
+            raise CheckpointError(f"{path}: the checkpoint holds no scheduler state")
+        saved_type = meta["scheduler"].get("type") if isinstance(meta["scheduler"], dict) else None
+        if saved_type != type(scheduler).__name__:
+            raise CheckpointError(f"{path}: the checkpoint's scheduler is {saved_type}, not "
+                                  f"{type(scheduler).__name__}")
+        try:
+            _check_scheduler_owner(scheduler, optimizer)
+            sched_state = _decode(meta["scheduler"]["state"], arrays)
+            if not isinstance(sched_state, dict):
+                raise TypeError("the state is not a dict")
+            current = scheduler.state_dict()
+            if set(sched_state) != set(current):
+                raise ValueError(f"the state holds {sorted(sched_state)}, this "
+                                 f"{type(scheduler).__name__} {sorted(current)}")
+            owner = getattr(scheduler, "optimizer", None)
+            trial = copy.deepcopy(scheduler, {id(owner): owner} if owner is not None else {})
+            trial.load_state_dict(copy.deepcopy(sched_state))
+        except CheckpointError:
+            raise
+        except Exception as e:                      # a scheduler's own refusal, any kind
+            raise fail("scheduler state", e) from e
+
+    # the EMA
+    checked_ema = None
+    if ema is not None:
+        if meta["ema"] is None:
+            raise CheckpointError(f"{path}: the checkpoint holds no EMA state")
+        try:
+            checked_ema = ema._check_state_dict(_decode(meta["ema"], arrays))
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, KeyError, RuntimeError) as e:
+            raise fail("EMA state", e) from e
+
+    # everything checked: commit
+    optimizer._apply_state_dict(checked_opt)
+    for key, dest in targets:
+        np.copyto(dest, saved[key])
+    if scheduler is not None:
+        scheduler.load_state_dict(sched_state)
+    if ema is not None:
+        ema._apply_state_dict(checked_ema)
+

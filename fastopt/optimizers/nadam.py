@@ -1,0 +1,66 @@
+"""NAdam (OPTIMIZERS.md, "NAdam")."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _checks as check
+from .._optimizer import Optimizer
+
+
+def _mu(beta1: float, momentum_decay: float, step: int) -> float:
+    """The momentum coefficient mu_t, as torch computes it."""
+    return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (Dozat, 2016) with torch.optim.NAdam's options, names
+    and defaults.
+
+    The product of the momentum coefficients, ``mu_product``, is kept per param group in
+    ``state_dict()["group_state"]`` (torch keeps one per parameter; within a group they
+    are always equal).  ``decoupled_weight_decay=True`` gives NAdamW.
+    """
+
+    kernel = "nadam"
+    buffers = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False,
+                 backend: str | None = None,
+                 **options: Any):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), backend, **options)
+
+    def _initial_group_state(self, group: dict[str, Any]) -> dict[str, float]:
+        return {"mu_product": 1.0}
+
+    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr = check.non_negative("lr", group["lr"])
+        beta1, beta2 = check.betas(group["betas"])
+        eps = check.positive("eps", group["eps"])
+        wd = check.non_negative("weight_decay", group["weight_decay"])
+        momentum_decay = check.non_negative("momentum_decay", group["momentum_decay"])
+        decoupled = check.flag("decoupled_weight_decay", group["decoupled_weight_decay"])
+        state = self.group_state[gi]
+        if not isinstance(state, dict) or "mu_product" not in state:
+            raise ValueError("NAdam's group state must hold mu_product")
+        mu_product = check.unit_interval("mu_product", state["mu_product"], closed=True)
+        mu = _mu(beta1, momentum_decay, step)
+        mu_next = _mu(beta1, momentum_decay, step + 1)
+        mu_product = mu_product * mu
+        mu_product_next = mu_product * mu_next
+        return (1.0 - lr * wd if decoupled else 1.0,
+                0.0 if decoupled else wd,
+                1.0 - beta1, beta2, 1.0 - beta2,
+                1.0 - beta2 ** step, eps,
+                -lr * (1.0 - mu) / (1.0 - mu_product),
+                (-lr * mu_next) / (1.0 - mu_product_next))
+
+    def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
+        beta1 = float(group["betas"][0])
+        state = self.group_state[gi]
+        state["mu_product"] = float(state["mu_product"]) * _mu(
+            beta1, float(group["momentum_decay"]), step)

@@ -1,0 +1,61 @@
+"""RMSprop (OPTIMIZERS.md, "RMSprop")."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _checks as check
+from .._optimizer import Optimizer
+from .sgd import _nonzero
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012) with torch.optim.RMSprop's options, names and defaults.
+
+    eps is added outside the square root and there is no bias correction, as in torch.
+    ``centered=True`` divides by an estimate of the gradient's variance instead of its
+    second moment; ``momentum > 0`` keeps a momentum buffer of the scaled steps.
+
+    Which buffers a group has is decided when the optimizer is built: ``momentum`` may
+    change afterwards and drop to 0, ``centered`` may be switched off (the unused buffer
+    is left as it is, as torch does), but neither can be switched on later.
+    """
+
+    kernel = "rmsprop"
+    buffers = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False, backend: str | None = None,
+                 **options: Any):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered,
+                                      maximize=maximize), backend, **options)
+
+    # Which optional buffers exist is recorded here at build time (the base calls this
+    # once) and enforced in _scalars: an option may be switched off later, not on.
+    def _structure_of(self, group: dict[str, Any]) -> tuple:
+        return (_nonzero(group["centered"]), _nonzero(group["momentum"]))
+
+    def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return (("square_avg",) + (("grad_avg",) if _nonzero(group["centered"]) else ())
+                + (("momentum_buffer",) if _nonzero(group["momentum"]) else ()))
+
+    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr = check.non_negative("lr", group["lr"])
+        alpha = check.unit_interval("alpha", group["alpha"], closed=True)
+        eps = check.positive("eps", group["eps"])
+        wd = check.non_negative("weight_decay", group["weight_decay"])
+        momentum = check.non_negative("momentum", group["momentum"])
+        centered = check.flag("centered", group["centered"])
+        had_centered, had_momentum = self._structure[gi]
+        if centered and not had_centered:
+            raise ValueError("centered=True, but this optimizer was built with "
+                             "centered=False and has no grad_avg buffer; build it with "
+                             "centered=True to use it")
+        use_momentum = momentum != 0.0
+        if use_momentum and not had_momentum:
+            raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
+                             f"with momentum=0 and has no momentum buffer; build it with a "
+                             f"non-zero momentum to use one")
+        return (wd, alpha, 1.0 - alpha, eps, lr, momentum, 1.0 if centered else 0.0,
+                1.0 if use_momentum else 0.0)

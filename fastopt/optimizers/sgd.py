@@ -1,0 +1,81 @@
+"""SGD with momentum, dampening and Nesterov momentum (OPTIMIZERS.md, "SGD")."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _checks as check
+from .._optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with torch.optim.SGD's options, names and defaults.
+
+    With ``momentum > 0`` a momentum buffer is kept (``buf = g`` on its first step,
+    ``buf = momentum*buf + (1-dampening)*g`` after); ``nesterov=True`` steps along
+    ``g + momentum*buf`` and needs ``momentum > 0`` and ``dampening == 0``.
+
+    Whether a group has a momentum buffer is decided when the optimizer is built:
+    ``momentum`` may change afterwards (schedulers cycle it) and may drop to 0 (the
+    buffer is then left as it is, as torch does), but a group built with
+    ``momentum=0`` cannot take a non-zero momentum later.
+    """
+
+    kernel = "sgd"
+    buffers = ("momentum_buffer",)
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False, backend: str | None = None,
+                 **options: Any):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize), backend, **options)
+
+    # The momentum buffer exists where the group was built with momentum != 0; that
+    # choice is recorded here (the base calls this once, at build time) and enforced in
+    # _scalars, which lets momentum change between non-zero values and drop to 0.
+    def _structure_of(self, group: dict[str, Any]) -> tuple:
+        return (_nonzero(group["momentum"]),)
+
+    def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return self.buffers if _nonzero(group["momentum"]) else ()
+
+    def _initial_group_state(self, group: dict[str, Any]) -> dict[str, float]:
+        # torch fills the buffer with g on the first step that uses it (buf is None)
+        return {"momentum_buffer_set": 0.0}
+
+    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr = check.non_negative("lr", group["lr"])
+        momentum = check.non_negative("momentum", group["momentum"])
+        dampening = check.unit_interval("dampening", group["dampening"], closed=True)
+        wd = check.non_negative("weight_decay", group["weight_decay"])
+        nesterov = check.flag("nesterov", group["nesterov"])
+        if nesterov and (momentum <= 0.0 or dampening != 0.0):
+            raise ValueError(f"nesterov=True requires momentum > 0 and dampening == 0, got "
+                             f"momentum={group['momentum']!r}, "
+                             f"dampening={group['dampening']!r}")
+        use_momentum = momentum != 0.0
+        if use_momentum and not self._structure[gi][0]:
+            raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
+                             f"with momentum=0 and has no momentum buffer; build it with a "
+                             f"non-zero momentum to use one")
+        filled = self.group_state[gi].get("momentum_buffer_set")
+        if filled != 0.0 and filled != 1.0:
+            raise ValueError(f"group state momentum_buffer_set must be 0.0 or 1.0, got "
+                             f"{filled!r}")
+        first = filled == 0.0
+        return (wd, lr, momentum, 1.0 - dampening, 1.0 if use_momentum else 0.0,
+                1.0 if first else 0.0, 1.0 if nesterov else 0.0)
+
+    def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
+        if group["momentum"] != 0:
+            self.group_state[gi]["momentum_buffer_set"] = 1.0
+
+
+def _nonzero(value: Any) -> bool:
+    """Whether a hyperparameter read at build time is on (a value that is not a number is
+    reported by the checks in _scalars, right after)."""
+    try:
+        return bool(value != 0)
+    except (TypeError, ValueError):
+        return True

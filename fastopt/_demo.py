@@ -24,7 +24,7 @@ HEADLINES = {
     "diabetes": ("test_rmse", "tuned_test_rmse", "least_squares_test_rmse"),
     "optimizer_comparison": ("optimizers", "adam_bowl_loss", "adam_rosenbrock_loss", "best_on_rosenbrock"),
     "sparse_gradients": ("adam_final_loss", "sgd_momentum_final_loss", "adagrad_final_loss"),
-    "digits": ("test_accuracy", "handwritten_test_accuracy", "optimizer_speedup"),
+    "digits": ("test_accuracy", "fastopt_step_us", "handwritten_step_us", "optimizer_speedup"),
     "adaptive_lr": ("effective_step_slope", "max_weight_error"),
 }
 

@@ -1,10 +1,12 @@
-"""``python -m fastopt <command>``: small tools that come with fastopt.
+"""``python -m fastopt COMMAND``: fastopt's command-line tools.
 
     python -m fastopt bench [--quick] [--optimizer NAME ...] [--sizes N ...]
                             [--backend B ...] [--dtype D ...]
+    python -m fastopt demo  [--quick] ...
 
-Each command lives in its own module, which registers a subparser with ``add_parser``
-(and sets ``func``); adding one is an import and a call below.
+Each command lives in its own module, whose ``add_parser(commands)`` registers a
+subparser and sets ``run`` (a function of the parsed arguments returning the exit code);
+adding a command is an import and a call in ``build_parser``.
 """
 from __future__ import annotations
 
@@ -13,17 +15,18 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _bench
+    from . import _bench, _demo
     parser = argparse.ArgumentParser(prog="python -m fastopt",
-                                     description="Tools that come with fastopt.")
+                                     description="fastopt's command-line tools")
     commands = parser.add_subparsers(dest="command", required=True)
     _bench.add_parser(commands)
+    _demo.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -822,7 +822,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="fastopt.set_num_threads for the run (default: OpenMP's count)")
     p.add_argument("--no-torch", action="store_true", help="don't compare with torch")
-    p.set_defaults(func=main)
+    p.set_defaults(run=main)
     return p
 
 

@@ -158,7 +158,7 @@ def check_defaults_are_torchs(cls, torch_cls) -> None:
     ours_sig = inspect.signature(cls).parameters
     theirs_sig = inspect.signature(torch_cls).parameters
     for name, p in ours_sig.items():
-        if name in ("params", "backend"):
+        if name in ("params", "backend", "options"):
             continue
         assert theirs_sig[name].default == p.default, name
         assert theirs_sig[name].kind == p.kind, name      # maximize is keyword-only in both

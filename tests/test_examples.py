@@ -1,0 +1,102 @@
+"""The examples (fastopt.examples) in quick mode, their scripts, and
+``python -m fastopt demo --quick`` end to end.  Skipped without the demo extra
+(matplotlib, scikit-learn)."""
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+import fastopt  # noqa: E402
+from fastopt.examples import EXAMPLES  # noqa: E402
+from harness import python_env  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def example(name):
+    return importlib.import_module(f"fastopt.examples.{name}")
+
+
+def test_diabetes_regression_reaches_least_squares():
+    m = example("diabetes_regression").main(quick=True)
+    # 20 epochs of Adam get within a few points of the exact least-squares fit (~54).
+    assert m["test_rmse"] < 60
+    assert abs(m["test_rmse"] - m["least_squares_test_rmse"]) < 3
+
+
+def test_diabetes_tune_runs_a_study():
+    pytest.importorskip("optuna")
+    m = example("diabetes_regression").main(quick=True, tune_study=True, trials=3)
+    assert set(m["tuned_settings"]) == {"lr", "beta1", "beta2", "eps", "epochs"}
+    assert m["tuned_test_rmse"] < 70
+
+
+def test_optimizer_comparison_runs_every_optimizer():
+    m = example("optimizer_comparison").main(quick=True)
+    assert m["adam_bowl_loss"] < 1e-3                 # from 8.5 at the start
+    for problem in ("rosenbrock", "bowl"):
+        finals = m[problem]["final_loss"]
+        assert "Adam" in finals and "AdamW" in finals
+        assert m["optimizers"] + len(m["missing"]) == 13
+        start = m[problem]["initial_loss"]
+        for label, loss in finals.items():           # every optimizer fastopt has got somewhere
+            assert math.isfinite(loss) and loss < 0.7 * start, (problem, label, loss, start)
+    assert ("SGD" in m["missing"]) == (getattr(fastopt, "SGD", None) is None)
+
+
+def test_sparse_gradients():
+    m = example("sparse_gradients").main(quick=True)
+    assert m["adam_final_loss"] < 1e-2 * m["initial_loss"]
+    if getattr(fastopt, "SGD", None) is None:
+        assert "SGD momentum=0.9" in m["missing"]
+    else:
+        assert m["adam_final_loss"] < m["sgd_momentum_final_loss"]
+
+
+def test_digits_mlp_fastopt_and_handwritten_adam_agree():
+    m = example("digits_mlp").main(quick=True)
+    assert m["test_accuracy"] >= 0.9
+    # the same rule from the same start on the same minibatches: the same curve
+    assert m["max_accuracy_difference"] <= 0.01
+    assert m["fastopt_optimizer_seconds"] > 0 and m["handwritten_optimizer_seconds"] > 0
+
+
+def test_adaptive_lr_effective_step_follows_the_gradient():
+    m = example("adaptive_lr").main(quick=True)
+    assert m["effective_step_slope"] == pytest.approx(-2.0, abs=0.1)
+    assert m["max_weight_error"] < 1e-2
+
+
+@pytest.mark.parametrize("name", [name for _, name in EXAMPLES])
+def test_example_script_calls_the_module(name):
+    path = os.path.join(ROOT, "examples", f"{name}.py")
+    if not os.path.exists(path):
+        pytest.skip("not a source checkout")
+    with open(path) as f:
+        assert f"from fastopt.examples.{name} import cli" in f.read()
+    assert callable(example(name).cli) and callable(example(name).main)
+
+
+def test_demo_command(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fastopt", "demo", "--quick", "--out", "out"],
+                         capture_output=True, text=True, cwd=tmp_path, env=python_env(), timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    with open(tmp_path / "out" / "summary.json") as f:
+        summary = json.load(f)
+    assert set(summary) == {"run"} | {key for key, _ in EXAMPLES}
+    assert summary["run"]["quick"] is True
+    assert "Adam" in summary["run"]["optimizers"]
+    for key, _ in EXAMPLES:
+        assert "error" not in summary[key], summary[key]
+        assert summary[key]["seconds"] > 0
+        assert (tmp_path / "out" / summary[key]["figure"]).stat().st_size > 1000
+    assert summary["digits"]["test_accuracy"] >= 0.9
+    assert summary["diabetes"]["test_rmse"] < 60
+    assert "digits" in out.stdout and "total" in out.stdout

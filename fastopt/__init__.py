@@ -12,9 +12,8 @@ from ._backend import get_backend, set_backend
 from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
 from ._threads import get_num_threads, set_num_threads
+from ._version import __version__
 from .optimizers import Adam, AdamW
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adam", "AdamW", "FlatParams", "Optimizer", "flatten", "lr_scheduler",

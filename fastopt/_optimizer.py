@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _backend, _kernels
-from ._params import Key, grads_in_order, parse_params
+from ._params import GradsLike, Key, ParamsLike, grads_in_order, parse_params
 from ._plan import GRAD, address, build_plans
 
 STATE_FORMAT = 1
@@ -26,7 +26,8 @@ class Optimizer:
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Any, defaults: dict[str, Any], backend: str | None = None):
+    def __init__(self, params: ParamsLike, defaults: dict[str, Any],
+                 backend: str | None = None):
         self.backend, module = _backend.load(backend)
         overrides, tensors, flat = parse_params(params)
         self.defaults = dict(defaults)
@@ -101,7 +102,7 @@ class Optimizer:
                 raise type(e)(f"param group {gi}: {e}") from None
             raise
 
-    def step(self, grads: Any = None) -> None:
+    def step(self, grads: GradsLike = None) -> None:
         """One update of every parameter.
 
         ``grads``: the gradients in the parameters' structure (a list in order, or a dict
@@ -120,7 +121,7 @@ class Optimizer:
             self._after_step(gi, group, t)
         self._step = t
 
-    def _take_grads(self, grads: Any) -> None:
+    def _take_grads(self, grads: GradsLike) -> None:
         """Point the address table's gradient column at this step's gradients."""
         if grads is None:
             if self._default_grads is None:

@@ -11,6 +11,7 @@ aligned buffers, and the two tables every backend's kernels read:
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -91,6 +92,6 @@ def build_plans(tensors: list[Tensor], n_groups: int, buffer_names: tuple[str, .
                 continue
             rows[members] = np.arange(first, first + len(members))
             plans.append(Plan(g, dtype, [tensors[i] for i in members], table, first,
-                              buffer_names, live(g), lambda name, g=g: init(g, name)))
+                              buffer_names, live(g), partial(init, g)))
             first += len(members)
     return plans, table, rows

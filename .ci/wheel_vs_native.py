@@ -5,11 +5,14 @@
 ``--wheel-python``: an interpreter whose environment has the repaired wheel installed
 (``bash .ci/run`` leaves one in .venv-ci).  ``--native-src``: a copy of the source tree;
 it is built in place with ``FASTOPT_NATIVE=1`` by this script's interpreter if it has no
-compiled modules yet (it must be the same Python version as the wheel's).
+compiled modules yet (it must be the same Python version as the wheel's).  Both run
+under the wheel's interpreter (same NumPy), so only fastopt's build differs.
 
-Speed: Adam float32 steps at each size, wheel and native alternately, each in a fresh
-subprocess per round, ``--steps`` timed steps per subprocess after warm-up; the table
-gives the median over rounds of each subprocess's median step time.
+Speed: Adam float32 steps at each size and thread count, wheel and native back to back
+(which goes first alternates by round), each in a fresh subprocess, ``--steps`` timed
+steps per subprocess after 5 warm-up steps.  The table gives, per variant, the median
+over rounds of each subprocess's median step time (and the minimum over rounds), and the
+median of the per-round wheel/native ratios, which is what to read on a shared machine.
 
 Bits: the same deterministic runs (Adam, and AMSGrad with weight decay; float32 and
 float64) under the wheel with FASTOPT_CPU=base, v3, v4 and its own choice, and under the
@@ -99,11 +102,12 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[0, 1],
                     help="0: fastopt's default (OpenMP's count)")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=21)
+    ap.add_argument("--steps", type=int, default=31)
     a = ap.parse_args()
     native_src = os.path.abspath(a.native_src)
+    wheel_python = os.path.abspath(a.wheel_python)   # not realpath: keep the venv
     build_native(native_src)
-    variants = {"wheel": (a.wheel_python, None), "native": (sys.executable, native_src)}
+    variants = {"wheel": (wheel_python, None), "native": (wheel_python, native_src)}
 
     # Bits first: every variant must compute the same thing.
     print("bitwise agreement (100,003 elements, 20 steps; Adam, AMSGrad+wd, maximize; "
@@ -131,17 +135,18 @@ def main():
                     results.setdefault((n, th, name), []).append(r)
         print(f"round {rnd + 1}/{a.rounds} done", flush=True)
 
-    print(f"\nAdam float32 step time, ms: median over {a.rounds} rounds of the median of "
-          f"{a.steps} steps (min over rounds in brackets)")
-    print(f"{'elements':>10} {'threads':>7} {'wheel':>16} {'native':>16} {'wheel/native':>12}")
+    print(f"\nAdam float32 step time, ms: median over {a.rounds} rounds of each subprocess's "
+          f"median of {a.steps} steps [min over rounds]; wheel/native: median of the "
+          f"per-round ratios (the two run back to back)")
+    print(f"{'elements':>10} {'threads':>7} {'wheel':>17} {'native':>17} {'wheel/native':>12}")
     for n in a.sizes:
         for th in a.threads:
             w = [r["median_ms"] for r in results[(n, th, "wheel")]]
             nat = [r["median_ms"] for r in results[(n, th, "native")]]
             nthreads = results[(n, th, "wheel")][0]["threads"]
-            wm, nm = statistics.median(w), statistics.median(nat)
-            print(f"{n:>10,} {nthreads:>7} {wm:>8.3f} [{min(w):.3f}] {nm:>8.3f} "
-                  f"[{min(nat):.3f}] {wm / nm:>12.3f}")
+            ratio = statistics.median(x / y for x, y in zip(w, nat))
+            print(f"{n:>10,} {nthreads:>7} {statistics.median(w):>8.3f} [{min(w):6.3f}] "
+                  f"{statistics.median(nat):>8.3f} [{min(nat):6.3f}] {ratio:>12.3f}")
     levels = {name: results[(a.sizes[0], a.threads[0], name)][0]["level"] for name in variants}
     print(f"levels picked: wheel {levels['wheel']}, native build {levels['native']} "
           f"(every level of the native build is compiled with -march=native)")

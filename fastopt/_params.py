@@ -111,9 +111,9 @@ class FlatParams(Mapping):
 
 
 #: What an optimizer takes as ``params``: a list of arrays, a dict of named arrays,
-#: torch-style param groups (dicts with a "params" entry), or a FlatParams.
-ParamsLike = Union[FlatParams, Sequence[np.ndarray], Mapping[str, np.ndarray],
-                   Sequence[Mapping[str, Any]]]
+#: torch-style param groups (a list of dicts with a "params" entry), or a FlatParams.
+#: (Sequence[Any]: a list of dicts of mixed value types is inferred as list[object].)
+ParamsLike = Union[FlatParams, Mapping[str, np.ndarray], Sequence[Any]]
 #: What ``step`` takes as gradients: a list (in the parameters' order), a dict (by name),
 #: one flat array, or None for FlatParams (their ``.grads`` buffer).
 GradsLike = Union[Sequence[np.ndarray], Mapping[str, np.ndarray], np.ndarray, None]

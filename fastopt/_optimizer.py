@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _backend, _kernels
 from ._errors import NonFiniteError
-from ._params import Key, grads_in_order, parse_params
+from ._params import GradsLike, Key, ParamsLike, grads_in_order, parse_params
 from ._plan import GRAD, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
@@ -79,7 +79,7 @@ class Optimizer:
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Any, defaults: dict[str, Any], backend: str | None = None, *,
+    def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
                  **unknown: Any):
         if unknown:
@@ -186,7 +186,7 @@ class Optimizer:
                 raise type(e)(f"param group {gi}: {e}") from None
             raise
 
-    def step(self, grads: Any = None) -> None:
+    def step(self, grads: GradsLike = None) -> None:
         """One update of every parameter.
 
         ``grads``: the gradients in the parameters' structure (a list in order, or a dict
@@ -279,7 +279,7 @@ class Optimizer:
                 rows.add(plan.first_row + int(plan.chunks[c, 0]))
         return [label for label, row in zip(self._labels, self._rows.tolist()) if row in rows]
 
-    def _take_grads(self, grads: Any) -> None:
+    def _take_grads(self, grads: GradsLike) -> None:
         """Point the address table's gradient column at this step's gradients."""
         if grads is None:
             if self._default_grads is None:

@@ -2,7 +2,7 @@
 torch-style param groups, or a ``FlatParams`` made by :func:`flatten`."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -110,10 +110,20 @@ class FlatParams(Mapping):
         return f"FlatParams({{{shapes}}})"
 
 
-def flatten(params: Mapping[str, Any] | list | tuple) -> FlatParams:
+#: What an optimizer takes as ``params``: a list of arrays, a dict of named arrays,
+#: torch-style param groups (a list of dicts with a "params" entry), or a FlatParams.
+#: (Sequence[Any]: a list of dicts of mixed value types is inferred as list[object].)
+ParamsLike = Union[FlatParams, Mapping[str, np.ndarray], Sequence[Any]]
+#: What ``step`` takes as gradients: a list (in the parameters' order), a dict (by name),
+#: one flat array, or None for FlatParams (their ``.grads`` buffer).
+GradsLike = Union[Sequence[np.ndarray], Mapping[str, np.ndarray], np.ndarray, None]
+
+
+def flatten(params: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> FlatParams:
     """Copy a dict of named arrays (or a list of arrays) into a :class:`FlatParams`."""
     if isinstance(params, FlatParams):
         raise TypeError("these parameters are already flat")
+    items: list[tuple[Key, Any]]
     if isinstance(params, Mapping):
         items = list(params.items())
         for key, _ in items:
@@ -123,7 +133,7 @@ def flatten(params: Mapping[str, Any] | list | tuple) -> FlatParams:
         items = list(enumerate(params))
     else:
         raise TypeError(f"flatten takes a dict or a list of arrays, got {type(params).__name__}")
-    arrays = {}
+    arrays: dict[Key, np.ndarray] = {}
     for key, arr in items:
         label = label_of(key)
         if not isinstance(arr, np.ndarray):

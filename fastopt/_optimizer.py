@@ -94,10 +94,10 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.group_state: list[dict[str, float]] = []
         for gi, override in enumerate(overrides):
-            unknown = sorted(set(override) - set(defaults))
-            if unknown:
+            extra = sorted(set(override) - set(defaults))
+            if extra:
                 raise TypeError(f"param group {gi}: {type(self).__name__} has no "
-                                f"hyperparameter {', '.join(map(repr, unknown))}")
+                                f"hyperparameter {', '.join(map(repr, extra))}")
             group = {"params": [t.array for t in tensors if t.group == gi],
                      **defaults, **override}
             self.param_groups.append(group)
@@ -249,7 +249,7 @@ class Optimizer:
         factor folded into the gradient scale, or None where the step is skipped.
         (For a subclass that overrides step(): call this once the gradients are taken.)"""
         scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
-        for run in self._prepass:
+        for run in self._prepass or ():
             run(())
         total = fsum_partials(self._prepass_outs)
         if self._nonfinite != "propagate" and not math.isfinite(total):

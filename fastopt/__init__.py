@@ -13,13 +13,12 @@ from ._errors import NonFiniteError
 from ._optimizer import Optimizer
 from ._params import FlatParams, flatten
 from ._threads import get_num_threads, set_num_threads
+from ._version import __version__
 from .checkpoint import CheckpointError, load, save
 from .clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .ema import EMA
 from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lamb, Lion, NAdam,
                          RAdam, RMSprop, Rprop)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta",

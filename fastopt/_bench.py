@@ -667,28 +667,39 @@ def mlp_shapes(n_tensors: int = 200, total: int = 1_000_000) -> list[tuple[int, 
     return shapes
 
 
-def busy_work(kind: str = "sin", nbytes: int | None = None) -> Callable[[], None]:
+class Work:
     """A few milliseconds of NumPy work, as a forward and backward pass would do between
-    two steps: long enough for a thread pool to go to sleep.
+    two steps: long enough for a thread pool to go to sleep.  Call it to run it once.
 
     ``sin``: np.sin over ``nbytes`` (default 8 MB) of float32, on one thread; ``matmul``: a
     float32 matmul of square matrices of ``nbytes`` (default 1 MB) in all, on BLAS's
     threads (which a spinning OpenMP worker would compete with)."""
-    nbytes = nbytes or (8 << 20 if kind == "sin" else 1 << 20)
-    if kind == "sin":
-        x = np.linspace(0, 1, nbytes // 4, dtype=np.float32)
-        y = np.empty_like(x)
-        work = lambda: np.sin(x, out=y)  # noqa: E731
-    elif kind == "matmul":
-        side = int(math.sqrt(nbytes // 12))
-        rng = np.random.default_rng(0)
-        a, b = (rng.standard_normal((side, side), dtype=np.float32) for _ in range(2))
-        c = np.empty_like(a)
-        work = lambda: np.matmul(a, b, out=c)  # noqa: E731
-    else:
-        raise ValueError(f"unknown work {kind!r}: sin or matmul")
-    work.kind = kind
-    return work
+
+    def __init__(self, kind: str = "sin", nbytes: int | None = None):
+        nbytes = nbytes or (8 << 20 if kind == "sin" else 1 << 20)
+        if kind == "sin":
+            self.x = np.linspace(0, 1, nbytes // 4, dtype=np.float32)
+            self.y = np.empty_like(self.x)
+        elif kind == "matmul":
+            side = int(math.sqrt(nbytes // 12))
+            rng = np.random.default_rng(0)
+            self.x, self.w = (rng.standard_normal((side, side), dtype=np.float32)
+                              for _ in range(2))
+            self.y = np.empty_like(self.x)
+        else:
+            raise ValueError(f"unknown work {kind!r}: sin or matmul")
+        self.kind = kind
+
+    def __call__(self) -> None:
+        if self.kind == "sin":
+            np.sin(self.x, out=self.y)
+        else:
+            np.matmul(self.x, self.w, out=self.y)
+
+
+def busy_work(kind: str = "sin", nbytes: int | None = None) -> Work:
+    """``Work(kind, nbytes)``: NumPy work to run between two steps."""
+    return Work(kind, nbytes)
 
 
 # ----------------------------------------------------------------------------------------

@@ -118,11 +118,22 @@ cdef class Kernel:
 cdef extern from *:
     """
     static int fastopt_cpu_level(void) {
-    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \\
-        (defined(__clang__) || __GNUC__ >= 12)
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
         __builtin_cpu_init();
+    #if !defined(__clang__) && __GNUC__ >= 12
         if (__builtin_cpu_supports("x86-64-v4")) return 4;
         if (__builtin_cpu_supports("x86-64-v3")) return 3;
+    #else
+        /* clang (Apple's too) and older GCC reject the level names: test the features
+           that tell the levels apart (a CPU with these has the rest of its level). */
+        int v3 = __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2")
+            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+            && __builtin_cpu_supports("bmi2");
+        if (v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")
+                && __builtin_cpu_supports("avx512vl")) return 4;
+        if (v3) return 3;
+    #endif
     #endif
         return 1;
     }

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _backend, _kernels
 from ._errors import NonFiniteError
-from ._params import Key, grads_in_order, parse_params
+from ._params import GradsLike, Key, ParamsLike, grads_in_order, parse_params
 from ._plan import GRAD, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
@@ -80,7 +80,7 @@ class Optimizer:
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Any, defaults: dict[str, Any], backend: str | None = None, *,
+    def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
                  **unknown: Any):
         if unknown:
@@ -95,10 +95,10 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.group_state: list[dict[str, float]] = []
         for gi, override in enumerate(overrides):
-            unknown = sorted(set(override) - set(defaults))
-            if unknown:
+            extra = sorted(set(override) - set(defaults))
+            if extra:
                 raise TypeError(f"param group {gi}: {type(self).__name__} has no "
-                                f"hyperparameter {', '.join(map(repr, unknown))}")
+                                f"hyperparameter {', '.join(map(repr, extra))}")
             group = {"params": [t.array for t in tensors if t.group == gi],
                      **defaults, **override}
             self.param_groups.append(group)
@@ -214,7 +214,7 @@ class Optimizer:
         self._checked[gi] = entry if cacheable else None
         return entry
 
-    def step(self, grads: Any = None) -> None:
+    def step(self, grads: GradsLike = None) -> None:
         """One update of every parameter.
 
         ``grads``: the gradients in the parameters' structure (a list in order, or a dict
@@ -278,7 +278,7 @@ class Optimizer:
         factor folded into the gradient scale, or None where the step is skipped.
         (For a subclass that overrides step(): call this once the gradients are taken.)"""
         scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
-        for run in self._prepass:
+        for run in self._prepass or ():
             run(())
         total = fsum_partials(self._prepass_outs)
         if self._nonfinite != "propagate" and not math.isfinite(total):
@@ -308,7 +308,7 @@ class Optimizer:
                 rows.add(plan.first_row + int(plan.chunks[c, 0]))
         return [label for label, row in zip(self._labels, self._rows.tolist()) if row in rows]
 
-    def _take_grads(self, grads: Any) -> None:
+    def _take_grads(self, grads: GradsLike) -> None:
         """Point the address table's gradient column at this step's gradients."""
         if grads is None:
             if self._default_grads is None:

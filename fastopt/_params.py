@@ -2,7 +2,7 @@
 torch-style param groups, or a ``FlatParams`` made by :func:`flatten`."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -110,10 +110,20 @@ class FlatParams(Mapping):
         return f"FlatParams({{{shapes}}})"
 
 
-def flatten(params: Mapping[str, Any] | list | tuple) -> FlatParams:
+#: What an optimizer takes as ``params``: a list of arrays, a dict of named arrays,
+#: torch-style param groups (a list of dicts with a "params" entry), or a FlatParams.
+#: (Sequence[Any]: a list of dicts of mixed value types is inferred as list[object].)
+ParamsLike = Union[FlatParams, Mapping[str, np.ndarray], Sequence[Any]]
+#: What ``step`` takes as gradients: a list (in the parameters' order), a dict (by name),
+#: one flat array, or None for FlatParams (their ``.grads`` buffer).
+GradsLike = Union[Sequence[np.ndarray], Mapping[str, np.ndarray], np.ndarray, None]
+
+
+def flatten(params: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> FlatParams:
     """Copy a dict of named arrays (or a list of arrays) into a :class:`FlatParams`."""
     if isinstance(params, FlatParams):
         raise TypeError("these parameters are already flat")
+    items: list[tuple[Key, Any]]
     if isinstance(params, Mapping):
         items = list(params.items())
         for key, _ in items:
@@ -123,7 +133,7 @@ def flatten(params: Mapping[str, Any] | list | tuple) -> FlatParams:
         items = list(enumerate(params))
     else:
         raise TypeError(f"flatten takes a dict or a list of arrays, got {type(params).__name__}")
-    arrays = {}
+    arrays: dict[Key, np.ndarray] = {}
     for key, arr in items:
         label = label_of(key)
         if not isinstance(arr, np.ndarray):
@@ -205,7 +215,7 @@ def _refuse_overlaps(tensors: list[Tensor]) -> None:
                              f"given twice, or overlapping views)")
 
 
-def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any] | tuple[Any, ...]:
+def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any]:
     """Gradients given as a dict (by name) or a list (by position), in tensor order."""
     if isinstance(grads, Mapping):
         keys = [t.key for t in tensors]
@@ -220,7 +230,9 @@ def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any] | tuple[Any, 
                              + ("; " if missing and extra else "")
                              + (f"unknown {', '.join(extra)}" if extra else ""))
         return [grads[k] for k in keys]
-    if isinstance(grads, (list, tuple)):
+    if type(grads) is list:
         return grads                 # read, never kept: no copy on the per-step path
+    if isinstance(grads, (list, tuple)):
+        return list(grads)
     raise TypeError(f"gradients must be a list, a dict or one flat array, got "
                     f"{type(grads).__name__}")

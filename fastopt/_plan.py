@@ -16,6 +16,7 @@ on the order of the chunks, plans or param groups.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -116,6 +117,6 @@ def build_plans(tensors: list[Tensor], n_groups: int, buffer_names: tuple[str, .
                 continue
             rows[members] = np.arange(first, first + len(members))
             plans.append(Plan(g, dtype, [tensors[i] for i in members], table, first,
-                              buffer_names, live(g), lambda name, g=g: init(g, name)))
+                              buffer_names, live(g), partial(init, g)))
             first += len(members)
     return plans, table, rows

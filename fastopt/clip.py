@@ -51,6 +51,7 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_
 
 def _gradients(grads: Any) -> tuple[list[np.ndarray], list[str]]:
     """The gradient arrays and their labels, checked."""
+    items: list[tuple[Any, np.ndarray]]
     if isinstance(grads, np.ndarray):
         items = [(0, grads)]
     elif isinstance(grads, FlatParams):
@@ -142,7 +143,7 @@ class _Layout:
                          seg_in, out)
                 self.bound[(gi, name)] = entry
             run, seg_in, out = entry
-            if seg is not None:
+            if seg is not None and seg_in is not None:
                 seg_in[:] = seg
             run(scalars)
             if out is not None:
@@ -155,7 +156,7 @@ class _Layout:
         rows = []
         for gi, (_, idx, _, chunks, _) in enumerate(self.groups):
             entry = self.bound.get((gi, name))
-            if entry is not None and len(chunks):
+            if entry is not None and entry[2] is not None and len(chunks):
                 bad = np.flatnonzero(~np.isfinite(entry[2][:, 0]))
                 rows += [idx[int(chunks[c, 0])] for c in bad.tolist()]
         return labels[min(rows)] if rows else None

@@ -45,6 +45,7 @@ import types
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 __all__ = [
     "LRScheduler",
@@ -352,12 +353,12 @@ class LRScheduler:
 class _LambdaStateMixin:
     """state_dict handling for schedulers holding user ``lr_lambda`` callables."""
 
-    def state_dict(self) -> dict:
+    def state_dict(self: Any) -> dict:
         state = LRScheduler.state_dict(self)
         state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
         return state
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self: Any, state_dict) -> None:
         state = self._checked_state(state_dict)
         saved = state.pop("lr_lambdas", None)
         if saved is not None and len(saved) != len(self.lr_lambdas):
@@ -1006,12 +1007,12 @@ def _check_children(owner: str, optimizer, schedulers) -> list:
 class _CompositeStateMixin:
     """state_dict handling for schedulers that own child schedulers."""
 
-    def state_dict(self) -> dict:
+    def state_dict(self: Any) -> dict:
         state = LRScheduler.state_dict(self)
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
-    def load_state_dict(self, state_dict) -> None:
+    def load_state_dict(self: Any, state_dict) -> None:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         state = {k: v for k, v in state_dict.items() if k not in _TORCH_TRANSIENT_KEYS}
@@ -1082,7 +1083,7 @@ class SequentialLR(_CompositeStateMixin, LRScheduler):
         elif hasattr(target, "last_epoch"):
             target.last_epoch -= 1
 
-    def step(self) -> None:
+    def step(self) -> None:  # type: ignore[override]  # torch's signature
         """Advance one epoch, handing over to the next scheduler at a milestone."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -1116,7 +1117,7 @@ class ChainedScheduler(_CompositeStateMixin, LRScheduler):
     def last_epoch(self):
         return self._schedulers[-1].last_epoch
 
-    def step(self) -> None:
+    def step(self) -> None:  # type: ignore[override]  # torch's signature
         """Step every scheduler in the chain, in order."""
         for scheduler in self._schedulers:
             scheduler.step()
@@ -1208,7 +1209,7 @@ class ReduceLROnPlateau(LRScheduler):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics, epoch=None) -> None:
+    def step(self, metrics, epoch=None) -> None:  # type: ignore[override]  # torch's signature
         """Record one epoch's metric and reduce lr if it has plateaued."""
         try:
             current = float(metrics)

@@ -16,7 +16,7 @@ from .. import _kernels
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # type: ignore[attr-defined]
 
 # (imported after the threading layer is chosen)
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam,  # noqa: E402
@@ -43,7 +43,7 @@ def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
 
     def run(scalars: tuple[float, ...]) -> None:
         if nelem >= threshold():
-            nthreads = min(threads_for(), numba.config.NUMBA_NUM_THREADS)
+            nthreads = min(threads_for(), numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
             if nthreads > 1:
                 numba.set_num_threads(nthreads)
                 parallel(addrs, chunks, like, scalars, seg_in, out)

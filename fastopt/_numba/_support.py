@@ -4,12 +4,13 @@ twice (serial and parallel)."""
 from __future__ import annotations
 
 import types as types_module
+from typing import Any
 
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-JIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
+JIT: dict[str, Any] = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 
 
 @intrinsic

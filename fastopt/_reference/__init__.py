@@ -8,13 +8,14 @@ so per-chunk outputs line up too.
 from __future__ import annotations
 
 import ctypes
+from typing import Any, Callable
 
 import numpy as np
 
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
 
-KERNELS = {
+KERNELS: dict[str, Callable[..., Any]] = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
     "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,

@@ -7,6 +7,7 @@ on an optimizer's plan, whose tables have a column per state buffer: they take t
 columns (unused) and the output row as ``*rest``.
 """
 import math
+from typing import Any, Callable
 
 import numpy as np
 
@@ -83,5 +84,5 @@ def swap(p, g, average):
     average[...] = held
 
 
-KERNELS = {"sumsq": sumsq, "abs_sum": abs_sum, "abs_max": abs_max, "pow_sum": pow_sum,
+KERNELS: dict[str, Callable[..., Any]] = {"sumsq": sumsq, "abs_sum": abs_sum, "abs_max": abs_max, "pow_sum": pow_sum,
            "scale": scale, "clamp": clamp, "ema": ema, "swap": swap}

@@ -18,6 +18,8 @@ Run:  python examples/adaptive_lr.py [--quick] [--out DIR]
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import fastopt
@@ -55,7 +57,7 @@ def train(steps: int, lr: float = 0.01, seed: int = 0):
     params = fastopt.flatten({"w": np.zeros(len(SCALES))})
     w, gw = params["w"], params.grads["w"]
     opt = fastopt.Adam(params, lr=lr)
-    history = {"effective_step": [], "weight_error": [], "loss": []}
+    history: dict[str, list[Any]] = {"effective_step": [], "weight_error": [], "loss": []}
     for _ in range(steps):
         residual = x @ w - y
         np.dot(x.T, residual, out=gw)

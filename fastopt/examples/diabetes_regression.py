@@ -14,6 +14,8 @@ Run:  python examples/diabetes_regression.py [--quick] [--out DIR] [--tune [--tr
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import fastopt
@@ -104,7 +106,7 @@ def main(quick: bool = False, out_dir: str | None = None, tune_study: bool = Fal
     (x_train, y_train), val_set, test_set = data
     settings = dict(DEFAULTS, epochs=20 if quick else DEFAULTS["epochs"])
     runs = [("default", settings)]
-    metrics = {}
+    metrics: dict[str, Any] = {}
     with single_threaded_blas():
         if tune_study:
             best = tune(data, trials or (10 if quick else 50), seed)

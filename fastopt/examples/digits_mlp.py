@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 
+from typing import Any, Callable
+
 import numpy as np
 
 import fastopt
@@ -105,18 +107,21 @@ def train(kind: str, data, initial, epochs: int, batch_size: int, lr: float, see
     """Train from ``initial`` with ``kind`` = "fastopt" or "handwritten"; returns the
     per-epoch curves and the seconds each optimizer step took."""
     x_train, y_train, x_test, y_test = data
+    params: Any
+    grads: Any
+    step: Callable[[], None]
     if kind == "fastopt":
         params = fastopt.flatten({k: v.copy() for k, v in initial.items()})
         grads = params.grads                      # views into the flat gradient buffer
-        opt = fastopt.Adam(params, lr=lr)
-        step = opt.step                           # one kernel call over every parameter
+        fast = fastopt.Adam(params, lr=lr)
+        step = fast.step                          # one kernel call over every parameter
     else:
         params = {k: v.copy() for k, v in initial.items()}
         grads = {k: np.empty_like(v) for k, v in initial.items()}
-        opt = HandwrittenAdam(params, lr=lr)
-        step = lambda: opt.step(grads)            # noqa: E731
+        handwritten = HandwrittenAdam(params, lr=lr)
+        step = lambda: handwritten.step(grads)    # noqa: E731
     rng = np.random.default_rng(seed)             # the same minibatches for both
-    curve = {"train_loss": [], "test_accuracy": []}
+    curve: dict[str, list[float]] = {"train_loss": [], "test_accuracy": []}
     step_seconds = []
     for _ in range(epochs):
         order = rng.permutation(len(y_train))

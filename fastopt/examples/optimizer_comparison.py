@@ -11,6 +11,8 @@ Run:  python examples/optimizer_comparison.py [--quick] [--out DIR]
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fastopt.examples._common import available, cli as _cli, figure, save
@@ -37,7 +39,7 @@ def bowl_grad(p, out):
 
 # Per problem: the function, its gradient, the start, the minimum, the plot's window, the
 # steps (full, quick), and (label, fastopt class name, constructor kwargs) per optimizer.
-PROBLEMS = {
+PROBLEMS: dict[str, dict[str, Any]] = {
     "rosenbrock": dict(
         title="Rosenbrock (1-x)² + 100(y-x²)²", f=rosenbrock, grad=rosenbrock_grad,
         start=(-1.5, 2.0), minimum=(1.0, 1.0), window=((-2.0, 2.0), (-1.0, 3.0)), steps=(1500, 300),
@@ -124,7 +126,9 @@ def plot(results, missing, out_dir):
 
 
 def main(quick: bool = False, out_dir: str | None = None) -> dict:
-    results, metrics, missing = {}, {}, []
+    results: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    missing: list[str] = []
     for name, problem in PROBLEMS.items():
         present, missing = available(problem["optimizers"])
         steps = problem["steps"][1 if quick else 0]

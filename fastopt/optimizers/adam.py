@@ -5,6 +5,7 @@ from typing import Any
 
 from .. import _checks as check
 from .._optimizer import Optimizer
+from .._params import ParamsLike
 
 
 class Adam(Optimizer):
@@ -19,10 +20,10 @@ class Adam(Optimizer):
     buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     structural = ("amsgrad",)
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False,
-                 backend: str | None = None, **options: Any):
+                 backend: str | None = None, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay), backend,
@@ -55,10 +56,10 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as torch.optim.AdamW."""
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = True,
-                 backend: str | None = None, **options: Any):
+                 backend: str | None = None, **options: Any) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=decoupled_weight_decay, backend=backend,
                          **options)

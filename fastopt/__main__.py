@@ -1,14 +1,31 @@
-"""``python -m fastopt COMMAND``: fastopt's command-line tools (``demo``)."""
+"""``python -m fastopt COMMAND``: fastopt's command-line tools.
+
+    python -m fastopt bench [--quick] [--optimizer NAME ...] [--sizes N ...]
+                            [--backend B ...] [--dtype D ...]
+    python -m fastopt demo  [--quick] ...
+
+Each command lives in its own module, whose ``add_parser(commands)`` registers a
+subparser and sets ``run`` (a function of the parsed arguments returning the exit code);
+adding a command is an import and a call in ``build_parser``.
+"""
+from __future__ import annotations
+
 import argparse
 import sys
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastopt", description="fastopt's command-line tools")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from . import _demo
+def build_parser() -> argparse.ArgumentParser:
+    from . import _bench, _demo
+    parser = argparse.ArgumentParser(prog="python -m fastopt",
+                                     description="fastopt's command-line tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _bench.add_parser(commands)
     _demo.add_parser(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

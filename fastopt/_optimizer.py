@@ -14,6 +14,7 @@ no pass rewrites the gradient.  With both off (the default) the step runs no pre
 from __future__ import annotations
 
 import math
+from operator import is_
 from typing import Any, ClassVar
 
 import numpy as np
@@ -104,6 +105,8 @@ class Optimizer:
             self.group_state.append(self._initial_group_state(group))
         self._step = 0
         self._structure = [self._structure_of(g) for g in self.param_groups]
+        self._checked: list[tuple | None] = [None] * len(self.param_groups)
+        self._has_after_step = type(self)._after_step is not Optimizer._after_step
         for gi in range(len(self.param_groups)):
             self._group_scalars(gi, 1)          # checks every hyperparameter
         self._tensors = tensors
@@ -136,6 +139,14 @@ class Optimizer:
         gradient scale), checking each hyperparameter as it is read.  Must not change
         anything: a step that is refused later leaves everything as it was."""
         raise NotImplementedError
+
+    #: Optional: ``_check(gi, group) -> dict`` checks every hyperparameter of the group
+    #: (raising as _scalars would) and returns them checked and converted, as _scalars
+    #: should read them.  A subclass that defines it keeps its checks out of _scalars: the
+    #: core calls _check only when a value in the group changed (see _group_scalars) and
+    #: hands its dict to _scalars as ``group``.  Without it, _scalars gets the live group
+    #: every step and checks what it reads.
+    _check: Any = None
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         """The state buffers this group uses (default: all of them)."""
@@ -173,18 +184,35 @@ class Optimizer:
 
     def _group_scalars(self, gi: int, step: int) -> tuple[float, ...]:
         group = self.param_groups[gi]
+        # The group's values are checked once and then only when one of them is replaced
+        # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
+        # change); the cache is kept only when every value is immutable (no list or array
+        # that could change in place).  Checking costs more than the rest of a small step.
         try:
-            if self.structural and self._structure_of(group) != self._structure[gi]:
-                raise ValueError(f"{', '.join(self.structural)} cannot change once the "
-                                 f"optimizer is built (they decide its state)")
-            maximize = group["maximize"]
-            if maximize is not True and maximize is not False:
-                raise TypeError(f"maximize must be True or False, got {maximize!r}")
-            return (-1.0 if maximize else 1.0,) + self._scalars(gi, group, step)
+            checked = self._checked[gi]
+            if checked is None or len(group) != len(checked[0]) \
+                    or not all(map(is_, group.values(), checked[0])):
+                checked = self._check_group(gi, group)
+            return checked[1] + self._scalars(gi, checked[2], step)
         except (TypeError, ValueError) as e:
             if len(self.param_groups) > 1:
                 raise type(e)(f"param group {gi}: {e}") from None
             raise
+
+    def _check_group(self, gi: int, group: dict[str, Any]) -> tuple:
+        """Check the group's structural options, maximize and (where the subclass has
+        _check) its hyperparameters; cache the outcome while the values stay the same."""
+        if self.structural and self._structure_of(group) != self._structure[gi]:
+            raise ValueError(f"{', '.join(self.structural)} cannot change once the "
+                             f"optimizer is built (they decide its state)")
+        maximize = group["maximize"]
+        if maximize is not True and maximize is not False:
+            raise TypeError(f"maximize must be True or False, got {maximize!r}")
+        hyper = group if self._check is None else self._check(gi, group)
+        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper)
+        cacheable = all(_immutable(v) for k, v in group.items() if k != "params")
+        self._checked[gi] = entry if cacheable else None
+        return entry
 
     def step(self, grads: GradsLike = None) -> None:
         """One update of every parameter.
@@ -204,8 +232,9 @@ class Optimizer:
             self._runs[0](self._group_scalars(self._plans[0].group, t))
         else:
             self._run([self._group_scalars(plan.group, t) for plan in self._plans], t)
-        for gi, group in enumerate(self.param_groups):
-            self._after_step(gi, group, t)
+        if self._has_after_step:
+            for gi, group in enumerate(self.param_groups):
+                self._after_step(gi, group, t)
         self._step = t
 
     # ---- the guarded step: max_grad_norm and nonfinite --------------------------------
@@ -449,3 +478,10 @@ class Optimizer:
         n = sum(a.size for a in self._arrays)
         return (f"{type(self).__name__}({len(self._arrays)} parameters, {n} elements, "
                 f"{len(self.param_groups)} group(s), backend={self.backend!r})")
+
+
+def _immutable(value: Any) -> bool:
+    """Whether ``value`` cannot change in place (so a cached check of it stays valid)."""
+    if value is None or type(value) in (float, int, bool, str) or isinstance(value, np.generic):
+        return True
+    return type(value) is tuple and all(_immutable(v) for v in value)

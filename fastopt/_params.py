@@ -230,6 +230,8 @@ def grads_in_order(grads: Any, tensors: list[Tensor]) -> list[Any]:
                              + ("; " if missing and extra else "")
                              + (f"unknown {', '.join(extra)}" if extra else ""))
         return [grads[k] for k in keys]
+    if type(grads) is list:
+        return grads                 # read, never kept: no copy on the per-step path
     if isinstance(grads, (list, tuple)):
         return list(grads)
     raise TypeError(f"gradients must be a list, a dict or one flat array, got "

@@ -69,6 +69,7 @@ include "rprop.pxi"
 include "lion.pxi"
 include "lamb.pxi"
 include "toolkit.pxi"
+include "twin.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
@@ -106,4 +107,5 @@ def kernels():
         "clamp": _entry(<void*>clamp_chunk[float], <void*>clamp_chunk[double], 1),
         "ema": _entry(<void*>ema_chunk[float], <void*>ema_chunk[double], 1),
         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
+        "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
     }

@@ -20,7 +20,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 # (imported after the threading layer is chosen)
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam,  # noqa: E402
-               rmsprop, rprop, sgd, toolkit)
+               rmsprop, rprop, sgd, toolkit, twin)
 
 KERNELS = {
     "adam": adam.KERNEL, "sgd": sgd.KERNEL, "rmsprop": rmsprop.KERNEL, "adagrad": adagrad.KERNEL,
@@ -28,6 +28,7 @@ KERNELS = {
     "radam": radam.KERNEL, "rprop": rprop.KERNEL, "lion": lion.KERNEL,
     "lamb_moments": lamb.MOMENTS, "lamb_update": lamb.UPDATE,
     **toolkit.KERNELS,
+    "twin": twin.KERNEL,      # the memory-traffic twin (fastopt._twin, benches)
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
-               sgd, toolkit)
+               sgd, toolkit, twin)
 
 KERNELS: dict[str, Callable[..., Any]] = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -21,6 +21,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     **toolkit.KERNELS,
+    "twin": twin.twin,       # the memory-traffic twin (fastopt._twin, benches)
 }
 
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}

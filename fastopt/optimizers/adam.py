@@ -32,20 +32,25 @@ class Adam(Optimizer):
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.buffers if group["amsgrad"] else self.buffers[:2]
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        beta1, beta2 = check.betas(group["betas"])
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        amsgrad = check.flag("amsgrad", group["amsgrad"])
-        decoupled = check.flag("decoupled_weight_decay", group["decoupled_weight_decay"])
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    betas=check.betas(group["betas"]),
+                    eps=check.positive("eps", group["eps"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
+                    amsgrad=check.flag("amsgrad", group["amsgrad"]),
+                    decoupled_weight_decay=check.flag("decoupled_weight_decay",
+                                                      group["decoupled_weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
+        decoupled = h["decoupled_weight_decay"]
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2 = 1.0 - beta2 ** step
         return (1.0 - lr * wd if decoupled else 1.0,
                 0.0 if decoupled else wd,
                 1.0 - beta1, beta2, 1.0 - beta2,
                 bias_correction2 ** 0.5, eps, lr / bias_correction1,
-                1.0 if amsgrad else 0.0)
+                1.0 if h["amsgrad"] else 0.0)
 
 
 class AdamW(Adam):

@@ -451,15 +451,20 @@ class Optimizer:
                         raise ValueError(f"state {name!r} of parameter {t.label} must be a "
                                          f"{t.array.dtype} array of shape {t.array.shape}, "
                                          f"got {got}")
-        # Check the hyperparameters as a step would, on the new groups, before committing.
-        old_groups, old_gstate = self.param_groups, self.group_state
+        # Check the hyperparameters as a step would, on the new groups, before committing;
+        # in full, not from the cache: a loaded group can hold the very objects the cache
+        # checked under other keys (its keys in another order), which the cache's
+        # comparison by position and identity would take for the checked group.
+        old_groups, old_gstate, old_checked = self.param_groups, self.group_state, self._checked
         self.param_groups = new_groups
         self.group_state = [dict(s) for s in sd["group_state"]]
+        self._checked = [None] * len(new_groups)
         try:
             for gi in range(len(new_groups)):
                 self._group_scalars(gi, int(step) + 1)
         finally:
             self.param_groups, self.group_state = old_groups, old_gstate
+            self._checked = old_checked
         return {"groups": new_groups, "group_state": sd["group_state"], "state": sd["state"],
                 "step": int(step), "skipped_steps": int(skipped)}
 

@@ -71,3 +71,320 @@ def test_multi_group_error_names_the_group():
     opt.param_groups[1]["eps"] = -1.0
     with pytest.raises(ValueError, match="param group 1: eps"):
         opt.step(_grads() + _grads())
+
+
+# ---- every optimizer ------------------------------------------------------------------
+#
+# For each optimizer class fastopt exports: a base configuration (with every optional
+# buffer on, so that every hyperparameter can change), the changes a param group can take
+# between steps, and values (or combinations) a step must refuse.  A change marked
+# BUILT_AS_BASE leaves a buffer unused (momentum -> 0, centered -> False), so its fresh
+# twin is built with the base values (one built with the new value would lack the
+# buffer); NO_EFFECT marks a value read only when the optimizer is built (Adagrad's
+# initial_accumulator_value) and FIRST_ONLY one read on the first step (Rprop's lr).
+
+BUILT_AS_BASE, NO_EFFECT, FIRST_ONLY = "built as base", "no effect", "first step only"
+NAN, INF = float("nan"), float("inf")
+_COMMON_BAD = [{"lr": -1.0}, {"lr": NAN}, {"lr": True}, {"lr": "0.1"}, {"maximize": 1}]
+
+SPECS = {
+    fastopt.SGD: (
+        dict(lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.01),
+        [{"lr": 0.02}, {"momentum": 0.5}, ({"momentum": 0.0}, BUILT_AS_BASE),
+         {"dampening": 0.3}, {"weight_decay": 0.0}, {"nesterov": True}, {"maximize": True}],
+        [{"momentum": -0.5}, {"dampening": 1.5}, {"weight_decay": INF}, {"nesterov": 2},
+         {"nesterov": True, "dampening": 0.5}, {"nesterov": True, "momentum": 0.0}]),
+    fastopt.Adam: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
+         {"decoupled_weight_decay": True}, {"maximize": True}],
+        [{"betas": (0.9, 1.0)}, {"betas": 0.9}, {"eps": 0.0}, {"weight_decay": -0.1},
+         {"amsgrad": True}, {"decoupled_weight_decay": 2}]),
+    fastopt.AdamW: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.0},
+         {"decoupled_weight_decay": False}, {"maximize": True}],
+        [{"betas": (1.5, 0.9)}, {"eps": INF}, {"amsgrad": False}]),
+    fastopt.Adamax: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-1}, {"weight_decay": 0.1},
+         {"maximize": True}],
+        [{"betas": (0.9, -0.1)}, {"betas": [0.9]}, {"eps": -1e-8}, {"weight_decay": NAN}]),
+    fastopt.NAdam: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
+         {"momentum_decay": 0.1}, {"decoupled_weight_decay": True}, {"maximize": True}],
+        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1},
+         {"momentum_decay": -1.0}, {"decoupled_weight_decay": "yes"}]),
+    fastopt.RAdam: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
+         {"decoupled_weight_decay": True}, {"maximize": True}],
+        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1},
+         {"decoupled_weight_decay": 0.5}]),
+    fastopt.RMSprop: (
+        dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.01, momentum=0.5, centered=True),
+        [{"lr": 0.02}, {"alpha": 0.5}, {"eps": 1e-3}, {"weight_decay": 0.1},
+         {"momentum": 0.7}, ({"momentum": 0.0}, BUILT_AS_BASE),
+         ({"centered": False}, BUILT_AS_BASE), {"maximize": True}],
+        [{"alpha": 1.5}, {"eps": 0.0}, {"weight_decay": -0.1}, {"momentum": -0.5},
+         {"centered": 2}]),
+    fastopt.Adagrad: (
+        dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1,
+             eps=1e-6),
+        [{"lr": 0.2}, {"lr_decay": 0.5}, {"weight_decay": 0.1},
+         ({"initial_accumulator_value": 0.5}, NO_EFFECT), {"eps": 1e-1},
+         {"maximize": True}],
+        [{"lr_decay": -0.1}, {"weight_decay": INF}, {"initial_accumulator_value": -1.0},
+         {"eps": 0.0}]),
+    fastopt.Adadelta: (
+        dict(lr=0.5, rho=0.9, eps=1e-6, weight_decay=0.01),
+        [{"lr": 1.0}, {"rho": 0.5}, {"eps": 1e-3}, {"weight_decay": 0.1},
+         {"maximize": True}],
+        [{"rho": 1.5}, {"eps": 0.0}, {"weight_decay": -0.1}]),
+    fastopt.Rprop: (
+        dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)),
+        [({"lr": 0.02}, FIRST_ONLY), {"etas": (0.3, 1.5)}, {"step_sizes": (1e-3, 0.015)},
+         {"maximize": True}],
+        [{"etas": (0.5, 0.9)}, {"etas": 1.0}, {"etas": ("a", 1.2)},
+         {"step_sizes": (1.0, 0.5)}, {"step_sizes": (0.0, 1.0)}]),
+    fastopt.Lion: (
+        dict(lr=0.01, betas=(0.9, 0.99), weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.5, 0.9)}, {"weight_decay": 0.1}, {"maximize": True}],
+        [{"betas": (0.9, 1.0)}, {"betas": None}, {"weight_decay": -0.1}]),
+    fastopt.Lamb: (
+        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
+        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-1}, {"weight_decay": 0.1},
+         {"maximize": True}],
+        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1}]),
+}
+
+CLASSES = [getattr(fastopt, name) for name in fastopt.__all__
+           if isinstance(getattr(fastopt, name), type)
+           and issubclass(getattr(fastopt, name), fastopt.Optimizer)
+           and getattr(fastopt, name) is not fastopt.Optimizer]
+
+
+def _changes(cls):
+    return [(c, None) if isinstance(c, dict) else c for c in SPECS[cls][1]]
+
+
+def _cases(which):
+    out = []
+    for cls in CLASSES:
+        if which == "good":
+            out += [pytest.param(cls, c, how, id=f"{cls.__name__}-{_id(c)}")
+                    for c, how in _changes(cls)]
+        else:
+            out += [pytest.param(cls, c, id=f"{cls.__name__}-{_id(c)}")
+                    for c in _COMMON_BAD + SPECS[cls][2]]
+    return out
+
+
+def _id(change):
+    return ",".join(f"{k}={v!r}" for k, v in change.items())
+
+
+def _start(shapes=((6,), (2, 3))):
+    rng = np.random.default_rng(1)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def _grad_seq(steps, shapes=((6,), (2, 3))):
+    rng = np.random.default_rng(2)
+    return [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(steps)]
+
+
+def _everything(opt, params):
+    """Every byte a step could change: parameters, state buffers, step count, and the
+    per-group scalar state (NAdam's mu_product, SGD's momentum_buffer_set)."""
+    parts = [p.tobytes() for p in params]
+    for key, bufs in sorted(opt.state.items(), key=lambda kv: str(kv[0])):
+        parts += [name.encode() + bufs[name].tobytes() for name in sorted(bufs)]
+    parts += [repr(opt.step_count).encode(), repr(opt.group_state).encode()]
+    return b"".join(parts)
+
+
+def test_every_exported_optimizer_has_a_spec():
+    assert set(CLASSES) == set(SPECS)
+    for cls in CLASSES:      # every hyperparameter is changed by some case
+        names = {k for c, _ in _changes(cls) for k in c}
+        names |= {k for c in SPECS[cls][2] for k in c}
+        assert names >= set(cls([np.zeros(1, np.float32)]).defaults), cls.__name__
+
+
+@pytest.mark.parametrize("before", [0, 3])
+@pytest.mark.parametrize("cls, change, how", _cases("good"))
+def test_change_between_steps_takes_effect(cls, change, how, before):
+    """Set between steps (after ``before`` steps with the old values, so the cache holds
+    them), the new value gives bitwise what a fresh optimizer given the new value and the
+    old one's state does."""
+    base = SPECS[cls][0]
+    grads = _grad_seq(before + 8)     # RAdam rectifies from step 6 on
+    params = _start()
+    opt = cls(params, **base)
+    for g in grads[:before]:
+        opt.step(g)
+    saved = opt.state_dict()
+    at_save = [p.copy() for p in params]
+    opt.param_groups[0].update(change)
+    for g in grads[before:]:
+        opt.step(g)
+
+    fresh_params = [p.copy() for p in at_save]
+    fresh = cls(fresh_params, **(base if how == BUILT_AS_BASE else {**base, **change}))
+    saved["param_groups"][0].update(change)
+    fresh.load_state_dict(saved)
+    for g in grads[before:]:
+        fresh.step(g)
+    assert _everything(opt, params) == _everything(fresh, fresh_params)
+
+    unchanged_params = _start()
+    unchanged = cls(unchanged_params, **base)
+    for g in grads:
+        unchanged.step(g)
+    differs = _everything(unchanged, unchanged_params) != _everything(opt, params)
+    assert differs == (how != NO_EFFECT and not (how == FIRST_ONLY and before)), \
+        "the case does not test what it says"
+
+
+def _refusal(make):
+    """(type, message) of the error ``make()`` raises, None where it raises none."""
+    try:
+        make()
+    except (TypeError, ValueError) as e:
+        return type(e), str(e)
+    return None
+
+
+def _twin_run(cls, base, grads):
+    params = _start()
+    opt = cls(params, **base)
+    for g in grads:
+        opt.step(g)
+    return opt, params
+
+
+@pytest.mark.parametrize("cls, bad", _cases("bad"))
+def test_bad_value_between_steps_is_refused(cls, bad):
+    """Set after cached steps, a bad value is refused with the error building with it
+    gives, the refused step changes nothing, and the values put back step as if the bad
+    one had never been there."""
+    base = SPECS[cls][0]
+    grads = _grad_seq(5)
+    params = _start()
+    opt = cls(params, **base)
+    for g in grads[:3]:
+        opt.step(g)
+    before = _everything(opt, params)
+    good = dict(opt.param_groups[0])
+    opt.param_groups[0].update(bad)
+    refused = _refusal(lambda: opt.step(grads[3]))
+    assert refused is not None
+    assert _everything(opt, params) == before
+    at_build = _refusal(lambda: cls(_start(), **{**base, **bad}))
+    if at_build is not None:        # amsgrad (structural) is refused only once built
+        assert refused == at_build
+    assert _refusal(lambda: opt.step(grads[3])) == refused     # and again, the same
+    opt.param_groups[0].update(good)
+    for g in grads[3:]:
+        opt.step(g)
+    assert _everything(opt, params) == _everything(*_twin_run(cls, base, grads))
+
+
+@pytest.mark.parametrize("cls, bad", _cases("bad"))
+def test_bad_value_in_loaded_state_dict_is_refused(cls, bad):
+    """load_state_dict checks the loaded groups in full (as a step would): refused with
+    the same error, nothing changed, and the optimizer steps on as before."""
+    base = SPECS[cls][0]
+    grads = _grad_seq(5)
+    params = _start()
+    opt = cls(params, **base)
+    for g in grads[:3]:
+        opt.step(g)
+    sd = opt.state_dict()
+    sd["param_groups"][0].update(bad)
+    before, hyper = _everything(opt, params), list(opt.param_groups[0].items())
+    refused = _refusal(lambda: opt.load_state_dict(sd))
+    assert refused is not None
+    assert _everything(opt, params) == before
+    assert all(k1 == k2 and v1 is v2
+               for (k1, v1), (k2, v2) in zip(opt.param_groups[0].items(), hyper, strict=True))
+    opt.param_groups[0].update(bad)
+    assert _refusal(lambda: opt.step(grads[3])) == refused
+    opt.param_groups[0].update(dict(hyper))
+    for g in grads[3:]:
+        opt.step(g)
+    assert _everything(opt, params) == _everything(*_twin_run(cls, base, grads))
+
+
+def _swapped(group, a, b):
+    """The group with keys a and b trading places, each value left where it was: the
+    same values in the same order (what the cache compares), a and b's values swapped."""
+    keys = [b if k == a else a if k == b else k for k in group]
+    return dict(zip(keys, group.values()))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_loaded_group_of_the_cached_values_under_other_keys_is_checked(cls):
+    """A loaded group holding the very objects the cache checked, in the same order, but
+    under other keys (lr <-> maximize) is checked, not taken from the cache."""
+    params = _start()
+    opt = cls(params, **SPECS[cls][0])
+    opt.step(_grad_seq(1)[0])
+    sd = opt.state_dict()
+    live = opt.param_groups[0]
+    saved = {k: live[k] for k in live if k != "params"}       # the live objects, in order
+    sd["param_groups"][0] = {**_swapped(saved, "lr", "maximize"),
+                             "params": sd["param_groups"][0]["params"]}
+    before = _everything(opt, params)
+    with pytest.raises(TypeError, match="maximize must be True or False"):
+        opt.load_state_dict(sd)
+    assert _everything(opt, params) == before
+
+
+@pytest.mark.parametrize("cls", [c for c in CLASSES
+                                 if any(isinstance(v, tuple) for v in SPECS[c][0].values())])
+def test_pairs_changed_in_place_are_checked_every_step(cls):
+    """A pair given as a list (betas, etas, step_sizes) and changed in place takes effect
+    on the next step and is refused when bad: the cache is not kept for mutable values."""
+    base = SPECS[cls][0]
+    grads = _grad_seq(6)
+    for key, pair in base.items():
+        if not isinstance(pair, tuple):
+            continue
+        params = _start()
+        opt = cls(params, **{**base, key: list(pair)})
+        for g in grads[:2]:
+            opt.step(g)
+        new = [pair[0] * 0.5, pair[1]]
+        opt.param_groups[0][key][0] = new[0]
+        saved = opt.state_dict()
+        at_save = [p.copy() for p in params]
+        for g in grads[2:4]:
+            opt.step(g)
+        fresh_params = [p.copy() for p in at_save]
+        fresh = cls(fresh_params, **{**base, key: tuple(new)})
+        saved["param_groups"][0][key] = tuple(new)
+        fresh.load_state_dict(saved)
+        for g in grads[2:4]:
+            fresh.step(g)
+        assert _everything(opt, params) == _everything(fresh, fresh_params), key
+        opt.param_groups[0][key][1] = -1.0
+        before = _everything(opt, params)
+        with pytest.raises((TypeError, ValueError), match=key):
+            opt.step(grads[4])
+        assert _everything(opt, params) == before
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_every_optimizer_names_the_refusing_group(cls):
+    a, b = _start(), _start()
+    opt = cls([{"params": a}, {"params": b}], **SPECS[cls][0])
+    grads = _grad_seq(2)
+    opt.step(grads[0] + grads[1])
+    before = _everything(opt, a + b)
+    opt.param_groups[1]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"^param group 1: lr must be a finite number >= 0"):
+        opt.step(grads[1] + grads[0])
+    assert _everything(opt, a + b) == before

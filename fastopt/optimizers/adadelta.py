@@ -21,9 +21,12 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        rho = check.unit_interval("rho", group["rho"], closed=True)
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        return (wd, rho, 1.0 - rho, eps, lr)
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    rho=check.unit_interval("rho", group["rho"], closed=True),
+                    eps=check.positive("eps", group["eps"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        rho = h["rho"]
+        return (h["weight_decay"], rho, 1.0 - rho, h["eps"], h["lr"])

@@ -30,11 +30,16 @@ class Adagrad(Optimizer):
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["initial_accumulator_value"])
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        lr_decay = check.non_negative("lr_decay", group["lr_decay"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        check.non_negative("initial_accumulator_value", group["initial_accumulator_value"])
-        eps = check.positive("eps", group["eps"])
-        clr = lr / (1 + (step - 1) * lr_decay)      # torch's formula and order
-        return (wd, clr, eps)
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        # initial_accumulator_value is only read when the optimizer is built
+        # (_initial_value), but it stays a checked hyperparameter of the group.
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    lr_decay=check.non_negative("lr_decay", group["lr_decay"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
+                    initial_accumulator_value=check.non_negative(
+                        "initial_accumulator_value", group["initial_accumulator_value"]),
+                    eps=check.positive("eps", group["eps"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])      # torch's formula and order
+        return (h["weight_decay"], clr, h["eps"])

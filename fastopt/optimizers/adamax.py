@@ -22,10 +22,13 @@ class Adamax(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        beta1, beta2 = check.betas(group["betas"])
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        clr = lr / (1.0 - beta1 ** step)
-        return (wd, 1.0 - beta1, beta2, eps, clr)
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    betas=check.betas(group["betas"]),
+                    eps=check.positive("eps", group["eps"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        beta1, beta2 = h["betas"]
+        clr = h["lr"] / (1.0 - beta1 ** step)
+        return (h["weight_decay"], 1.0 - beta1, beta2, h["eps"], clr)

@@ -25,8 +25,11 @@ class Lion(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        beta1, beta2 = check.betas(group["betas"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        return 1.0 - lr * wd, beta1, 1.0 - beta1, lr, beta2, 1.0 - beta2
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    betas=check.betas(group["betas"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr, (beta1, beta2) = h["lr"], h["betas"]
+        return 1.0 - lr * h["weight_decay"], beta1, 1.0 - beta1, lr, beta2, 1.0 - beta2

@@ -37,13 +37,21 @@ class NAdam(Optimizer):
     def _initial_group_state(self, group: dict[str, Any]) -> dict[str, float]:
         return {"mu_product": 1.0}
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        beta1, beta2 = check.betas(group["betas"])
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        momentum_decay = check.non_negative("momentum_decay", group["momentum_decay"])
-        decoupled = check.flag("decoupled_weight_decay", group["decoupled_weight_decay"])
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    betas=check.betas(group["betas"]),
+                    eps=check.positive("eps", group["eps"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
+                    momentum_decay=check.non_negative("momentum_decay",
+                                                      group["momentum_decay"]),
+                    decoupled_weight_decay=check.flag("decoupled_weight_decay",
+                                                      group["decoupled_weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
+        momentum_decay, decoupled = h["momentum_decay"], h["decoupled_weight_decay"]
+        # mu_product is per-group state, not a hyperparameter: it changes every step
+        # (_after_step) and with load_state_dict, so it is read and checked every step.
         state = self.group_state[gi]
         if not isinstance(state, dict) or "mu_product" not in state:
             raise ValueError("NAdam's group state must hold mu_product")

@@ -25,12 +25,17 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        lr = check.non_negative("lr", group["lr"])
-        beta1, beta2 = check.betas(group["betas"])
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        decoupled = check.flag("decoupled_weight_decay", group["decoupled_weight_decay"])
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        return dict(lr=check.non_negative("lr", group["lr"]),
+                    betas=check.betas(group["betas"]),
+                    eps=check.positive("eps", group["eps"]),
+                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
+                    decoupled_weight_decay=check.flag("decoupled_weight_decay",
+                                                      group["decoupled_weight_decay"]))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
+        decoupled = h["decoupled_weight_decay"]
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2 = 1.0 - beta2 ** step
         # torch's arithmetic, in its order

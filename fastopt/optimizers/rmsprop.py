@@ -32,7 +32,7 @@ class RMSprop(Optimizer):
                                       maximize=maximize), backend, **options)
 
     # Which optional buffers exist is recorded here at build time (the base calls this
-    # once) and enforced in _scalars: an option may be switched off later, not on.
+    # once) and enforced in _check: an option may be switched off later, not on.
     def _structure_of(self, group: dict[str, Any]) -> tuple:
         return (_nonzero(group["centered"]), _nonzero(group["momentum"]))
 
@@ -40,7 +40,7 @@ class RMSprop(Optimizer):
         return (("square_avg",) + (("grad_avg",) if _nonzero(group["centered"]) else ())
                 + (("momentum_buffer",) if _nonzero(group["momentum"]) else ()))
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
         lr = check.non_negative("lr", group["lr"])
         alpha = check.unit_interval("alpha", group["alpha"], closed=True)
         eps = check.positive("eps", group["eps"])
@@ -52,10 +52,14 @@ class RMSprop(Optimizer):
             raise ValueError("centered=True, but this optimizer was built with "
                              "centered=False and has no grad_avg buffer; build it with "
                              "centered=True to use it")
-        use_momentum = momentum != 0.0
-        if use_momentum and not had_momentum:
+        if momentum != 0.0 and not had_momentum:
             raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
                              f"with momentum=0 and has no momentum buffer; build it with a "
                              f"non-zero momentum to use one")
-        return (wd, alpha, 1.0 - alpha, eps, lr, momentum, 1.0 if centered else 0.0,
-                1.0 if use_momentum else 0.0)
+        return dict(lr=lr, alpha=alpha, eps=eps, weight_decay=wd, momentum=momentum,
+                    centered=centered)
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        alpha, momentum = h["alpha"], h["momentum"]
+        return (h["weight_decay"], alpha, 1.0 - alpha, h["eps"], h["lr"], momentum,
+                1.0 if h["centered"] else 0.0, 1.0 if momentum != 0.0 else 0.0)

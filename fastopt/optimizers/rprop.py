@@ -39,8 +39,10 @@ class Rprop(Optimizer):
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["lr"]) if name == "step_size" else 0.0
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
-        check.non_negative("lr", group["lr"])
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        # lr is not a kernel scalar (_run fills the step sizes from the live group's lr
+        # on the first step), but it is checked with the rest.
+        lr = check.non_negative("lr", group["lr"])
         eta_minus, eta_plus = _pair("etas", group["etas"])
         if not 0.0 < eta_minus < 1.0 < eta_plus < math.inf:
             raise ValueError(f"etas must be (eta_minus, eta_plus) with "
@@ -49,7 +51,10 @@ class Rprop(Optimizer):
         if not 0.0 < lo <= hi or lo == math.inf:
             raise ValueError(f"step_sizes must be (min, max) with 0 < min <= max, "
                              f"got {group['step_sizes']!r}")
-        return eta_minus, eta_plus, lo, hi
+        return dict(lr=lr, etas=(eta_minus, eta_plus), step_sizes=(lo, hi))
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        return h["etas"] + h["step_sizes"]
 
     def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
         if step == 1:       # torch creates the step sizes on the first step, from lr then

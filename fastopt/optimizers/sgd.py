@@ -33,7 +33,7 @@ class SGD(Optimizer):
 
     # The momentum buffer exists where the group was built with momentum != 0; that
     # choice is recorded here (the base calls this once, at build time) and enforced in
-    # _scalars, which lets momentum change between non-zero values and drop to 0.
+    # _check, which lets momentum change between non-zero values and drop to 0.
     def _structure_of(self, group: dict[str, Any]) -> tuple:
         return (_nonzero(group["momentum"]),)
 
@@ -44,7 +44,7 @@ class SGD(Optimizer):
         # torch fills the buffer with g on the first step that uses it (buf is None)
         return {"momentum_buffer_set": 0.0}
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
         lr = check.non_negative("lr", group["lr"])
         momentum = check.non_negative("momentum", group["momentum"])
         dampening = check.unit_interval("dampening", group["dampening"], closed=True)
@@ -54,18 +54,25 @@ class SGD(Optimizer):
             raise ValueError(f"nesterov=True requires momentum > 0 and dampening == 0, got "
                              f"momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r}")
-        use_momentum = momentum != 0.0
-        if use_momentum and not self._structure[gi][0]:
+        if momentum != 0.0 and not self._structure[gi][0]:
             raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
                              f"with momentum=0 and has no momentum buffer; build it with a "
                              f"non-zero momentum to use one")
+        return dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=wd,
+                    nesterov=nesterov)
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+        # momentum_buffer_set is per-group state, not a hyperparameter: it changes after
+        # the first step (_after_step) and with load_state_dict, so it is read and checked
+        # every step.
         filled = self.group_state[gi].get("momentum_buffer_set")
         if filled != 0.0 and filled != 1.0:
             raise ValueError(f"group state momentum_buffer_set must be 0.0 or 1.0, got "
                              f"{filled!r}")
-        first = filled == 0.0
-        return (wd, lr, momentum, 1.0 - dampening, 1.0 if use_momentum else 0.0,
-                1.0 if first else 0.0, 1.0 if nesterov else 0.0)
+        momentum = h["momentum"]
+        return (h["weight_decay"], h["lr"], momentum, 1.0 - h["dampening"],
+                1.0 if momentum != 0.0 else 0.0, 1.0 if filled == 0.0 else 0.0,
+                1.0 if h["nesterov"] else 0.0)
 
     def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
         if group["momentum"] != 0:
@@ -74,7 +81,7 @@ class SGD(Optimizer):
 
 def _nonzero(value: Any) -> bool:
     """Whether a hyperparameter read at build time is on (a value that is not a number is
-    reported by the checks in _scalars, right after)."""
+    reported by the checks in _check, right after)."""
     try:
         return bool(value != 0)
     except (TypeError, ValueError):

@@ -186,11 +186,13 @@ class Optimizer:
         group = self.param_groups[gi]
         # The group's values are checked once and then only when one of them is replaced
         # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
-        # change); the cache is kept only when every value is immutable (no list or array
-        # that could change in place).  Checking costs more than the rest of a small step.
+        # change) or the group dict itself is replaced (a new dict may hold the same
+        # objects under other keys); the cache is kept only when every value is immutable
+        # (no list or array that could change in place).  Checking costs more than the
+        # rest of a small step.
         try:
             checked = self._checked[gi]
-            if checked is None or len(group) != len(checked[0]) \
+            if checked is None or group is not checked[3] or len(group) != len(checked[0]) \
                     or not all(map(is_, group.values(), checked[0])):
                 checked = self._check_group(gi, group)
             return checked[1] + self._scalars(gi, checked[2], step)
@@ -209,7 +211,7 @@ class Optimizer:
         if maximize is not True and maximize is not False:
             raise TypeError(f"maximize must be True or False, got {maximize!r}")
         hyper = group if self._check is None else self._check(gi, group)
-        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper)
+        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper, group)
         cacheable = all(_immutable(v) for k, v in group.items() if k != "params")
         self._checked[gi] = entry if cacheable else None
         return entry

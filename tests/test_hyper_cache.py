@@ -343,6 +343,24 @@ def test_loaded_group_of_the_cached_values_under_other_keys_is_checked(cls):
     assert _everything(opt, params) == before
 
 
+@pytest.mark.parametrize("cls", CLASSES)
+def test_replaced_group_of_the_cached_values_under_other_keys_is_checked(cls):
+    """A group dict replaced by one holding the very objects the cache checked, in the
+    same order, but under other keys (lr <-> maximize) is checked at the next step."""
+    params = _start()
+    opt = cls(params, **SPECS[cls][0])
+    opt.step(_grad_seq(1)[0])
+    live = opt.param_groups[0]
+    assert next(iter(live)) == "params"
+    opt.param_groups[0] = {"params": live["params"],
+                           **_swapped({k: live[k] for k in live if k != "params"},
+                                      "lr", "maximize")}
+    before = _everything(opt, params)
+    with pytest.raises(TypeError, match="maximize must be True or False"):
+        opt.step(_grad_seq(2)[1])
+    assert _everything(opt, params) == before
+
+
 @pytest.mark.parametrize("cls", [c for c in CLASSES
                                  if any(isinstance(v, tuple) for v in SPECS[c][0].values())])
 def test_pairs_changed_in_place_are_checked_every_step(cls):

@@ -446,13 +446,7 @@ class Optimizer:
                     raise ValueError(f"state of parameter {t.label} must hold "
                                      f"{sorted(plan.state)}")
                 for name, arr in saved.items():
-                    if not isinstance(arr, np.ndarray) or arr.shape != t.array.shape \
-                            or arr.dtype != t.array.dtype:
-                        got = (f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray)
-                               else type(arr).__name__)
-                        raise ValueError(f"state {name!r} of parameter {t.label} must be a "
-                                         f"{t.array.dtype} array of shape {t.array.shape}, "
-                                         f"got {got}")
+                    t.check_like(arr, f"state {name!r} of parameter {t.label}")
         # Check the hyperparameters as a step would, on the new groups, before committing;
         # in full, not from the cache: a loaded group can hold the very objects the cache
         # checked under other keys (its keys in another order), which the cache's

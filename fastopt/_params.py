@@ -32,13 +32,19 @@ def label_of(key: Key) -> str:
     return repr(key) if isinstance(key, str) else f"#{key}"
 
 
-def check_param_array(arr: Any, label: str) -> np.ndarray:
-    """A parameter must be a writeable, C-contiguous float32/float64 NumPy array."""
+def check_float_array(arr: Any, label: str) -> np.ndarray:
+    """A parameter's values must be a float32/float64 NumPy array."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"parameter {label} must be a NumPy array, got {type(arr).__name__}")
     if arr.dtype not in DTYPES:
         raise TypeError(f"parameter {label} has dtype {arr.dtype}; fastopt updates float32 "
                         f"and float64 arrays")
+    return arr
+
+
+def check_param_array(arr: Any, label: str) -> np.ndarray:
+    """A parameter must be a writeable, C-contiguous float32/float64 NumPy array."""
+    check_float_array(arr, label)
     if not arr.flags.c_contiguous:
         raise ValueError(f"parameter {label} is not C-contiguous; it is updated in place, "
                          f"so pass a contiguous array (np.ascontiguousarray makes a copy)")
@@ -135,13 +141,7 @@ def flatten(params: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> FlatPara
         raise TypeError(f"flatten takes a dict or a list of arrays, got {type(params).__name__}")
     arrays: dict[Key, np.ndarray] = {}
     for key, arr in items:
-        label = label_of(key)
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"parameter {label} must be a NumPy array, got {type(arr).__name__}")
-        if arr.dtype not in DTYPES:
-            raise TypeError(f"parameter {label} has dtype {arr.dtype}; fastopt updates "
-                            f"float32 and float64 arrays")
-        arrays[key] = arr
+        arrays[key] = check_float_array(arr, label_of(key))
     return FlatParams(arrays)
 
 
@@ -156,6 +156,16 @@ class Tensor:
     @property
     def label(self) -> str:
         return label_of(self.key)
+
+    def check_like(self, arr: Any, what: str) -> None:
+        """``arr`` (named ``what`` in the error) must be an array of this parameter's
+        dtype and shape: a state buffer, an average, a copy target."""
+        if not isinstance(arr, np.ndarray) or arr.shape != self.array.shape \
+                or arr.dtype != self.array.dtype:
+            got = (f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray)
+                   else type(arr).__name__)
+            raise ValueError(f"{what} must be a {self.array.dtype} array of shape "
+                             f"{self.array.shape}, got {got}")
 
 
 def _named_or_listed(obj: Any, next_index: int) -> list[tuple[Key, Any]]:

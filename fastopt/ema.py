@@ -122,13 +122,7 @@ class EMA:
                 raise ValueError(f"target holds {len(dests)} arrays, the EMA averages "
                                  f"{len(self._tensors)}")
             for t, d in zip(self._tensors, dests):
-                if not isinstance(d, np.ndarray) or d.shape != t.array.shape \
-                        or d.dtype != t.array.dtype:
-                    got = (f"{d.dtype} {d.shape}" if isinstance(d, np.ndarray)
-                           else type(d).__name__)
-                    raise ValueError(f"target for parameter {t.label} must be a "
-                                     f"{t.array.dtype} array of shape {t.array.shape}, "
-                                     f"got {got}")
+                t.check_like(d, f"target for parameter {t.label}")
                 if not d.flags.writeable:
                     raise ValueError(f"target for parameter {t.label} is read-only")
         for plan, row in self._where:
@@ -197,13 +191,7 @@ class EMA:
             raise ValueError(f"the state_dict averages parameters {got}, this EMA "
                              f"{sorted(map(str, keys))}")
         for t in self._tensors:
-            arr = shadow[t.key]
-            if not isinstance(arr, np.ndarray) or arr.shape != t.array.shape \
-                    or arr.dtype != t.array.dtype:
-                got = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) \
-                    else type(arr).__name__
-                raise ValueError(f"average of parameter {t.label} must be a "
-                                 f"{t.array.dtype} array of shape {t.array.shape}, got {got}")
+            t.check_like(shadow[t.key], f"average of parameter {t.label}")
         return {"decay": decay, "use_num_updates": use_num_updates, "num_updates": int(n),
                 "shadow": shadow}
 

@@ -151,13 +151,13 @@ def extensions():
         warnings.warn("fastopt: the C compiler has no OpenMP (or FASTOPT_DISABLE_OPENMP is "
                       "set); building serial kernels (every step runs on one thread)")
         omp = [], []
-    common = dict(include_dirs=[numpy.get_include(), "fastopt"],
+    common = dict(include_dirs=[numpy.get_include(), "src/fastopt"],
                   define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")])
-    exts = [Extension("fastopt._kernels", ["fastopt/_kernels.pyx"],
+    exts = [Extension("fastopt._kernels", ["src/fastopt/_kernels.pyx"],
                       extra_compile_args=cflags + omp[0], extra_link_args=ldflags + omp[1],
                       **common)]
     for name, flags in levels.items():
-        exts.append(Extension(f"fastopt._math_{name}", [f"fastopt/_math_{name}.pyx"],
+        exts.append(Extension(f"fastopt._math_{name}", [f"src/fastopt/_math_{name}.pyx"],
                               extra_compile_args=cflags + flags, extra_link_args=ldflags,
                               **common))
     return exts

@@ -3,7 +3,7 @@
 The sdist must build and test fastopt by itself, so it must hold every source file of the
 package (the .py, and the Cython .pyx/.pxi/.pxd and C headers that the build compiles),
 the tests, the build files and the README, LICENSE and CHANGELOG; and no build products
-(generated C, compiled modules).  "Every" is what git tracks under fastopt/ and tests/
+(generated C, compiled modules).  "Every" is what git tracks under src/fastopt/ and tests/
 (or, outside a git checkout, what is on disk there), so a new file that the sdist rules
 miss fails here.
 """
@@ -15,7 +15,7 @@ import tarfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED_TOP = ["setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE",
                 "CHANGELOG.md"]
-SOURCE_DIRS = ["fastopt", "tests"]
+SOURCE_DIRS = ["src/fastopt", "tests"]
 BUILD_PRODUCTS = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".o")
 
 
@@ -32,7 +32,7 @@ def tracked_files():
         for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, d)):
             dirnames[:] = [x for x in dirnames if not x.startswith((".", "__pycache__"))]
             for f in filenames:
-                if not f.endswith(BUILD_PRODUCTS) and not (d == "fastopt" and f.endswith(".c")):
+                if not f.endswith(BUILD_PRODUCTS) and not (d == "src/fastopt" and f.endswith(".c")):
                     files.append(os.path.relpath(os.path.join(dirpath, f), ROOT))
     return files
 
@@ -45,8 +45,8 @@ def main(path):
     wanted = REQUIRED_TOP + [f.replace(os.sep, "/") for f in tracked_files()]
     missing = sorted(f for f in wanted if f not in inside)
     generated = sorted(f for f in inside if f.endswith(BUILD_PRODUCTS)
-                       or (f.startswith("fastopt/") and f.endswith(".c")))
-    kinds = {ext: sorted(f for f in inside if f.startswith("fastopt/") and f.endswith(ext))
+                       or (f.startswith("src/fastopt/") and f.endswith(".c")))
+    kinds = {ext: sorted(f for f in inside if f.startswith("src/fastopt/") and f.endswith(ext))
              for ext in (".pyx", ".pxi", ".h", ".py")}
     print(f"{os.path.basename(path)}: {len(inside)} files under {prefix}/; "
           + ", ".join(f"{len(v)} {k}" for k, v in kinds.items())
@@ -58,7 +58,7 @@ def main(path):
         problems.append("build products in the sdist: " + ", ".join(generated))
     for ext, found in kinds.items():
         if not found:
-            problems.append(f"no fastopt/*{ext} file in the sdist")
+            problems.append(f"no src/fastopt/*{ext} file in the sdist")
     if not any(f.startswith("tests/test_") for f in inside):
         problems.append("no tests in the sdist")
     if problems:

@@ -1,6 +1,6 @@
 """Adam's effective step size, per coordinate and over time, read from ``opt.state``.
 
-The code is fastopt/examples/adaptive_lr.py (installed with fastopt, so that
+The code is src/fastopt/examples/adaptive_lr.py (installed with fastopt, so that
 `python -m fastopt demo` can run it from anywhere); read and copy it from there.
 Run:  python examples/adaptive_lr.py [--quick] [--out DIR]   (options: --help)
 """

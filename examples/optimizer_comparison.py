@@ -2,7 +2,7 @@
 bowl x² + y².  Draws each optimizer's path over the contour plot and its loss against
 the step.
 
-The code is fastopt/examples/optimizer_comparison.py (installed with fastopt, so that
+The code is src/fastopt/examples/optimizer_comparison.py (installed with fastopt, so that
 `python -m fastopt demo` can run it from anywhere); read and copy it from there.
 Run:  python examples/optimizer_comparison.py [--quick] [--out DIR]   (options: --help)
 """

@@ -2,7 +2,7 @@
 coordinates receive a gradient (the others get exactly zero), as with embeddings or
 rare features.
 
-The code is fastopt/examples/sparse_gradients.py (installed with fastopt, so that
+The code is src/fastopt/examples/sparse_gradients.py (installed with fastopt, so that
 `python -m fastopt demo` can run it from anywhere); read and copy it from there.
 Run:  python examples/sparse_gradients.py [--quick] [--out DIR]   (options: --help)
 """

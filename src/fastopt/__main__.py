@@ -1,4 +1,4 @@
-"""``python -m fastopt COMMAND``: fastopt's command-line tools.
+"""``fastopt COMMAND`` (or ``python -m fastopt COMMAND``): fastopt's command-line tools.
 
     python -m fastopt bench [--quick] [--optimizer NAME ...] [--sizes N ...]
                             [--backend B ...] [--dtype D ...]
@@ -11,12 +11,15 @@ adding a command is an import and a call in ``build_parser``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import _bench, _demo
-    parser = argparse.ArgumentParser(prog="python -m fastopt",
+    invoked = os.path.basename(sys.argv[0])
+    prog = "fastopt" if invoked in ("fastopt", "fastopt.exe") else "python -m fastopt"
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="fastopt's command-line tools")
     commands = parser.add_subparsers(dest="command", required=True)
     _bench.add_parser(commands)

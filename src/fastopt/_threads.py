@@ -23,6 +23,13 @@ if _choose_wait:
     os.environ["GOMP_SPINCOUNT"] = "0"
 try:
     from . import _kernels
+except ModuleNotFoundError as e:
+    if e.name != f"{__package__}._kernels":
+        raise
+    raise ImportError(
+        f"fastopt's compiled kernels are not built in {os.path.dirname(__file__)}: this is "
+        f"the source tree, not an installed fastopt.  Install it (pip install . or, to work "
+        f"on it, pip install -e .) and run Python from anywhere but src/") from None
 finally:
     if _choose_wait:
         del os.environ["GOMP_SPINCOUNT"]

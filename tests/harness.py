@@ -85,12 +85,22 @@ def assert_close(ours: list[np.ndarray], ref: list[np.ndarray], dtype) -> None:
 
 
 def snapshot(opt, params) -> bytes:
-    """Every byte an optimizer call could change: parameters, state, step count."""
+    """Every byte a step could change: parameters, state, per-group state and the step
+    count (the param groups, which tests change themselves, are in ``groups_snapshot``)."""
     parts = [p.tobytes() for p in params]
     for key, bufs in sorted(opt.state.items(), key=lambda kv: str(kv[0])):
-        parts += [bufs[name].tobytes() for name in sorted(bufs)]
+        parts += [str(key).encode()] + [name.encode() + bufs[name].tobytes()
+                                        for name in sorted(bufs)]
+    parts.append(repr(opt.group_state).encode())
     parts.append(str(opt.step_count).encode())
     return b"".join(parts)
+
+
+def groups_snapshot(opt) -> str:
+    """The param groups as they stand: hyperparameters by key in order, and which arrays
+    each group holds."""
+    return repr([([(k, v) for k, v in g.items() if k != "params"],
+                   [id(p) for p in g["params"]]) for g in opt.param_groups])
 
 
 def python_env(**extra: str) -> dict:

@@ -238,10 +238,10 @@ def check_refused(cls, kwargs, name, value, exc=ValueError, match=None):
         cls(initial([(5,)], np.float32), **{**kwargs, name: value})
     opt, params = _fresh(cls, kwargs)
     opt.step(_grads(params))
-    before = snapshot(opt, params)
     group_state_before = copy.deepcopy(opt.group_state)
     group_before = dict(opt.param_groups[0])
     opt.param_groups[0][name] = value
+    before = snapshot(opt, params)
     with pytest.raises(exc, match=match):
         opt.step(_grads(params, 1))
     assert snapshot(opt, params) == before

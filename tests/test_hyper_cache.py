@@ -1,5 +1,5 @@
 """The core checks a group's hyperparameters once and again only when one of them is
-replaced (Optimizer._group_scalars).  These tests hold that cache to the uncached
+replaced (Optimizer._group_step).  These tests hold that cache to the uncached
 behaviour: every change takes effect on the next step, every bad value is still refused,
 and values that can change in place (a list of betas) are checked on every step."""
 import numpy as np
@@ -17,7 +17,7 @@ def _grads(n=8):
 
 
 def _fresh_scalars(step, **kwargs):
-    return fastopt.Adam(_params(), **kwargs)._group_scalars(0, step)
+    return fastopt.Adam(_params(), **kwargs)._group_step(0, step)[0]
 
 
 def test_every_new_lr_takes_effect():
@@ -25,7 +25,7 @@ def test_every_new_lr_takes_effect():
     for t in range(1, 60):
         lr = float(f"{0.1 / t:.6g}")     # a new float object every step, ids get reused
         opt.param_groups[0]["lr"] = lr
-        assert opt._group_scalars(0, t) == _fresh_scalars(t, lr=lr)
+        assert opt._group_step(0, t)[0] == _fresh_scalars(t, lr=lr)
         opt.step(_grads())
 
 
@@ -50,7 +50,7 @@ def test_list_betas_changed_in_place_are_checked_every_step():
     opt = fastopt.Adam(params, betas=[0.9, 0.999])
     opt.step(_grads())
     opt.param_groups[0]["betas"][1] = 0.5
-    assert opt._group_scalars(0, 2) == _fresh_scalars(2, betas=(0.9, 0.5))
+    assert opt._group_step(0, 2)[0] == _fresh_scalars(2, betas=(0.9, 0.5))
     opt.param_groups[0]["betas"][0] = 1.5
     with pytest.raises(ValueError, match=r"betas\[0\]"):
         opt.step(_grads())

@@ -158,7 +158,7 @@ def test_defaults():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"), (dict(betas=(1.0, 0.9)), r"betas\[0\]"),
-    (dict(betas=(0.9, -1.0)), r"betas\[1\]"), (dict(betas="ab"), r"betas\[0\]"),
+    (dict(betas=(0.9, -1.0)), r"betas\[1\]"), (dict(betas="ab"), r"betas must be a pair"),
     (dict(eps=0.0), "eps"), (dict(weight_decay=-0.1), "weight_decay"),
     (dict(maximize="no"), "maximize"),
 ], ids=str)

@@ -81,8 +81,8 @@ class CountingAdam(fastopt.Adam):
     def _initial_group_state(self, group):
         return {"count": 0.0}
 
-    def _after_step(self, gi, group, step):
-        self.group_state[gi]["count"] += 1.0
+    def _next_group_state(self, gi, group, step, gstate):
+        return {"count": gstate["count"] + 1.0}
 
 
 @pytest.mark.parametrize("mode", ["skip", "raise"])

@@ -123,16 +123,46 @@ def test_momentum_zero_first_then_on_is_like_torch():
     assert_close_run(run.result(), theirs, np.float64)
 
 
-def test_momentum_cannot_be_switched_on_later():
+@pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
+def test_momentum_switched_on_later_is_like_torch(backend):
+    """A group built with momentum=0 gets its buffer (buf = g) on the first step that
+    uses momentum, as torch does; it shows in state and state_dict from then on, and a
+    state_dict taken then resumes into a fresh optimizer built with momentum=0."""
+    torch = pytest.importorskip("torch")
+
+    def between(t, opt):
+        opt.param_groups[0]["momentum"] = 0.0 if t < 3 else 0.9
+
+    run = Run(fastopt.SGD, dict(lr=0.01, dampening=0.5), backend, np.float64,
+              [(6,), (2, 3)], "list", 0, 1.0)
+    grads = Gradients([(6,), (2, 3)], np.float64)
+    for t in range(10):
+        between(t, run.opt)
+        if t == 3:
+            assert run.opt.state[0] == {}
+        run.step(grads.at(t))
+    assert set(run.opt.state[0]) == {"momentum_buffer"}
+    theirs = run_torch(torch.optim.SGD, dict(lr=0.01, dampening=0.5), np.float64,
+                       shapes=[(6,), (2, 3)], steps=10, between=between)
+    assert_close_run(run.result(), theirs, np.float64)
+    fresh_params = [p.copy() for p in run.params]
+    fresh = fastopt.SGD(fresh_params, lr=0.01, backend=backend)
+    fresh.load_state_dict(run.opt.state_dict())
+    g = [np.full(6, 0.5), np.full((2, 3), -0.25)]
+    run.opt.step(g)
+    fresh.step(g)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(run.params, fresh_params))
+
+
+def test_momentum_switched_on_by_a_refused_step_changes_nothing():
     params = initial([(5,)], np.float32)
     opt = fastopt.SGD(params, lr=0.1)
-    assert opt.state[0] == {}
     opt.step([np.ones(5, np.float32)])
     before = snapshot(opt, params)
     opt.param_groups[0]["momentum"] = 0.9
-    with pytest.raises(ValueError, match="built with momentum=0"):
-        opt.step([np.ones(5, np.float32)])
-    assert snapshot(opt, params) == before
+    with pytest.raises(TypeError):
+        opt.step([np.ones(5, np.float64)])
+    assert snapshot(opt, params) == before and opt.state[0] == {}
 
 
 def test_one_cycle_schedule_with_momentum_matches_torch():

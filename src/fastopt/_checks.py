@@ -14,7 +14,10 @@ def real(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                      np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {value!r}") from None
 
 
 def non_negative(name: str, value: Any) -> float:
@@ -41,15 +44,20 @@ def unit_interval(name: str, value: Any, *, closed: bool = False) -> float:
     return x
 
 
+def pair(name: str, value: Any) -> tuple[Any, Any]:
+    """The two items of an ordered pair (a tuple, list or 2-element array; not a set,
+    whose order is arbitrary)."""
+    if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (a tuple of 2), got {value!r}")
+    return value[0], value[1]
+
+
 def betas(value: Any, name: str = "betas") -> tuple[float, float]:
     if type(value) is tuple and len(value) == 2:
         b1, b2 = value
         if type(b1) is float and type(b2) is float and 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0:
             return value
-    try:
-        b1, b2 = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}") from None
+    b1, b2 = pair(name, value)
     return unit_interval(f"{name}[0]", b1), unit_interval(f"{name}[1]", b2)
 
 

@@ -43,6 +43,11 @@ ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
 
 cdef int _num_threads = 0            # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
 cdef Py_ssize_t _parallel_threshold = 1 << 18
+# A process forked after its OpenMP (or numba) thread pool started cannot use that pool:
+# the pool's threads do not exist in the child, and libgomp's next parallel region waits
+# for them forever.  Such a child runs every kernel on its own thread.
+cdef bint _threads_started = False
+cdef bint _serial_only = False
 
 
 def openmp_enabled():
@@ -56,7 +61,29 @@ def set_num_threads(int n):
 
 
 def get_num_threads():
+    if _serial_only:
+        return 1
     return _num_threads if _num_threads > 0 else omp_get_max_threads()
+
+
+def note_threads_started():
+    """Record that a thread pool ran a kernel (numba's backend calls this; the driver
+    records its own)."""
+    global _threads_started
+    _threads_started = True
+
+
+def after_fork_in_child():
+    """Called in a child process right after fork(): serial from now on if the parent's
+    thread pools had started (see _serial_only)."""
+    global _serial_only
+    if _threads_started:
+        _serial_only = True
+
+
+def serial_only():
+    """Whether this process is a fork of one whose thread pool had started."""
+    return bool(_serial_only)
 
 
 def set_parallel_threshold(Py_ssize_t n):
@@ -69,9 +96,18 @@ def get_parallel_threshold():
 
 
 cdef inline int _threads_for(Py_ssize_t nelem) noexcept nogil:
-    if not FASTOPT_HAVE_OPENMP or nelem < _parallel_threshold:
+    global _threads_started
+    if not FASTOPT_HAVE_OPENMP or nelem < _parallel_threshold or _serial_only:
         return 1
-    return _num_threads if _num_threads > 0 else omp_get_max_threads()
+    cdef int n = _num_threads if _num_threads > 0 else omp_get_max_threads()
+    if n > 1:
+        _threads_started = True
+    return n
+
+
+def threads_for(Py_ssize_t nelem):
+    """The number of threads a kernel over ``nelem`` elements runs on."""
+    return _threads_for(nelem)
 
 
 # ----------------------------------------------------------------------------------------
@@ -231,13 +267,21 @@ cdef class BoundKernel:
             raise TypeError(f"unsupported dtype {dtype}")
 
     def __call__(self, tuple scalars):
+        self._check(scalars)
+        self._run(scalars)
+
+    cdef int _check(self, tuple scalars) except -1:
+        if len(scalars) != self.kernel.n_scalars:
+            raise TypeError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
+                            f"scalars, got {len(scalars)}")
+        return 0
+
+    cdef void _run(self, tuple scalars) noexcept:
+        """The step (scalars checked by _check first: this cannot fail)."""
         cdef float s32[MAX_SCALARS]
         cdef double s64[MAX_SCALARS]
         cdef Py_ssize_t i, ns = len(scalars)
         cdef int nthreads
-        if ns != self.kernel.n_scalars:
-            raise TypeError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
-                            f"scalars, got {ns}")
         nthreads = _threads_for(self.nelem)
         if self.is_f32:
             for i in range(ns):
@@ -251,6 +295,113 @@ cdef class BoundKernel:
             with nogil:
                 _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks, self.nchunks,
                        self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+
+
+# ----------------------------------------------------------------------------------------
+# Committing a step: the kernels, the per-group scalar state and the step counter change
+# together or not at all.  KeyboardInterrupt is raised by the interpreter between two
+# bytecodes, never inside a C call: a step whose kernels are all compiled commits in one
+# C call (commit_compiled), and one that runs Python code (the NumPy backend, numba's
+# dispatch, an optimizer with a pass of its own) holds SIGINT back while it runs
+# (commit_deferred) and re-raises it once the step is whole.
+
+cdef extern from *:
+    """
+    #include <signal.h>
+    #include <string.h>
+    static volatile sig_atomic_t fastopt_sigint_seen = 0;
+    static int fastopt_defer_depth = 0;      /* changed with the GIL held */
+    static int fastopt_swapped = 0;
+    static void fastopt_note_sigint(int sig) { (void)sig; fastopt_sigint_seen = 1; }
+    #ifdef _WIN32
+    static void (*fastopt_saved)(int) = NULL;
+    static void fastopt_hold_sigint(void) {
+        if (fastopt_defer_depth++ > 0) return;
+        void (*old)(int) = signal(SIGINT, fastopt_note_sigint);
+        if (old == SIG_ERR) { fastopt_swapped = 0; return; }
+        if (old == SIG_DFL || old == SIG_IGN) { signal(SIGINT, old); fastopt_swapped = 0; return; }
+        fastopt_saved = old; fastopt_swapped = 1;
+    }
+    static void fastopt_restore_sigint(void) {
+        if (--fastopt_defer_depth > 0 || !fastopt_swapped) return;
+        signal(SIGINT, fastopt_saved); fastopt_swapped = 0;
+    }
+    #else
+    static struct sigaction fastopt_saved;
+    static void fastopt_hold_sigint(void) {
+        struct sigaction ours;
+        if (fastopt_defer_depth++ > 0) return;
+        fastopt_swapped = 0;
+        if (sigaction(SIGINT, NULL, &fastopt_saved) != 0) return;
+        /* SIG_DFL ends the process, SIG_IGN ignores: only a handler (Python's) is held */
+        if (!(fastopt_saved.sa_flags & SA_SIGINFO) && (fastopt_saved.sa_handler == SIG_DFL
+                                                       || fastopt_saved.sa_handler == SIG_IGN))
+            return;
+        memset(&ours, 0, sizeof ours);
+        ours.sa_handler = fastopt_note_sigint;
+        sigemptyset(&ours.sa_mask);
+        ours.sa_flags = fastopt_saved.sa_flags & ~SA_SIGINFO;
+        if (sigaction(SIGINT, &ours, NULL) == 0) fastopt_swapped = 1;
+    }
+    static void fastopt_restore_sigint(void) {
+        if (--fastopt_defer_depth > 0 || !fastopt_swapped) return;
+        sigaction(SIGINT, &fastopt_saved, NULL); fastopt_swapped = 0;
+    }
+    #endif
+    /* Whether a SIGINT was held back, once the outermost hold has ended. */
+    static int fastopt_take_sigint(void) {
+        int seen;
+        if (fastopt_defer_depth > 0) return 0;
+        seen = fastopt_sigint_seen;
+        fastopt_sigint_seen = 0;
+        return seen;
+    }
+    """
+    void fastopt_hold_sigint() noexcept nogil
+    void fastopt_restore_sigint() noexcept nogil
+    int fastopt_take_sigint() noexcept nogil
+
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetInterrupt
+
+
+cdef int _finish(opt, Py_ssize_t step, list group_state) except -1:
+    # Only C-level operations on built-in objects: no bytecode runs here.
+    cdef Py_ssize_t gi
+    if group_state is not None:
+        states = opt.group_state
+        for gi in range(len(group_state)):
+            update = group_state[gi]
+            if update is not None:
+                (<dict>states[gi]).update(<dict>update)
+    opt._step = step
+    return 0
+
+
+def commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
+    """Run ``runs[i](scalars[i])`` for every plan (compiled kernels), then apply the
+    per-group state updates (a dict or None per group) and set ``opt._step = step``."""
+    cdef Py_ssize_t i, n = len(runs)
+    if len(scalars) != n:
+        raise ValueError("one tuple of scalars per kernel")
+    for i in range(n):
+        (<BoundKernel?>runs[i])._check(<tuple?>scalars[i])
+    for i in range(n):
+        (<BoundKernel>runs[i])._run(<tuple>scalars[i])
+    _finish(opt, step, group_state)
+
+
+def commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
+    """``run(*args)`` (Python code that must not be cut short), then the state updates as
+    commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all is done."""
+    fastopt_hold_sigint()
+    try:
+        PyErr_CheckSignals()        # a Ctrl-C from just before: raised before anything ran
+        run(*args)
+        _finish(opt, step, group_state)
+    finally:
+        fastopt_restore_sigint()
+        if fastopt_take_sigint():
+            PyErr_SetInterrupt()        # Python's SIGINT handler runs at the next check
 
 
 def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
@@ -272,15 +423,42 @@ cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
     return True
 
 
+cdef Py_ssize_t _overlapping(int64_t lo, int64_t hi, const int64_t[::1] span_lo,
+                             const int64_t[::1] span_hi) noexcept:
+    """The index of a span [span_lo[k], span_hi[k]) that [lo, hi) overlaps, or -1.  The
+    spans are sorted and disjoint: only the last one starting before ``hi`` can."""
+    cdef Py_ssize_t a = 0, b = span_lo.shape[0], m
+    if hi <= lo:
+        return -1
+    while a < b:                     # the first span starting at or after hi
+        m = (a + b) // 2
+        if span_lo[m] < hi:
+            a = m + 1
+        else:
+            b = m
+    if a > 0 and span_hi[a - 1] > lo:
+        return a - 1
+    return -1
+
+
+def overlapping(int64_t address, int64_t nbytes, const int64_t[::1] span_lo,
+                const int64_t[::1] span_hi):
+    """Which of the sorted, disjoint spans [span_lo, span_hi) the bytes at ``address``
+    overlap (an index), or -1."""
+    return _overlapping(address, address + nbytes, span_lo, span_hi)
+
+
 def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarray rows,
-                     Py_ssize_t col):
+                     Py_ssize_t col, const int64_t[::1] span_lo, const int64_t[::1] span_hi,
+                     list span_labels):
     """Check that ``seq[i]`` is a valid gradient for ``params[i]`` for every i, then write
     its data address to ``table[rows[i], col]``.  Nothing is written unless all are valid.
+    A gradient may not share memory with any span [span_lo[k], span_hi[k]) (sorted and
+    disjoint: the parameters and the optimizer's state), named ``span_labels[k]``.
     """
-    cdef Py_ssize_t i, n = len(params), nbytes
+    cdef Py_ssize_t i, k, n = len(params), nbytes
     cdef cnp.ndarray g, p
-    cdef char* gp
-    cdef char* pp
+    cdef int64_t gp
     if len(seq) != n:
         raise ValueError(f"expected {n} gradients (one per parameter), got {len(seq)}")
     for i in range(n):
@@ -290,25 +468,68 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
             raise TypeError(f"gradient for parameter {labels[i]} must be a NumPy array, "
                             f"got {type(obj).__name__}")
         g = <cnp.ndarray>obj
-        if cnp.PyArray_TYPE(g) != cnp.PyArray_TYPE(p):
-            raise TypeError(f"gradient for parameter {labels[i]} has dtype {g.dtype}, "
-                            f"the parameter has {p.dtype}")
+        if cnp.PyArray_TYPE(g) != cnp.PyArray_TYPE(p) or not cnp.PyArray_ISNOTSWAPPED(g):
+            raise TypeError(f"gradient for parameter {labels[i]} has dtype "
+                            f"{g.dtype.str if not cnp.PyArray_ISNOTSWAPPED(g) else g.dtype}, "
+                            f"the parameter has {p.dtype}"
+                            + (" (in the machine's byte order)"
+                               if not cnp.PyArray_ISNOTSWAPPED(g) else ""))
         if not _same_shape(g, p):
             raise ValueError(f"gradient for parameter {labels[i]} has shape {(<object>g).shape}, "
                              f"the parameter has {(<object>p).shape}")
         if not cnp.PyArray_IS_C_CONTIGUOUS(g):
             raise ValueError(f"gradient for parameter {labels[i]} is not C-contiguous "
                              f"(use np.ascontiguousarray)")
-        gp = <char*>cnp.PyArray_DATA(g)
-        pp = <char*>cnp.PyArray_DATA(p)
-        nbytes = cnp.PyArray_NBYTES(p)
-        if nbytes > 0 and gp < pp + nbytes and pp < gp + nbytes:
-            raise ValueError(f"gradient for parameter {labels[i]} shares memory with the "
-                             f"parameter itself")
+        gp = <int64_t><intptr_t>cnp.PyArray_DATA(g)
+        nbytes = cnp.PyArray_NBYTES(g)
+        k = _overlapping(gp, gp + nbytes, span_lo, span_hi)
+        if k >= 0:
+            what = span_labels[k]
+            raise ValueError(f"gradient for parameter {labels[i]} shares memory with "
+                             + ("the parameter itself" if what == labels[i] else what))
     cdef int64_t[:, ::1] t = table
     cdef Py_ssize_t[::1] r = rows
     for i in range(n):
         t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])
+
+
+def check_params(param_groups, list group_arrays, list labels, const int64_t[:, ::1] table,
+                 const Py_ssize_t[::1] rows, const int64_t[::1] nbytes):
+    """Check that the optimizer's parameters are where it was built with them:
+    ``param_groups`` (the user-visible list) holds the same groups with the same arrays
+    (``group_arrays[gi]``, a tuple, in the user's order), and each array still has the
+    data address ``table[rows[i], 0]``, ``nbytes[i]`` bytes and is writeable (resizing
+    an array in place moves its data: the optimizer would write into freed memory)."""
+    cdef Py_ssize_t gi, j, i = 0, ngroups = len(group_arrays)
+    cdef cnp.ndarray a
+    if type(param_groups) is not list or len(<list>param_groups) != ngroups:
+        n = len(param_groups) if isinstance(param_groups, list) else None
+        raise ValueError(
+            (f"param_groups holds {n} groups, but this optimizer has {ngroups}: "
+             if n is not None else f"param_groups must be a list of {ngroups} dicts: ")
+            + "add a group with add_param_group(), or build a new optimizer")
+    for gi in range(ngroups):
+        group = (<list>param_groups)[gi]
+        if type(group) is not dict:
+            raise TypeError(f"param group {gi} must be a dict, got {type(group).__name__}")
+        arrays = <tuple>group_arrays[gi]
+        held = (<dict>group).get("params")
+        if not isinstance(held, (list, tuple)) or len(held) != len(arrays) \
+                or any(x is not y for x, y in zip(held, arrays)):
+            raise ValueError(f"param group {gi}'s 'params' are no longer the arrays this "
+                             f"optimizer was built with: parameters cannot be added, removed "
+                             f"or swapped there; use add_param_group(), or build a new "
+                             f"optimizer")
+        for j in range(len(arrays)):
+            a = <cnp.ndarray>arrays[j]
+            if <int64_t><intptr_t>cnp.PyArray_DATA(a) != table[rows[i], 0] \
+                    or cnp.PyArray_NBYTES(a) != nbytes[i]:
+                raise ValueError(f"parameter {labels[i]} was resized or reallocated after "
+                                 f"the optimizer was built (its data moved); build a new "
+                                 f"optimizer for it")
+            if not cnp.PyArray_ISWRITEABLE(a):
+                raise ValueError(f"parameter {labels[i]} has become read-only")
+            i += 1
 
 
 # ----------------------------------------------------------------------------------------

@@ -14,18 +14,22 @@ no pass rewrites the gradient.  With both off (the default) the step runs no pre
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Mapping
 from operator import is_
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from . import _backend, _kernels
 from ._errors import NonFiniteError
-from ._params import GradsLike, Key, ParamsLike, grads_in_order, parse_params
+from ._params import FlatParams, GradsLike, Key, ParamsLike, grads_in_order, parse_params
 from ._plan import GRAD, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
 NONFINITE = ("propagate", "skip", "raise")
+#: The step counter is an int64: a step count beyond this is refused.
+MAX_STEP = 2 ** 62
 
 
 def _check_max_grad_norm(value: Any) -> float | None:
@@ -95,55 +99,125 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.group_state: list[dict[str, float]] = []
         for gi, override in enumerate(overrides):
-            extra = sorted(set(override) - set(defaults))
-            if extra:
-                raise TypeError(f"param group {gi}: {type(self).__name__} has no "
-                                f"hyperparameter {', '.join(map(repr, extra))}")
-            group = {"params": [t.array for t in tensors if t.group == gi],
-                     **defaults, **override}
+            group = self._new_group(gi, override, [t.array for t in tensors if t.group == gi])
             self.param_groups.append(group)
             self.group_state.append(self._initial_group_state(group))
         self._step = 0
+        self._skipped = 0
+        self._plans: list = []                  # (the layout, made once the groups check)
         self._structure = [self._structure_of(g) for g in self.param_groups]
         self._checked: list[tuple | None] = [None] * len(self.param_groups)
-        self._has_after_step = type(self)._after_step is not Optimizer._after_step
+        self._has_group_state = \
+            type(self)._next_group_state is not Optimizer._next_group_state
         for gi in range(len(self.param_groups)):
-            self._group_scalars(gi, 1)          # checks every hyperparameter
-        self._tensors = tensors
-        self._flat = flat
-        self._arrays = [t.array for t in tensors]
-        self._labels = [t.label for t in tensors]
-        self._plans, self._table, self._rows = build_plans(
-            tensors, len(self.param_groups), self.buffers,
-            lambda gi: self._live_buffers(self.param_groups[gi]),
-            lambda gi, name: self._initial_value(self.param_groups[gi], name))
-        self._runs = [self._bind(module, plan) for plan in self._plans]
-        self._flat_grad_offsets, self._flat_grad_shape = self._flat_gradient_layout()
-        self._default_grads = self._table[:, GRAD].copy() if flat is not None else None
-        self._grads_are_default = flat is not None
+            self._group_step(gi, 1)             # checks every hyperparameter
+        # One step at a time: two threads stepping one optimizer take turns.
+        self._lock = threading.Lock()
         self._max_grad_norm = max_grad_norm
         self._nonfinite = nonfinite
-        self._skipped = 0
         #: The global gradient 2-norm the last guarded step measured (None without a
         #: pre-pass; NaN/inf where the gradients were not finite).
         self.grad_norm: float | None = None
-        self._prepass: list | None = None       # the pre-pass kernel per plan, bound on use
-        self._prepass_outs: list[np.ndarray] = []   # and its per-chunk outputs
+        self._install_layout(self._make_layout(tensors, flat, None))
+
+    def _new_group(self, gi: int, override: dict[str, Any], arrays: list) -> dict[str, Any]:
+        extra = sorted(set(override) - set(self.defaults))
+        if extra:
+            raise TypeError(f"param group {gi}: {type(self).__name__} has no "
+                            f"hyperparameter {', '.join(map(repr, extra))}")
+        return {"params": arrays, **self.defaults, **override}
+
+    # ---- the layout: tensors, plans, tables and bound kernels --------------------------
+
+    def _make_layout(self, tensors: list, flat: FlatParams | None,
+                     keep: dict[Key, dict[str, np.ndarray]] | None) -> dict[str, Any]:
+        """Everything a step reads about where the parameters and the state live, built
+        without changing the optimizer (see _install_layout).  ``keep``: state to carry
+        over (by parameter key) from the layout this one replaces."""
+        n_groups = len({t.group for t in tensors}) if tensors else len(self.param_groups)
+        n_groups = max(n_groups, len(self.param_groups))
+        old = {}
+        if keep is not None:
+            for plan in self._plans:
+                old.setdefault(plan.group, set()).update(plan.state)
+
+        def live(gi: int) -> tuple[str, ...]:
+            if gi in old:       # buffers an earlier layout had (SGD grows its momentum)
+                return tuple(name for name in self.buffers if name in old[gi])
+            return self._live_buffers(self.param_groups[gi])
+
+        plans, table, rows = build_plans(
+            tensors, n_groups, self.buffers, live,
+            lambda gi, name: self._initial_value(self.param_groups[gi], name))
+        if keep is not None:
+            for plan in plans:
+                for row, t in enumerate(plan.tensors):
+                    for name, values in keep.get(t.key, {}).items():
+                        plan.state_view(name, row)[...] = values
+        arrays = [t.array for t in tensors]
+        layout = dict(
+            _tensors=tensors, _flat=flat, _arrays=arrays, _labels=[t.label for t in tensors],
+            _plans=plans, _table=table, _rows=rows,
+            _runs=[self._bind(self._module, plan) for plan in plans],
+            _group_arrays=[tuple(t.array for t in tensors if t.group == gi)
+                           for gi in range(n_groups)],
+            _nbytes=np.array([a.nbytes for a in arrays], np.int64),
+            _default_grads=table[:, GRAD].copy() if flat is not None else None,
+            _grads_are_default=flat is not None,
+            _prepass=None, _prepass_outs=[],
+            # Compiled kernels committed in one C call; anything else under a held SIGINT.
+            _compiled=(type(self)._run is Optimizer._run and self.backend == "cython"),
+        )
+        layout["_flat_grad_offsets"], layout["_flat_grad_shape"] = \
+            _flat_gradient_layout(arrays, flat, table, rows)
+        return layout
+
+    def _install_layout(self, layout: dict[str, Any]) -> None:
+        self.__dict__.update(layout)
+        self._update_spans()
         self._guarded = False
         self._update_guard()
 
+    def _update_spans(self) -> None:
+        """The memory a gradient may not share: every parameter and every state buffer,
+        as sorted, disjoint [start, end) byte spans with a name for the error."""
+        spans = [(address(t.array), address(t.array) + t.array.nbytes, f"parameter {t.label}")
+                 for t in self._tensors if t.array.nbytes]
+        spans += [(address(buf), address(buf) + buf.nbytes, "the optimizer's state")
+                  for plan in self._plans for buf in plan.state.values() if buf.nbytes]
+        spans.sort()
+        self._span_lo = np.array([a for a, _, _ in spans], np.int64)
+        self._span_hi = np.array([b for _, b, _ in spans], np.int64)
+        # a parameter's own name stands for "the parameter itself" in gather_addresses
+        self._span_labels = [label[len("parameter "):] if label.startswith("parameter ")
+                             else label for _, _, label in spans]
+
+    def _ensure_buffer(self, gi: int, name: str) -> None:
+        """Allocate state buffer ``name`` for group ``gi`` where it has none yet (SGD's
+        momentum buffer, once momentum turns non-zero).  It stays out of ``state`` until
+        the group's state says it is in use (see _state_names)."""
+        grown = False
+        for plan in self._plans:
+            if plan.group == gi and name not in plan.state:
+                plan.add_buffer(name, self._initial_value(self.param_groups[gi], name))
+                grown = True
+        if grown:
+            self._update_spans()
+
     # ---- what a subclass defines ------------------------------------------------------
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, group: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         """The kernel's scalars for group ``gi`` at step ``step`` (after the leading
-        gradient scale), checking each hyperparameter as it is read.  Must not change
-        anything: a step that is refused later leaves everything as it was."""
+        gradient scale), given the group's checked hyperparameters and its per-group
+        scalar state ``gstate``.  Must not change anything: a step that is refused later
+        leaves everything as it was."""
         raise NotImplementedError
 
     #: Optional: ``_check(gi, group) -> dict`` checks every hyperparameter of the group
     #: (raising as _scalars would) and returns them checked and converted, as _scalars
     #: should read them.  A subclass that defines it keeps its checks out of _scalars: the
-    #: core calls _check only when a value in the group changed (see _group_scalars) and
+    #: core calls _check only when a value in the group changed (see _group_step) and
     #: hands its dict to _scalars as ``group``.  Without it, _scalars gets the live group
     #: every step and checks what it reads.
     _check: Any = None
@@ -151,6 +225,14 @@ class Optimizer:
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         """The state buffers this group uses (default: all of them)."""
         return self.buffers
+
+    def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
+        """The state buffers group ``gi`` shows in ``state`` and state_dict, given its
+        per-group state (default: every buffer it has)."""
+        for plan in self._plans:
+            if plan.group == gi:
+                return tuple(name for name in self.buffers if name in plan.state)
+        return ()
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         """What state buffer ``name`` starts filled with (default 0)."""
@@ -160,8 +242,24 @@ class Optimizer:
         """Per-group scalar state, kept in state_dict (default: none)."""
         return {}
 
-    def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
-        """Advance per-group scalar state once a step has run."""
+    def _check_group_state(self, gi: int, gstate: Any) -> None:
+        """Raise where a group's scalar state (from load_state_dict) is not valid."""
+        if not isinstance(gstate, dict):
+            raise TypeError(f"group state {gi} must be a dict, got {type(gstate).__name__}")
+        expected = set(self._initial_group_state(self.param_groups[gi]))
+        if set(gstate) != expected:
+            raise ValueError(f"group state {gi} must hold {sorted(expected)}, got "
+                             f"{sorted(map(str, gstate))}")
+        for key, value in gstate.items():
+            if type(value) is not float or not math.isfinite(value):
+                raise ValueError(f"group state {gi}: {key} must be a finite float, got "
+                                 f"{value!r}")
+
+    def _next_group_state(self, gi: int, group: dict[str, Any], step: int,
+                          gstate: dict[str, float]) -> dict[str, float] | None:
+        """The per-group scalar state after step ``step`` (the changed entries, or None),
+        computed before the step runs and committed with it."""
+        return None
 
     def _bind(self, module: Any, plan: Any) -> Any:
         """What :meth:`_run` calls for ``plan`` (default: the optimizer's one kernel bound
@@ -182,26 +280,45 @@ class Optimizer:
     def _structure_of(self, group: dict[str, Any]) -> tuple:
         return tuple(group[k] for k in self.structural)
 
-    def _group_scalars(self, gi: int, step: int) -> tuple[float, ...]:
-        group = self.param_groups[gi]
-        # The group's values are checked once and then only when one of them is replaced
-        # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
-        # change) or the group dict itself is replaced (a new dict may hold the same
-        # objects under other keys); the cache is kept only when every value is immutable
-        # (no list or array that could change in place).  Checking costs more than the
-        # rest of a small step.
+    def _group_step(self, gi: int, step: int, group: dict[str, Any] | None = None,
+                    gstate: dict[str, float] | None = None
+                    ) -> tuple[tuple[float, ...], dict[str, float] | None]:
+        """Group ``gi``'s kernel scalars for step ``step`` and its scalar state after it,
+        checking everything they are made of.  ``group``/``gstate``: a group and group
+        state to check instead of the optimizer's own (load_state_dict), uncached."""
+        own = group is None
+        if own:
+            group = self.param_groups[gi]
+            gstate = self.group_state[gi]
+        assert group is not None and gstate is not None
         try:
-            checked = self._checked[gi]
+            # The group's values are checked once and then only when one of them is
+            # replaced (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't
+            # hide a change), the keys move or the group dict itself is replaced (a new
+            # dict may hold the same objects under other keys); the cache is kept only
+            # when every value is immutable (no list or array that could change in
+            # place).  Checking costs more than the rest of a small step.
+            checked = self._checked[gi] if own else None
             if checked is None or group is not checked[3] or len(group) != len(checked[0]) \
-                    or not all(map(is_, group.values(), checked[0])):
-                checked = self._check_group(gi, group)
-            return checked[1] + self._scalars(gi, checked[2], step)
-        except (TypeError, ValueError) as e:
+                    or not all(map(is_, group.values(), checked[0])) \
+                    or not all(map(is_, group, checked[4])):
+                checked = self._check_group(gi, group, cache=own)
+            h = checked[2]
+            scalars = checked[1] + self._scalars(gi, h, step, gstate)
+            update = self._next_group_state(gi, h, step, gstate) \
+                if self._has_group_state else None
+            return scalars, update
+        except KeyError as e:
+            raise ValueError(f"param group {gi} has no hyperparameter {e}") from None
+        except (TypeError, ValueError, OverflowError) as e:
+            kind = ValueError if isinstance(e, OverflowError) else type(e)
             if len(self.param_groups) > 1:
-                raise type(e)(f"param group {gi}: {e}") from None
+                raise kind(f"param group {gi}: {e}") from None
+            if kind is not type(e):
+                raise kind(str(e)) from None
             raise
 
-    def _check_group(self, gi: int, group: dict[str, Any]) -> tuple:
+    def _check_group(self, gi: int, group: dict[str, Any], cache: bool = True) -> tuple:
         """Check the group's structural options, maximize and (where the subclass has
         _check) its hyperparameters; cache the outcome while the values stay the same."""
         if self.structural and self._structure_of(group) != self._structure[gi]:
@@ -211,33 +328,62 @@ class Optimizer:
         if maximize is not True and maximize is not False:
             raise TypeError(f"maximize must be True or False, got {maximize!r}")
         hyper = group if self._check is None else self._check(gi, group)
-        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper, group)
-        cacheable = all(_immutable(v) for k, v in group.items() if k != "params")
-        self._checked[gi] = entry if cacheable else None
+        entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper, group,
+                 tuple(group))
+        if cache:
+            cacheable = all(_immutable(v) for k, v in group.items() if k != "params")
+            self._checked[gi] = entry if cacheable else None
         return entry
 
-    def step(self, grads: GradsLike = None) -> None:
-        """One update of every parameter.
+    def step(self, grads: GradsLike | Callable[[], Any] = None,
+             closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter; returns what ``closure`` returned (or None).
 
         ``grads``: the gradients in the parameters' structure (a list in order, or a dict
         by name), or one flat array; omitted for ``FlatParams``, whose ``.grads`` buffer
-        is used.  A refused call changes nothing.
+        is used.  ``closure`` (torch's habit, also accepted as the only argument): a
+        function called first that writes the gradients -- into ``params.grads`` for
+        ``FlatParams``, or into the arrays passed as ``grads`` -- and returns the loss.
+
+        A refused call changes nothing, and a step is never taken in part: after an
+        exception (a KeyboardInterrupt too) parameters, state, per-group state and
+        ``step_count`` are all as before the step or all as after it.  Two threads
+        stepping one optimizer take turns.
         """
+        if closure is None and callable(grads) and not isinstance(grads, (np.ndarray,
+                                                                          Mapping)):
+            grads, closure = None, grads
+        loss = None
+        if closure is not None:
+            if grads is None and self._flat is None:
+                raise TypeError("step(closure): the closure writes the gradients, and these "
+                                "parameters keep none; pass the arrays it writes into as "
+                                "well (step(grads, closure)), or build the optimizer on "
+                                "fastopt.flatten(...) and write into params.grads")
+            loss = closure()
+        with self._lock:
+            self._step_locked(grads)
+        return loss
+
+    def _step_locked(self, grads: GradsLike) -> None:
+        _kernels.check_params(self.param_groups, self._group_arrays, self._labels,
+                              self._table, self._rows, self._nbytes)
         self._take_grads(grads)
         t = self._step + 1
+        if t > MAX_STEP:
+            raise ValueError(f"the step count would pass {MAX_STEP}")
+        per_group = [self._group_step(gi, t) for gi in range(len(self.param_groups))]
+        scalars = [per_group[plan.group][0] for plan in self._plans]
+        updates = [u for _, u in per_group] if self._has_group_state else None
         if self._guarded:
-            scalars = self._guarded_scalars(t)
-            if scalars is None:
+            guarded = self._guarded_scalars(scalars, t)
+            if guarded is None:
                 return
-            self._run(scalars, t)
-        elif type(self)._run is Optimizer._run and len(self._runs) == 1:   # the common case
-            self._runs[0](self._group_scalars(self._plans[0].group, t))
+            scalars = guarded
+        if self._compiled:
+            _kernels.commit_compiled(self, self._runs, scalars, t, updates)
         else:
-            self._run([self._group_scalars(plan.group, t) for plan in self._plans], t)
-        if self._has_after_step:
-            for gi, group in enumerate(self.param_groups):
-                self._after_step(gi, group, t)
-        self._step = t
+            _kernels.commit_deferred(self, self._run, (scalars, t), t, updates)
 
     # ---- the guarded step: max_grad_norm and nonfinite --------------------------------
 
@@ -275,11 +421,10 @@ class Optimizer:
         if not self._guarded:
             self.grad_norm = None
 
-    def _guarded_scalars(self, t: int) -> list[tuple[float, ...]] | None:
+    def _guarded_scalars(self, scalars: list[tuple[float, ...]],
+                         t: int) -> list[tuple[float, ...]] | None:
         """Every plan's scalars for step ``t`` after the pre-pass: with the clipping
-        factor folded into the gradient scale, or None where the step is skipped.
-        (For a subclass that overrides step(): call this once the gradients are taken.)"""
-        scalars = [self._group_scalars(plan.group, t) for plan in self._plans]
+        factor folded into the gradient scale, or None where the step is skipped."""
         for run in self._prepass or ():
             run(())
         total = fsum_partials(self._prepass_outs)
@@ -325,20 +470,9 @@ class Optimizer:
             self._take_flat_grad(grads)
         else:
             _kernels.gather_addresses(grads_in_order(grads, self._tensors), self._arrays,
-                                      self._labels, self._table, self._rows, GRAD)
+                                      self._labels, self._table, self._rows, GRAD,
+                                      self._span_lo, self._span_hi, self._span_labels)
         self._grads_are_default = False
-
-    def _flat_gradient_layout(self) -> tuple[np.ndarray | None, tuple[int, ...] | None]:
-        """Byte offsets of each tensor's gradient inside one flat gradient array, and that
-        array's shape; (None, None) where parameters have several dtypes."""
-        if len({a.dtype for a in self._arrays}) != 1:
-            return None, None
-        if self._flat is not None:
-            grad = self._flat.grad
-            return self._table[self._rows, GRAD] - address(grad), grad.shape
-        itemsize = self._arrays[0].itemsize
-        sizes = np.array([a.size for a in self._arrays], np.int64)
-        return (np.cumsum(sizes) - sizes) * itemsize, (int(sizes.sum()),)
 
     def _take_flat_grad(self, grad: np.ndarray) -> None:
         if self._flat_grad_offsets is None:
@@ -346,20 +480,74 @@ class Optimizer:
                             "pass a list or dict of gradients")
         dtype = self._arrays[0].dtype
         if grad.dtype != dtype:
-            raise TypeError(f"the flat gradient has dtype {grad.dtype}, the parameters {dtype}")
+            raise TypeError(f"the flat gradient has dtype {grad.dtype.str}, the parameters "
+                            f"{dtype}")
         if grad.shape != self._flat_grad_shape:
             raise ValueError(f"the flat gradient has shape {grad.shape}, expected "
                              f"{self._flat_grad_shape}")
         if not grad.flags.c_contiguous:
             raise ValueError("the flat gradient is not C-contiguous")
-        if any(np.shares_memory(grad, a) for a in self._arrays):
-            raise ValueError("the flat gradient shares memory with the parameters")
+        k = _kernels.overlapping(address(grad), grad.nbytes, self._span_lo, self._span_hi)
+        if k >= 0:
+            what = self._span_labels[k]
+            raise ValueError(f"the flat gradient shares memory with "
+                             + (what if what.startswith("the ") else f"parameter {what}"))
         self._table[self._rows, GRAD] = address(grad) + self._flat_grad_offsets
 
-    def zero_grad(self) -> None:
-        """Clear the gradient buffer of ``FlatParams`` (other forms keep no gradients)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradient buffer of ``FlatParams`` (other forms keep no gradients).
+
+        ``set_to_none`` is accepted for torch's sake; a flat gradient buffer cannot be
+        None, so it is zeroed either way."""
         if self._flat is not None:
             self._flat.zero_grad()
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a param group, as torch's ``add_param_group``: a dict with ``"params"``
+        (a list of arrays, or a dict of named arrays where the optimizer's parameters are
+        named) and optional hyperparameters; the rest come from the defaults.  Its state
+        starts fresh; the existing parameters keep theirs."""
+        with self._lock:
+            if not isinstance(param_group, Mapping):
+                raise TypeError(f"a param group must be a dict, got "
+                                f"{type(param_group).__name__}")
+            if self._flat is not None:
+                raise TypeError("this optimizer steps one FlatParams buffer; flatten every "
+                                "parameter together, or build a separate optimizer")
+            gi = len(self.param_groups)
+            current = [{"params": self._group_params(g)} for g in range(gi)]
+            overrides, tensors, _ = parse_params(current + [dict(param_group)])
+            group = self._new_group(gi, overrides[gi], [t.array for t in tensors
+                                                        if t.group == gi])
+            gstate = self._initial_group_state(group)
+            self.param_groups.append(group)
+            try:
+                self._structure.append(self._structure_of(group))
+                self._checked.append(None)
+                self._group_step(gi, self._step + 1, dict(group), gstate)
+                keep = {t.key: {name: plan.state_view(name, row).copy()
+                                for name in plan.state}
+                        for plan in self._plans for row, t in enumerate(plan.tensors)}
+                layout = self._make_layout(tensors, None, keep)
+            except BaseException:
+                del self.param_groups[gi]
+                del self._structure[gi:]
+                del self._checked[gi:]
+                raise
+            _kernels.commit_deferred(self, self._add_group, (layout, gstate), self._step,
+                                     None)
+
+    def _add_group(self, layout: dict[str, Any], gstate: dict[str, float]) -> None:
+        self.group_state.append(gstate)
+        self._install_layout(layout)
+
+    def _group_params(self, gi: int) -> Any:
+        """Group ``gi``'s parameters in the form the user gave them: a dict by name or a
+        list."""
+        members = [t for t in self._tensors if t.group == gi]
+        if members and isinstance(members[0].key, str):
+            return {t.key: t.array for t in members}
+        return [t.array for t in members]
 
     # ---- inspection and state ---------------------------------------------------------
 
@@ -371,7 +559,8 @@ class Optimizer:
     @property
     def state(self) -> dict[Key, dict[str, np.ndarray]]:
         """Live views of every parameter's state buffers, keyed like the parameters."""
-        return {t.key: {name: plan.state_view(name, row) for name in plan.state}
+        names = [self._state_names(gi, gs) for gi, gs in enumerate(self.group_state)]
+        return {t.key: {name: plan.state_view(name, row) for name in names[plan.group]}
                 for plan in self._plans for row, t in enumerate(plan.tensors)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -395,13 +584,16 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  One of another optimizer or
         another parameter layout is refused, and nothing changes."""
-        self._apply_state_dict(self._check_state_dict(state_dict))
+        with self._lock:
+            checked = self._check_state_dict(state_dict)
+            _kernels.commit_deferred(self, self._apply_state_dict, (checked,),
+                                     checked["step"], None)
 
     def _check_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         """Validate a state_dict for :meth:`load_state_dict` without changing anything;
         returns what :meth:`_apply_state_dict` commits."""
         sd = state_dict
-        if not isinstance(sd, dict):
+        if not isinstance(sd, Mapping):
             raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
         missing = {"optimizer", "format_version", "step", "param_groups", "group_state",
                    "state"} - set(sd)
@@ -410,75 +602,132 @@ class Optimizer:
         if sd["optimizer"] != type(self).__name__:
             raise ValueError(f"this state_dict is from {sd['optimizer']}, not "
                              f"{type(self).__name__}")
-        if sd["format_version"] != STATE_FORMAT:
+        if sd["format_version"] != STATE_FORMAT or type(sd["format_version"]) is not int:
             raise ValueError(f"state_dict format {sd['format_version']!r} is not supported "
                              f"(this fastopt reads format {STATE_FORMAT})")
-        step = sd["step"]
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"state_dict step must be an int >= 0, got {step!r}")
-        skipped = sd.get("skipped_steps", 0)        # absent from older state_dicts
-        if isinstance(skipped, bool) or not isinstance(skipped, (int, np.integer)) \
-                or skipped < 0:
-            raise ValueError(f"state_dict skipped_steps must be an int >= 0, got {skipped!r}")
-        if len(sd["param_groups"]) != len(self.param_groups) \
-                or len(sd["group_state"]) != len(self.param_groups):
-            raise ValueError(f"state_dict has {len(sd['param_groups'])} param groups, this "
-                             f"optimizer {len(self.param_groups)}")
-        new_groups = []
-        for gi, (saved, group) in enumerate(zip(sd["param_groups"], self.param_groups)):
+        step = _count("step", sd["step"])
+        skipped = _count("skipped_steps", sd.get("skipped_steps", 0))   # absent before 0.2
+        groups_in, gstates_in = sd["param_groups"], sd["group_state"]
+        for what, value in (("param_groups", groups_in), ("group_state", gstates_in)):
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"state_dict {what} must be a list, got "
+                                f"{type(value).__name__}")
+        if len(groups_in) != len(self.param_groups) or len(gstates_in) != len(self.param_groups):
+            raise ValueError(f"state_dict has {len(groups_in)} param groups and "
+                             f"{len(gstates_in)} group states, this optimizer "
+                             f"{len(self.param_groups)} param groups")
+        new_groups, new_gstates = [], []
+        for gi, (saved, group) in enumerate(zip(groups_in, self.param_groups)):
+            if not isinstance(saved, Mapping):
+                raise TypeError(f"param group {gi} of the state_dict must be a dict, got "
+                                f"{type(saved).__name__}")
             keys = [t.key for t in self._tensors if t.group == gi]
-            if list(saved.get("params", ())) != keys:
+            saved_keys = saved.get("params", ())
+            if not isinstance(saved_keys, (list, tuple)) or list(saved_keys) != keys:
                 raise ValueError(f"param group {gi} of the state_dict holds parameters "
-                                 f"{list(saved.get('params', ()))}, this optimizer's holds "
-                                 f"{keys}")
+                                 f"{saved_keys!r}, this optimizer's holds {keys}")
             hyper = {k: v for k, v in saved.items() if k != "params"}
+            if not all(isinstance(k, str) for k in hyper):
+                raise TypeError(f"param group {gi} of the state_dict has a key that is not "
+                                f"a string")
             absent = sorted(set(self.defaults) - set(hyper))
             if absent:      # extra keys (a scheduler's initial_lr, ...) are kept, as torch does
                 raise ValueError(f"param group {gi} of the state_dict lacks hyperparameters "
                                  f"{', '.join(absent)}")
+            self._check_group_state(gi, gstates_in[gi])
             new_groups.append({"params": group["params"], **hyper})
-        if set(sd["state"]) != {t.key for t in self._tensors}:
+            new_gstates.append(dict(gstates_in[gi]))
+        # Check the hyperparameters as a step would, on the new groups, in full (not from
+        # the cache: a loaded group can hold the very objects the cache checked under
+        # other keys).
+        for gi in range(len(new_groups)):
+            self._group_step(gi, step + 1, new_groups[gi], new_gstates[gi])
+        state = sd["state"]
+        if not isinstance(state, Mapping) or set(state) != {t.key for t in self._tensors}:
             raise ValueError("the state_dict's state is for other parameters")
+        names = [self._state_names_after_load(gi, gs) for gi, gs in enumerate(new_gstates)]
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
-                saved = sd["state"].get(t.key)
-                if not isinstance(saved, dict) or set(saved) != set(plan.state):
+                saved = state[t.key]
+                wanted = names[plan.group]
+                if not isinstance(saved, Mapping) or set(saved) != set(wanted):
                     raise ValueError(f"state of parameter {t.label} must hold "
-                                     f"{sorted(plan.state)}")
+                                     f"{sorted(wanted)}")
                 for name, arr in saved.items():
                     t.check_like(arr, f"state {name!r} of parameter {t.label}")
-        # Check the hyperparameters as a step would, on the new groups, before committing;
-        # in full, not from the cache: a loaded group can hold the very objects the cache
-        # checked under other keys (its keys in another order), which the cache's
-        # comparison by position and identity would take for the checked group.
-        old_groups, old_gstate, old_checked = self.param_groups, self.group_state, self._checked
-        self.param_groups = new_groups
-        self.group_state = [dict(s) for s in sd["group_state"]]
-        self._checked = [None] * len(new_groups)
-        try:
-            for gi in range(len(new_groups)):
-                self._group_scalars(gi, int(step) + 1)
-        finally:
-            self.param_groups, self.group_state = old_groups, old_gstate
-            self._checked = old_checked
-        return {"groups": new_groups, "group_state": sd["group_state"], "state": sd["state"],
-                "step": int(step), "skipped_steps": int(skipped)}
+        return {"groups": new_groups, "group_state": new_gstates, "state": state,
+                "step": step, "skipped_steps": skipped, "names": names}
+
+    def _state_names_after_load(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
+        """The buffers group ``gi`` shows once ``gstate`` is loaded: what _state_names
+        says, with buffers the group can grow (SGD's momentum) counted as present."""
+        return self._state_names(gi, gstate)
 
     def _apply_state_dict(self, checked: dict[str, Any]) -> None:
-        for group, new in zip(self.param_groups, checked["groups"]):
-            group.update({k: v for k, v in new.items() if k != "params"})
-        self.group_state[:] = [dict(s) for s in checked["group_state"]]
+        for gi, names in enumerate(checked["names"]):
+            for name in names:
+                self._ensure_buffer(gi, name)
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
-                for name in plan.state:
+                for name in checked["names"][plan.group]:
                     plan.state_view(name, row)[...] = checked["state"][t.key][name]
+        for gi, group in enumerate(self.param_groups):
+            new = checked["groups"][gi]
+            group.clear()
+            group.update(new)
+        self.group_state[:] = checked["group_state"]
+        self._checked = [None] * len(self.param_groups)
         self._step = checked["step"]
         self._skipped = checked["skipped_steps"]
 
+    # ---- copies -----------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickle and copy.deepcopy keep: the parameters (the same objects: a deep
+        copy of a model and its optimizer together shares them), how the optimizer was
+        built, and its state_dict."""
+        params: Any = self._flat if self._flat is not None else [
+            {"params": self._group_params(gi)} for gi in range(len(self.param_groups))]
+        return {"params": params, "defaults": self.defaults, "backend": self.backend,
+                "options": {"max_grad_norm": self._max_grad_norm,
+                            "nonfinite": self._nonfinite},
+                "state_dict": self.state_dict()}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        Optimizer.__init__(self, saved["params"], saved["defaults"], saved["backend"],
+                           **saved["options"])
+        self.load_state_dict(saved["state_dict"])
+
     def __repr__(self) -> str:
         n = sum(a.size for a in self._arrays)
-        return (f"{type(self).__name__}({len(self._arrays)} parameters, {n} elements, "
-                f"{len(self.param_groups)} group(s), backend={self.backend!r})")
+        lines = [f"{type(self).__name__} ({len(self._arrays)} parameters, {n} elements, "
+                 f"backend={self.backend!r}, step {self._step})"]
+        for gi, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {gi}")
+            lines += [f"    {key}: {group[key]!r}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= value <= MAX_STEP:
+        raise ValueError(f"state_dict {name} must be an int from 0 to {MAX_STEP}, got "
+                         f"{value!r}")
+    return int(value)
+
+
+def _flat_gradient_layout(arrays: list[np.ndarray], flat: FlatParams | None, table: np.ndarray,
+                          rows: np.ndarray) -> tuple[np.ndarray | None, tuple[int, ...] | None]:
+    """Byte offsets of each tensor's gradient inside one flat gradient array, and that
+    array's shape; (None, None) where parameters have several dtypes."""
+    if len({a.dtype for a in arrays}) != 1:
+        return None, None
+    if flat is not None:
+        grad = flat.grad
+        return table[rows, GRAD] - address(grad), grad.shape
+    itemsize = arrays[0].itemsize
+    sizes = np.array([a.size for a in arrays], np.int64)
+    return (np.cumsum(sizes) - sizes) * itemsize, (int(sizes.sum()),)
 
 
 def _immutable(value: Any) -> bool:

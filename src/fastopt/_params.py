@@ -2,8 +2,9 @@
 torch-style param groups, or a ``FlatParams`` made by :func:`flatten`."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Union
 
 import numpy as np
@@ -33,11 +34,14 @@ def label_of(key: Key) -> str:
 
 
 def check_float_array(arr: Any, label: str) -> np.ndarray:
-    """A parameter's values must be a float32/float64 NumPy array."""
+    """A parameter's values must be a float32/float64 NumPy array (in the machine's byte
+    order)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"parameter {label} must be a NumPy array, got {type(arr).__name__}")
     if arr.dtype not in DTYPES:
-        raise TypeError(f"parameter {label} has dtype {arr.dtype}; fastopt updates float32 "
+        kind = (f"{arr.dtype.str} (not in the machine's byte order)"
+                if arr.dtype.newbyteorder() in DTYPES else str(arr.dtype))
+        raise TypeError(f"parameter {label} has dtype {kind}; fastopt updates float32 "
                         f"and float64 arrays")
     return arr
 
@@ -64,22 +68,39 @@ class FlatParams(Mapping):
     """
 
     def __init__(self, arrays: Mapping[Key, np.ndarray]):
+        if not isinstance(arrays, Mapping):
+            raise TypeError(f"FlatParams takes a dict of arrays, got {type(arrays).__name__} "
+                            f"(fastopt.flatten takes a list too)")
+        for key, arr in arrays.items():
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise TypeError(f"parameter names must be strings, got {key!r}")
+            check_float_array(arr, label_of(key))
         sizes: dict[np.dtype, int] = {}
         offsets: dict[Key, int] = {}
         for key, arr in arrays.items():
             offsets[key] = sizes.get(arr.dtype, 0)
             sizes[arr.dtype] = offsets[key] + padded(arr.size, arr.dtype)
-        self.buffers: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {
-            dt: (aligned_zeros(n, dt), aligned_zeros(n, dt)) for dt, n in sizes.items()}
-        self._views: dict[Key, np.ndarray] = {}
-        self.grads: dict[Key, np.ndarray] = {}
-        self.offsets = offsets
+        buffers = {dt: (aligned_zeros(n, dt), aligned_zeros(n, dt)) for dt, n in sizes.items()}
+        views: dict[Key, np.ndarray] = {}
+        grads: dict[Key, np.ndarray] = {}
         for key, arr in arrays.items():
-            data, grad = self.buffers[arr.dtype]
+            data, grad = buffers[arr.dtype]
             sl = slice(offsets[key], offsets[key] + arr.size)
-            self._views[key] = data[sl].reshape(arr.shape)
-            self._views[key][...] = arr
-            self.grads[key] = grad[sl].reshape(arr.shape)
+            views[key] = data[sl].reshape(arr.shape)
+            views[key][...] = arr
+            grads[key] = grad[sl].reshape(arr.shape)
+        self._views = views
+        #: The flat buffers, (data, grad) per dtype (read-only mapping).
+        self.buffers: Mapping[np.dtype, tuple[np.ndarray, np.ndarray]] = \
+            MappingProxyType(buffers)
+        #: The gradient views by key (a read-only mapping: write into the views).
+        self.grads: Mapping[Key, np.ndarray] = _GradViews(grads)
+        self.offsets = MappingProxyType(offsets)
+
+    def __reduce__(self) -> tuple:
+        # pickle / deepcopy: the values and gradients, laid out afresh on load
+        return (_rebuild_flat, ({k: v.copy() for k, v in self._views.items()},
+                                {k: v.copy() for k, v in self.grads.items()}))
 
     def __getitem__(self, key: Key) -> np.ndarray:
         return self._views[key]
@@ -107,13 +128,53 @@ class FlatParams(Mapping):
         """The flat gradient buffer (parameters of a single dtype)."""
         return self._only_buffer(1)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Zero the flat gradient buffers (``set_to_none``, torch's option, is accepted;
+        a view into the flat buffer cannot be None)."""
         for _, grad in self.buffers.values():
             grad.fill(0)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k!r}: {v.shape}" for k, v in self._views.items())
         return f"FlatParams({{{shapes}}})"
+
+
+class _GradViews(Mapping):
+    """``FlatParams.grads``: the gradient views by key.  Read-only: the optimizer reads
+    the flat buffer behind them, so a view replaced by another array would be ignored."""
+
+    def __init__(self, views: dict[Key, np.ndarray]):
+        self._views = views
+
+    def __getitem__(self, key: Key) -> np.ndarray:
+        return self._views[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __setitem__(self, key: Key, value: Any) -> None:
+        if key in self._views and value is self._views[key]:
+            return      # params.grads[k] *= c: the view, changed in place, assigned back
+        raise TypeError(f"params.grads[{key!r}] is a view into the flat gradient buffer, "
+                        f"and cannot be replaced: write into it, params.grads[{key!r}][...] "
+                        f"= gradient (or np.dot(..., out=params.grads[{key!r}]))")
+
+    def __delitem__(self, key: Key) -> None:
+        raise TypeError("params.grads cannot be changed: its views are the flat gradient "
+                        "buffer the optimizer reads")
+
+    def __repr__(self) -> str:
+        return f"FlatParams.grads({{{', '.join(f'{k!r}: {v.shape}' for k, v in self.items())}}})"
+
+
+def _rebuild_flat(values: dict[Key, np.ndarray], grads: dict[Key, np.ndarray]) -> FlatParams:
+    flat = FlatParams(values)
+    for key, grad in grads.items():
+        flat.grads[key][...] = grad
+    return flat
 
 
 #: What an optimizer takes as ``params``: a list of arrays, a dict of named arrays,
@@ -168,19 +229,37 @@ class Tensor:
                              f"{self.array.shape}, got {got}")
 
 
-def _named_or_listed(obj: Any, next_index: int) -> list[tuple[Key, Any]]:
+def _listed(obj: Any, what: str) -> list:
+    """``obj`` as a list: a list or tuple as it is, any other iterable (a generator,
+    ``dict.values()``, ``named_parameters()``-style pairs) read once."""
+    if isinstance(obj, (list, tuple)):
+        return list(obj)
+    if isinstance(obj, np.ndarray):
+        raise TypeError(f"{what} must be a list or dict of arrays, not a single array "
+                        f"(wrap it: [array])")
+    if isinstance(obj, (str, bytes)) or not isinstance(obj, Iterable):
+        raise TypeError(f"{what} must be a list, dict, param groups or FlatParams, got "
+                        f"{type(obj).__name__}")
+    return list(obj)
+
+
+def _is_named_pair(item: Any) -> bool:
+    return type(item) is tuple and len(item) == 2 and isinstance(item[0], str)
+
+
+def _named_or_listed(obj: Any, next_index: int, what: str) -> list[tuple[Key, Any]]:
     if isinstance(obj, Mapping):
         for key in obj:
             if not isinstance(key, str):
                 raise TypeError(f"parameter names must be strings, got {key!r}")
         return list(obj.items())
-    if isinstance(obj, np.ndarray):
-        raise TypeError("params must be a list or dict of arrays, not a single array "
-                        "(wrap it: [array])")
-    if not isinstance(obj, (list, tuple)):
-        raise TypeError(f"params must be a list, dict, param groups or FlatParams, got "
-                        f"{type(obj).__name__}")
-    return [(next_index + i, arr) for i, arr in enumerate(obj)]
+    items = _listed(obj, what)
+    if items and all(_is_named_pair(item) for item in items):     # (name, array) pairs
+        names = [name for name, _ in items]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a parameter name appears twice in {what}")
+        return list(items)
+    return [(next_index + i, arr) for i, arr in enumerate(items)]
 
 
 def parse_params(params: Any) -> tuple[list[dict[str, Any]], list[Tensor], FlatParams | None]:
@@ -192,18 +271,27 @@ def parse_params(params: Any) -> tuple[list[dict[str, Any]], list[Tensor], FlatP
     if isinstance(params, FlatParams):
         tensors = [Tensor(key, params[key], 0, params) for key in params]
         return [{}], tensors, params
-    if isinstance(params, (list, tuple)) and params and all(isinstance(p, Mapping) for p in params):
+    if not isinstance(params, Mapping):
+        params = _listed(params, "params")
+    if isinstance(params, list) and params and all(isinstance(p, Mapping) for p in params):
         groups, tensors = [], []
         for gi, group in enumerate(params):
             if "params" not in group:
                 raise ValueError(f"param group {gi} has no 'params' entry")
+            if isinstance(group["params"], FlatParams):
+                raise TypeError(f"param group {gi}: a FlatParams is one group of its own; "
+                                f"pass it as params")
             overrides = {k: v for k, v in group.items() if k != "params"}
-            named = _named_or_listed(group["params"], len(tensors))
+            for key in overrides:
+                if not isinstance(key, str):
+                    raise TypeError(f"param group {gi} has a key that is not a string: "
+                                    f"{key!r}")
+            named = _named_or_listed(group["params"], len(tensors), f"param group {gi}")
             tensors += [Tensor(key, arr, gi) for key, arr in named]
             groups.append(overrides)
     else:
         groups = [{}]
-        tensors = [Tensor(key, arr, 0) for key, arr in _named_or_listed(params, 0)]
+        tensors = [Tensor(key, arr, 0) for key, arr in _named_or_listed(params, 0, "params")]
     keys = [t.key for t in tensors]
     if any(isinstance(k, str) for k in keys) and not all(isinstance(k, str) for k in keys):
         raise TypeError("either name every parameter (dicts) or none (lists)")

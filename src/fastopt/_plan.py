@@ -47,21 +47,29 @@ class Plan:
             self.offsets.append(total)
             total += padded(t.array.size, dtype)
         self.nelem = sum(t.array.size for t in tensors)
+        self.total = total
         self.state: dict[str, np.ndarray] = {}
-        for name in live:
-            buf = aligned_zeros(total, dtype)
-            fill = init(name)
-            if fill != 0:
-                buf.fill(fill)
-            self.state[name] = buf
-        itemsize = dtype.itemsize
+        # The flat gradient views of FlatParams: held here, since the table keeps only
+        # their addresses.
+        self.flat_grads = [t.flat.grads[t.key] if t.flat is not None else None
+                           for t in tensors]
         for row, t in enumerate(tensors):
             self.addrs[row, PARAM] = address(t.array)
-            self.addrs[row, GRAD] = address(t.flat.grads[t.key]) if t.flat is not None else 0
-            for j, name in enumerate(buffer_names):
-                if name in self.state:
-                    self.addrs[row, 2 + j] = address(self.state[name]) + self.offsets[row] * itemsize
+            grad = self.flat_grads[row]
+            self.addrs[row, GRAD] = address(grad) if grad is not None else 0
+        for name in live:
+            self.add_buffer(name, init(name))
         self.chunks = chunk_table([t.array.size for t in tensors])
+
+    def add_buffer(self, name: str, fill: float = 0.0) -> None:
+        """Allocate state buffer ``name`` (filled with ``fill``) and point the table at it."""
+        buf = aligned_zeros(self.total, self.dtype)
+        if fill != 0:
+            buf.fill(fill)
+        self.state[name] = buf
+        j = 2 + self.buffer_names.index(name)
+        for row in range(len(self.tensors)):
+            self.addrs[row, j] = address(buf) + self.offsets[row] * self.dtype.itemsize
 
     def state_view(self, name: str, row: int) -> np.ndarray:
         """Buffer ``name`` of tensor ``row``, shaped like the parameter (a view)."""

@@ -16,7 +16,10 @@ little.  The variable is removed again at once, so libraries loaded later never 
 """
 from __future__ import annotations
 
+import operator
 import os
+
+import numpy as np
 
 _choose_wait = not ({"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ))
 if _choose_wait:
@@ -34,18 +37,39 @@ finally:
     if _choose_wait:
         del os.environ["GOMP_SPINCOUNT"]
 
+# A child forked after the kernels' thread pool started (multiprocessing's "fork", its
+# Pool) would wait forever for the parent's threads: it runs the kernels serially.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_kernels.after_fork_in_child)
+
+#: More threads than this is refused (OpenMP cannot start 10**6 threads; no machine
+#: fastopt runs on has use for more).
+MAX_THREADS = 1024
+
+
+def _count(what: str, n: object, limit: int | None = None) -> int:
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"{what} takes an int, got {n!r}")
+    try:
+        value = operator.index(n)       # int, np.int64, ...
+    except TypeError:
+        raise TypeError(f"{what} takes an int, got {type(n).__name__}") from None
+    if value < 0 or (limit is not None and value > limit):
+        raise ValueError(f"{what} takes an int from 0 to {limit}, got {value}"
+                         if limit is not None else f"{what} takes an int >= 0, got {value}")
+    return value
+
 
 def set_num_threads(n: int | None) -> None:
-    """Use ``n`` threads for large updates; ``None`` (or 0) goes back to OpenMP's count."""
-    if n is None:
-        n = 0
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"set_num_threads takes a positive int or None, got {n!r}")
-    _kernels.set_num_threads(n)
+    """Use ``n`` threads (1 to 1024) for large updates; ``None`` (or 0) goes back to
+    OpenMP's count.  A process forked from one whose threads had started runs serially
+    whatever is set here."""
+    _kernels.set_num_threads(0 if n is None else _count("set_num_threads", n, MAX_THREADS))
 
 
 def get_num_threads() -> int:
-    """The number of threads a large update runs on."""
+    """The number of threads a large update runs on (1 in a process forked after the
+    thread pool started)."""
     return _kernels.get_num_threads()
 
 
@@ -56,6 +80,4 @@ def parallel_threshold() -> int:
 
 def set_parallel_threshold(n: int) -> None:
     """Change the serial/parallel cut-over (elements per param group and dtype)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"the parallel threshold must be an int >= 0, got {n!r}")
-    _kernels.set_parallel_threshold(n)
+    _kernels.set_parallel_threshold(_count("set_parallel_threshold", n))

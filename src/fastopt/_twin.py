@@ -48,14 +48,15 @@ class Twin(Optimizer):
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.buffers[:group["buffers"]]
 
-    def _scalars(self, gi: int, group: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, group: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         return (float(group["buffers"]),)
 
     def step(self, grads: Any = None) -> None:
         super().step(grads)
         for _ in range(self.passes - 1):
             for plan, run in zip(self._plans, self._runs):
-                run(self._group_scalars(plan.group, self._step))
+                run(self._group_step(plan.group, self._step)[0])
 
     def __repr__(self) -> str:
         return (f"Twin({self.param_groups[0]['buffers']} buffers, {self.passes} pass(es), "

@@ -38,16 +38,15 @@ def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
     like = np.empty(0, dtype)
     seg_in = np.zeros((addrs.shape[0], 0)) if seg_in is None else seg_in
     out = np.zeros((chunks.shape[0], 0)) if out is None else out
-    threads_for = _kernels.get_num_threads
-    threshold = _kernels.get_parallel_threshold
+    threads_for = _kernels.threads_for
 
     def run(scalars: tuple[float, ...]) -> None:
-        if nelem >= threshold():
-            nthreads = min(threads_for(), numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-            if nthreads > 1:
-                numba.set_num_threads(nthreads)
-                parallel(addrs, chunks, like, scalars, seg_in, out)
-                return
-        serial(addrs, chunks, like, scalars, seg_in, out)
+        nthreads = min(threads_for(nelem), numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        if nthreads > 1:
+            _kernels.note_threads_started()
+            numba.set_num_threads(nthreads)
+            parallel(addrs, chunks, like, scalars, seg_in, out)
+        else:
+            serial(addrs, chunks, like, scalars, seg_in, out)
 
     return run

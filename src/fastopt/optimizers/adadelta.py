@@ -27,6 +27,7 @@ class Adadelta(Optimizer):
                     eps=check.positive("eps", group["eps"]),
                     weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         rho = h["rho"]
         return (h["weight_decay"], rho, 1.0 - rho, h["eps"], h["lr"])

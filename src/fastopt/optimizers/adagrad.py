@@ -40,6 +40,7 @@ class Adagrad(Optimizer):
                         "initial_accumulator_value", group["initial_accumulator_value"]),
                     eps=check.positive("eps", group["eps"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])      # torch's formula and order
         return (h["weight_decay"], clr, h["eps"])

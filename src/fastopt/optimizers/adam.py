@@ -41,7 +41,8 @@ class Adam(Optimizer):
                     decoupled_weight_decay=check.flag("decoupled_weight_decay",
                                                       group["decoupled_weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
         decoupled = h["decoupled_weight_decay"]
         bias_correction1 = 1.0 - beta1 ** step

@@ -28,7 +28,8 @@ class Adamax(Optimizer):
                     eps=check.positive("eps", group["eps"]),
                     weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         beta1, beta2 = h["betas"]
         clr = h["lr"] / (1.0 - beta1 ** step)
         return (h["weight_decay"], 1.0 - beta1, beta2, h["eps"], clr)

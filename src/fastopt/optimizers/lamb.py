@@ -35,7 +35,8 @@ class Lamb(Optimizer):
                     eps=check.positive("eps", group["eps"]),
                     weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         beta1, beta2 = h["betas"]
         return (1.0 - beta1, beta1, 1.0 - beta2, beta2, 1.0 - beta1 ** step,
                 1.0 - beta2 ** step, h["eps"], h["weight_decay"], h["lr"])

@@ -30,6 +30,7 @@ class Lion(Optimizer):
                     betas=check.betas(group["betas"]),
                     weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2) = h["lr"], h["betas"]
         return 1.0 - lr * h["weight_decay"], beta1, 1.0 - beta1, lr, beta2, 1.0 - beta2

@@ -47,15 +47,15 @@ class NAdam(Optimizer):
                     decoupled_weight_decay=check.flag("decoupled_weight_decay",
                                                       group["decoupled_weight_decay"]))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
         momentum_decay, decoupled = h["momentum_decay"], h["decoupled_weight_decay"]
         # mu_product is per-group state, not a hyperparameter: it changes every step
-        # (_after_step) and with load_state_dict, so it is read and checked every step.
-        state = self.group_state[gi]
-        if not isinstance(state, dict) or "mu_product" not in state:
+        # and with load_state_dict, so it is read and checked every step.
+        if not isinstance(gstate, dict) or "mu_product" not in gstate:
             raise ValueError("NAdam's group state must hold mu_product")
-        mu_product = check.unit_interval("mu_product", state["mu_product"], closed=True)
+        mu_product = check.unit_interval("mu_product", gstate["mu_product"], closed=True)
         mu = _mu(beta1, momentum_decay, step)
         mu_next = _mu(beta1, momentum_decay, step + 1)
         mu_product = mu_product * mu
@@ -67,8 +67,7 @@ class NAdam(Optimizer):
                 -lr * (1.0 - mu) / (1.0 - mu_product),
                 (-lr * mu_next) / (1.0 - mu_product_next))
 
-    def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
-        beta1 = float(group["betas"][0])
-        state = self.group_state[gi]
-        state["mu_product"] = float(state["mu_product"]) * _mu(
-            beta1, float(group["momentum_decay"]), step)
+    def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
+                          gstate: dict[str, float]) -> dict[str, float]:
+        return {"mu_product": gstate["mu_product"] * _mu(h["betas"][0], h["momentum_decay"],
+                                                         step)}

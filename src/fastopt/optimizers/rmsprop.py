@@ -59,7 +59,8 @@ class RMSprop(Optimizer):
         return dict(lr=lr, alpha=alpha, eps=eps, weight_decay=wd, momentum=momentum,
                     centered=centered)
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         alpha, momentum = h["alpha"], h["momentum"]
         return (h["weight_decay"], alpha, 1.0 - alpha, h["eps"], h["lr"], momentum,
                 1.0 if h["centered"] else 0.0, 1.0 if momentum != 0.0 else 0.0)

@@ -9,10 +9,7 @@ from .._optimizer import Optimizer
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
-    try:
-        a, b = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair of numbers, got {value!r}") from None
+    a, b = check.pair(name, value)
     return check.real(f"{name}[0]", a), check.real(f"{name}[1]", b)
 
 
@@ -53,7 +50,8 @@ class Rprop(Optimizer):
                              f"got {group['step_sizes']!r}")
         return dict(lr=lr, etas=(eta_minus, eta_plus), step_sizes=(lo, hi))
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         return h["etas"] + h["step_sizes"]
 
     def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:

@@ -14,10 +14,9 @@ class SGD(Optimizer):
     ``buf = momentum*buf + (1-dampening)*g`` after); ``nesterov=True`` steps along
     ``g + momentum*buf`` and needs ``momentum > 0`` and ``dampening == 0``.
 
-    Whether a group has a momentum buffer is decided when the optimizer is built:
-    ``momentum`` may change afterwards (schedulers cycle it) and may drop to 0 (the
-    buffer is then left as it is, as torch does), but a group built with
-    ``momentum=0`` cannot take a non-zero momentum later.
+    ``momentum`` may change between steps (schedulers cycle it).  As in torch, a group's
+    momentum buffer is made by the first step that uses momentum (filled with ``g``),
+    and kept, unchanged, while momentum is 0.
     """
 
     kernel = "sgd"
@@ -31,14 +30,19 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize), backend, **options)
 
-    # The momentum buffer exists where the group was built with momentum != 0; that
-    # choice is recorded here (the base calls this once, at build time) and enforced in
-    # _check, which lets momentum change between non-zero values and drop to 0.
+    # A group built with momentum != 0 has its buffer from the start (and shows it, zero,
+    # before the first step); one built with momentum == 0 allocates it when momentum
+    # first turns non-zero, and shows it once a step has filled it.
     def _structure_of(self, group: dict[str, Any]) -> tuple:
         return (_nonzero(group["momentum"]),)
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.buffers if _nonzero(group["momentum"]) else ()
+
+    def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
+        if self._structure[gi][0] or gstate.get("momentum_buffer_set") == 1.0:
+            return self.buffers
+        return ()
 
     def _initial_group_state(self, group: dict[str, Any]) -> dict[str, float]:
         # torch fills the buffer with g on the first step that uses it (buf is None)
@@ -54,18 +58,17 @@ class SGD(Optimizer):
             raise ValueError(f"nesterov=True requires momentum > 0 and dampening == 0, got "
                              f"momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r}")
-        if momentum != 0.0 and not self._structure[gi][0]:
-            raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
-                             f"with momentum=0 and has no momentum buffer; build it with a "
-                             f"non-zero momentum to use one")
+        if momentum != 0.0:
+            self._ensure_buffer(gi, "momentum_buffer")      # not shown until a step fills it
         return dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=wd,
                     nesterov=nesterov)
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int) -> tuple[float, ...]:
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
         # momentum_buffer_set is per-group state, not a hyperparameter: it changes after
-        # the first step (_after_step) and with load_state_dict, so it is read and checked
-        # every step.
-        filled = self.group_state[gi].get("momentum_buffer_set")
+        # the first step that uses momentum and with load_state_dict, so it is read and
+        # checked every step.
+        filled = gstate.get("momentum_buffer_set")
         if filled != 0.0 and filled != 1.0:
             raise ValueError(f"group state momentum_buffer_set must be 0.0 or 1.0, got "
                              f"{filled!r}")
@@ -74,9 +77,9 @@ class SGD(Optimizer):
                 1.0 if momentum != 0.0 else 0.0, 1.0 if filled == 0.0 else 0.0,
                 1.0 if h["nesterov"] else 0.0)
 
-    def _after_step(self, gi: int, group: dict[str, Any], step: int) -> None:
-        if group["momentum"] != 0:
-            self.group_state[gi]["momentum_buffer_set"] = 1.0
+    def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
+                          gstate: dict[str, float]) -> dict[str, float] | None:
+        return {"momentum_buffer_set": 1.0} if h["momentum"] != 0.0 else None
 
 
 def _nonzero(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Adadelta (OPTIMIZERS.md, "Adadelta")."""
+"""Adadelta (docs/optimizers.md#adadelta)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Adagrad (OPTIMIZERS.md, "Adagrad")."""
+"""Adagrad (docs/optimizers.md#adagrad)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Adam, AdamW and AMSGrad (OPTIMIZERS.md, "Adam")."""
+"""Adam, AdamW and AMSGrad (docs/optimizers.md#adam)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Adamax (OPTIMIZERS.md, "Adamax")."""
+"""Adamax (docs/optimizers.md#adamax)."""
 from __future__ import annotations
 
 from typing import Any

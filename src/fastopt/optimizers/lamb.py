@@ -1,4 +1,4 @@
-"""LAMB (OPTIMIZERS.md, "LAMB")."""
+"""LAMB (docs/optimizers.md#lamb)."""
 from __future__ import annotations
 
 from typing import Any

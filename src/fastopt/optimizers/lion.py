@@ -1,4 +1,4 @@
-"""Lion (OPTIMIZERS.md, "Lion")."""
+"""Lion (docs/optimizers.md#lion)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""NAdam (OPTIMIZERS.md, "NAdam")."""
+"""NAdam (docs/optimizers.md#nadam)."""
 from __future__ import annotations
 
 from typing import Any

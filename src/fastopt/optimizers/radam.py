@@ -1,4 +1,4 @@
-"""RAdam (OPTIMIZERS.md, "RAdam")."""
+"""RAdam (docs/optimizers.md#radam)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""RMSprop (OPTIMIZERS.md, "RMSprop")."""
+"""RMSprop (docs/optimizers.md#rmsprop)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Rprop (OPTIMIZERS.md, "Rprop")."""
+"""Rprop (docs/optimizers.md#rprop)."""
 from __future__ import annotations
 
 import math

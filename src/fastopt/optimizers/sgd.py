@@ -1,4 +1,4 @@
-"""SGD with momentum, dampening and Nesterov momentum (OPTIMIZERS.md, "SGD")."""
+"""SGD with momentum, dampening and Nesterov momentum (docs/optimizers.md#sgd)."""
 from __future__ import annotations
 
 from typing import Any

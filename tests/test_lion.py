@@ -63,7 +63,8 @@ def test_parameter_forms_agree(form, backend):
 @pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
 def test_matches_optax(dtype, kwargs):
     """Bitwise without weight decay (the same operations); with it, optax computes
-    p - lr*(s + wd*p) and fastopt p*(1 - lr*wd) - lr*s (OPTIMIZERS.md): equal to rounding."""
+    p - lr*(s + wd*p) and fastopt p*(1 - lr*wd) - lr*s (docs/optimizers.md#lion): equal
+    to rounding."""
     ours = run(fastopt.Lion, kwargs, "cython", dtype)
     theirs = optax_lion(kwargs, dtype)
     if kwargs.get("weight_decay", 0.0) == 0.0:

@@ -1,4 +1,4 @@
-# Adadelta (OPTIMIZERS.md, "Adadelta").
+# Adadelta (docs/optimizers.md#adadelta).
 # Buffers: param, grad, square_avg, acc_delta.
 # Scalars: gscale, wd (L2), rho, 1-rho, eps, lr.
 

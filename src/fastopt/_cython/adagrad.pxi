@@ -1,4 +1,4 @@
-# Adagrad (OPTIMIZERS.md, "Adagrad").
+# Adagrad (docs/optimizers.md#adagrad).
 # Buffers: param, grad, sum (starts at initial_accumulator_value).
 # Scalars: gscale, wd (L2), clr = lr/(1 + (t-1)*lr_decay), eps.
 

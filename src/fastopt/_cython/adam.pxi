@@ -1,4 +1,4 @@
-# Adam, AdamW and AMSGrad (OPTIMIZERS.md, "Adam").
+# Adam, AdamW and AMSGrad (docs/optimizers.md#adam).
 # Buffers: param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad only).
 # Scalars: gscale, decay (1 - lr*wd when decoupled, else 1), wd (L2, else 0),
 #          1-beta1, beta2, 1-beta2, sqrt(bias_correction2), eps, lr/bias_correction1, amsgrad.

@@ -1,4 +1,4 @@
-# Adamax (OPTIMIZERS.md, "Adamax").
+# Adamax (docs/optimizers.md#adamax).
 # Buffers: param, grad, exp_avg, exp_inf.
 # Scalars: gscale, wd (L2), 1-beta1, beta2, eps, clr = lr/(1 - beta1**t).
 

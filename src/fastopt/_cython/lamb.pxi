@@ -1,4 +1,4 @@
-# LAMB (OPTIMIZERS.md, "LAMB"; optax.lamb), in two passes per step:
+# LAMB (docs/optimizers.md#lamb; optax.lamb), in two passes per step:
 #   lamb_moments: m, v updated; the chunk's partial sums of p*p and u*u (float64) to out;
 #   lamb_update:  u recomputed from the new m, v (the same bits), p -= (lr*r) * u, where
 #                 lr*r, the per-tensor trust ratio times lr, comes in seg_in[0].

@@ -1,4 +1,4 @@
-# Lion (OPTIMIZERS.md, "Lion"; optax.lion).  sign(NaN) is NaN, as jnp.sign.
+# Lion (docs/optimizers.md#lion; optax.lion).  sign(NaN) is NaN, as jnp.sign.
 # Buffers: param, grad, exp_avg.
 # Scalars: gscale, decay (1 - lr*wd), beta1, 1-beta1, lr, beta2, 1-beta2.
 

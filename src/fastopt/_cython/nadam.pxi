@@ -1,4 +1,4 @@
-# NAdam (OPTIMIZERS.md, "NAdam"), in torch's order of operations.
+# NAdam (docs/optimizers.md#nadam), in torch's order of operations.
 # Buffers: param, grad, exp_avg, exp_avg_sq.
 # Scalars: gscale, decay (1 - lr*wd when decoupled, else 1), wd (L2, else 0),
 #          1-beta1, beta2, 1-beta2, bias_correction2, eps,

@@ -1,4 +1,4 @@
-# RAdam (OPTIMIZERS.md, "RAdam"), in torch's order of operations (torch computes
+# RAdam (docs/optimizers.md#radam), in torch's order of operations (torch computes
 # bc2_sqrt / x as reciprocal(x) * bc2_sqrt).
 # Buffers: param, grad, exp_avg, exp_avg_sq.
 # Scalars: gscale, decay (1 - lr*wd when decoupled, else 1), wd (L2, else 0),

@@ -1,4 +1,4 @@
-# RMSprop, centered or not, with or without momentum (OPTIMIZERS.md, "RMSprop").
+# RMSprop, centered or not, with or without momentum (docs/optimizers.md#rmsprop).
 # Buffers: param, grad, square_avg, grad_avg (centered only), momentum_buffer (momentum only).
 # Scalars: gscale, wd (L2), alpha, 1-alpha, eps, lr, momentum, centered, use_momentum.
 

@@ -1,4 +1,4 @@
-# Rprop (OPTIMIZERS.md, "Rprop"), with torch's sign (NaN counts as 0).
+# Rprop (docs/optimizers.md#rprop), with torch's sign (NaN counts as 0).
 # Buffers: param, grad, prev, step_size.
 # Scalars: gscale, eta_minus, eta_plus, step_size_min, step_size_max.
 

@@ -1,4 +1,4 @@
-# SGD with momentum, dampening and Nesterov momentum (OPTIMIZERS.md, "SGD").
+# SGD with momentum, dampening and Nesterov momentum (docs/optimizers.md#sgd).
 # Buffers: param, grad, momentum_buffer (only where the group was built with momentum).
 # Scalars: gscale, wd (L2), lr, momentum, 1-dampening,
 #          use_momentum (momentum != 0), first (the buffer is still unset: buf = g),

@@ -1,7 +1,7 @@
 """The NumPy backend: the readable reference the compiled kernels are held to.
 
 Each optimizer's rule is a plain function over NumPy arrays, written straight from
-OPTIMIZERS.md, with the same scalars (cast to the buffer's dtype) and in the same order
+docs/optimizers.md, with the same scalars (cast to the buffer's dtype) and in the same order
 of operations as the compiled kernels.  The driver below walks the same chunks as theirs,
 so per-chunk outputs line up too.
 """

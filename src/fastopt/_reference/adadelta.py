@@ -1,4 +1,4 @@
-"""Adadelta: the reference rule (OPTIMIZERS.md, "Adadelta")."""
+"""Adadelta: the reference rule (docs/optimizers.md#adadelta)."""
 import numpy as np
 
 

@@ -1,4 +1,4 @@
-"""Adagrad: the reference rule (OPTIMIZERS.md, "Adagrad")."""
+"""Adagrad: the reference rule (docs/optimizers.md#adagrad)."""
 import numpy as np
 
 

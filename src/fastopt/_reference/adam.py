@@ -1,4 +1,4 @@
-"""Adam, AdamW and AMSGrad: the reference rule (OPTIMIZERS.md, "Adam")."""
+"""Adam, AdamW and AMSGrad: the reference rule (docs/optimizers.md#adam)."""
 import numpy as np
 
 from ._common import lerp

@@ -1,4 +1,4 @@
-"""Adamax: the reference rule (OPTIMIZERS.md, "Adamax")."""
+"""Adamax: the reference rule (docs/optimizers.md#adamax)."""
 import numpy as np
 
 from ._common import lerp

@@ -1,4 +1,4 @@
-"""LAMB: the reference rule (OPTIMIZERS.md, "LAMB"; optax.lamb), as the two passes the
+"""LAMB: the reference rule (docs/optimizers.md#lamb; optax.lamb), as the two passes the
 compiled kernels make (see _cython/lamb.pxi): the moments and each chunk's partial sums
 of p*p and u*u, then the update with lr*r for the chunk's tensor."""
 import numpy as np

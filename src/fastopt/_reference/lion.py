@@ -1,4 +1,4 @@
-"""Lion: the reference rule (OPTIMIZERS.md, "Lion"; optax.lion)."""
+"""Lion: the reference rule (docs/optimizers.md#lion; optax.lion)."""
 from ._common import sign_nan
 
 

@@ -1,4 +1,4 @@
-"""NAdam: the reference rule (OPTIMIZERS.md, "NAdam"), in torch's order of operations."""
+"""NAdam: the reference rule (docs/optimizers.md#nadam), in torch's order of operations."""
 import numpy as np
 
 from ._common import lerp

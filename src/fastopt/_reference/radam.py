@@ -1,4 +1,4 @@
-"""RAdam: the reference rule (OPTIMIZERS.md, "RAdam"), in torch's order of operations."""
+"""RAdam: the reference rule (docs/optimizers.md#radam), in torch's order of operations."""
 import numpy as np
 
 from ._common import lerp

@@ -1,4 +1,4 @@
-"""RMSprop: the reference rule (OPTIMIZERS.md, "RMSprop")."""
+"""RMSprop: the reference rule (docs/optimizers.md#rmsprop)."""
 import numpy as np
 
 from ._common import lerp

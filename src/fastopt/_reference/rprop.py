@@ -1,4 +1,4 @@
-"""Rprop: the reference rule (OPTIMIZERS.md, "Rprop")."""
+"""Rprop: the reference rule (docs/optimizers.md#rprop)."""
 import numpy as np
 
 from ._common import sign

@@ -1,4 +1,4 @@
-"""SGD with momentum, dampening and Nesterov: the reference rule (OPTIMIZERS.md, "SGD")."""
+"""SGD with momentum, dampening and Nesterov: the reference rule (docs/optimizers.md#sgd)."""
 
 
 def sgd(p, g, momentum_buffer,

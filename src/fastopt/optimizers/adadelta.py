@@ -1,4 +1,4 @@
-"""Adadelta (OPTIMIZERS.md, "Adadelta")."""
+"""Adadelta (docs/optimizers.md#adadelta)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +8,44 @@ from .._optimizer import Optimizer
 
 
 class Adadelta(Optimizer):
-    """Adadelta (Zeiler, 2012) with torch.optim.Adadelta's options, names and defaults
-    (eps inside both square roots; ``lr`` scales the step, 1.0 by default)."""
+    """Adadelta (Zeiler, 2012) with torch.optim.Adadelta's options, names and defaults.
+
+    Each step (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        g = g + weight_decay*p
+        sq = rho*sq + (1 - rho)*g*g
+        delta = sqrt(acc + eps)/sqrt(sq + eps)*g
+        acc = rho*acc + (1 - rho)*delta*delta
+        p = p - lr*delta
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#adadelta.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 1.0
+        Scales the delta (1.0 is Zeiler's rule).
+    rho : float, default 0.9
+        The decay rate of both moving averages, in [0, 1].
+    eps : float, default 1e-06
+        Added inside both square roots (as torch).  Must be > 0.
+    weight_decay : float, default 0.0
+        L2 penalty: ``weight_decay*p`` is added to the gradient.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    """
 
     kernel = "adadelta"
     buffers = ("square_avg", "acc_delta")

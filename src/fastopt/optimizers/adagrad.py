@@ -1,4 +1,4 @@
-"""Adagrad (OPTIMIZERS.md, "Adagrad")."""
+"""Adagrad (docs/optimizers.md#adagrad)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,10 +10,46 @@ from .._optimizer import Optimizer
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) with torch.optim.Adagrad's options, names and defaults.
 
-    The step size at step t is ``lr/(1 + (t-1)*lr_decay)``; the sum of squared gradients
-    starts at ``initial_accumulator_value``, read when the optimizer is built.  A param
-    group's own ``initial_accumulator_value`` is used for its parameters (torch.optim.Adagrad
-    fills every group's sum with the constructor's value and ignores the group's).
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        g = g + weight_decay*p
+        s = s + g*g
+        p = p - (lr/(1 + (t - 1)*lr_decay))*g/(sqrt(s) + eps)
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#adagrad.
+
+    The sum of squared gradients ``s`` starts at ``initial_accumulator_value``, read when
+    the optimizer is built.  A param group's own ``initial_accumulator_value`` is used for
+    its parameters (torch.optim.Adagrad fills every group's sum with the constructor's
+    value and ignores the group's).
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.01
+        The learning rate.
+    lr_decay : float, default 0.0
+        The step size at step t is ``lr/(1 + (t - 1)*lr_decay)``.
+    weight_decay : float, default 0.0
+        L2 penalty: ``weight_decay*p`` is added to the gradient.
+    initial_accumulator_value : float, default 0.0
+        The value the sum of squared gradients starts at (>= 0).
+    eps : float, default 1e-10
+        Added outside the square root (as torch).  Must be > 0.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "adagrad"

@@ -1,4 +1,4 @@
-"""Adam, AdamW and AMSGrad (OPTIMIZERS.md, "Adam")."""
+"""Adam, AdamW and AMSGrad (docs/optimizers.md#adam)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,9 +11,55 @@ from .._params import ParamsLike
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with torch.optim.Adam's options, names and defaults.
 
-    ``decoupled_weight_decay=True`` gives AdamW; ``amsgrad=True`` keeps the running
-    maximum of the second moment.  ``**options`` (``max_grad_norm``, ``nonfinite``) are
-    the base class's: see :class:`fastopt.Optimizer`.
+    ``decoupled_weight_decay=True`` gives AdamW (see :class:`AdamW`, whose default
+    weight decay is 1e-2); ``amsgrad=True`` keeps the running maximum of the second moment.
+
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        p = p*(1 - lr*weight_decay)        if decoupled_weight_decay
+        g = g + weight_decay*p             otherwise (L2)
+        m = lerp(m, g, 1 - beta1)
+        v = beta2*v + (1 - beta2)*g*g
+        vmax = max(vmax, v)                if amsgrad, and vmax replaces v below
+        p = p - lr/(1 - beta1**t) * (m/(sqrt(v)/sqrt(1 - beta2**t) + eps))
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#adam.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.001
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the moving averages of the gradient and of
+        its square, each in [0, 1).
+    eps : float, default 1e-08
+        Added to the bias-corrected root ``sqrt(v)/sqrt(1 - beta2**t)`` (as torch; Keras
+        adds it to the uncorrected one), so that the step stays bounded where ``v`` is
+        about 0.  Must be > 0.
+    weight_decay : float, default 0.0
+        Weight decay: L2 (``weight_decay*p`` added to the gradient), or decoupled with
+        ``decoupled_weight_decay=True``.
+    amsgrad : bool, default False
+        AMSGrad: divide by the running maximum of the (uncorrected) second moment, kept
+        in one more state buffer.  Fixed once the optimizer is built.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    decoupled_weight_decay : bool, default False
+        Decay the parameters directly, ``p = p*(1 - lr*weight_decay)`` before the update,
+        instead of adding ``weight_decay*p`` to the gradient (L2).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "adam"
@@ -55,7 +101,57 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as torch.optim.AdamW."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as torch.optim.AdamW.
+
+    The parameters decay before the Adam step, and the gradient gets no L2 term.  The
+    same as ``Adam(..., weight_decay=1e-2, decoupled_weight_decay=True)``.
+
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        p = p*(1 - lr*weight_decay)
+        m = lerp(m, g, 1 - beta1)
+        v = beta2*v + (1 - beta2)*g*g
+        vmax = max(vmax, v)                if amsgrad, and vmax replaces v below
+        p = p - lr/(1 - beta1**t) * (m/(sqrt(v)/sqrt(1 - beta2**t) + eps))
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#adamw.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.001
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the moving averages of the gradient and of
+        its square, each in [0, 1).
+    eps : float, default 1e-08
+        Added to the bias-corrected root ``sqrt(v)/sqrt(1 - beta2**t)`` (as torch; Keras
+        adds it to the uncorrected one), so that the step stays bounded where ``v`` is
+        about 0.  Must be > 0.
+    weight_decay : float, default 0.01
+        Decoupled weight decay: ``p = p*(1 - lr*weight_decay)`` each step (L2 instead
+        with ``decoupled_weight_decay=False``).
+    amsgrad : bool, default False
+        AMSGrad: divide by the running maximum of the (uncorrected) second moment, kept
+        in one more state buffer.  Fixed once the optimizer is built.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    decoupled_weight_decay : bool, default True
+        Decay the parameters directly (AdamW); False adds ``weight_decay*p`` to the
+        gradient instead (L2, plain Adam).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    """
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,

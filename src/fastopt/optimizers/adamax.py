@@ -1,4 +1,4 @@
-"""Adamax (OPTIMIZERS.md, "Adamax")."""
+"""Adamax (docs/optimizers.md#adamax)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +9,45 @@ from .._optimizer import Optimizer
 
 class Adamax(Optimizer):
     """Adamax (Kingma & Ba, 2015, section 7.1) with torch.optim.Adamax's options, names and
-    defaults: the second moment is replaced by an exponentially weighted infinity norm
-    ``u = max(beta2*u, |g| + eps)`` (eps inside the max, as torch)."""
+    defaults: the second moment is replaced by an exponentially weighted infinity norm.
+
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        g = g + weight_decay*p
+        m = lerp(m, g, 1 - beta1)
+        u = max(beta2*u, |g| + eps)
+        p = p - (lr/(1 - beta1**t))*m/u
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#adamax.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.002
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the gradient's moving average and of the
+        infinity norm, each in [0, 1).
+    eps : float, default 1e-08
+        Added to ``|g|`` inside the maximum (as torch), so that ``u >= eps``.  Must be
+        > 0.
+    weight_decay : float, default 0.0
+        L2 penalty: ``weight_decay*p`` is added to the gradient.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    """
 
     kernel = "adamax"
     buffers = ("exp_avg", "exp_inf")

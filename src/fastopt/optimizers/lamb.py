@@ -1,4 +1,4 @@
-"""LAMB (OPTIMIZERS.md, "LAMB")."""
+"""LAMB (docs/optimizers.md#lamb)."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +14,46 @@ class Lamb(Optimizer):
     by the trust ratio ||p|| / ||u|| (1 where either norm is 0).  "Per parameter array"
     means each array as the user gave it, also inside a ``FlatParams`` buffer.
 
+    Each step t (``g`` is the gradient, negated if ``maximize``)::
+
+        m = beta1*m + (1 - beta1)*g
+        v = beta2*v + (1 - beta2)*g*g
+        u = (m/(1 - beta1**t))/(sqrt(v/(1 - beta2**t)) + eps) + weight_decay*p
+        p = p - lr*(||p||/||u||)*u             (the norms per parameter array)
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#lamb.
+
     The norms are summed in float64 over fixed chunks, so they are bitwise the same for
     any thread count.  Each step makes two passes over memory: the moments and the
     norms' partial sums, then the update.  Defaults: optax's, except ``weight_decay=0``.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.001
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the moving averages of the gradient and of
+        its square, each in [0, 1).
+    eps : float, default 1e-06
+        Added to the bias-corrected root ``sqrt(v/(1 - beta2**t))``.  Must be > 0.
+    weight_decay : float, default 0.0
+        Decoupled weight decay: ``weight_decay*p`` is added to the direction ``u``
+        before the trust ratio (optax's default is 1e-4).
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "lamb_moments"      # and "lamb_update": a step is two kernel calls (_bind)

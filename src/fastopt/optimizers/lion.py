@@ -1,4 +1,4 @@
-"""Lion (OPTIMIZERS.md, "Lion")."""
+"""Lion (docs/optimizers.md#lion)."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +13,40 @@ class Lion(Optimizer):
     the gradient, with decoupled weight decay.  Names and defaults follow optax
     (``betas=(0.9, 0.99)``), with torch's spelling (``lr``, ``betas``, ``weight_decay``,
     ``maximize``).  Lion wants a learning rate 3-10x smaller than AdamW's and a weight
-    decay 3-10x larger."""
+    decay 3-10x larger.
+
+    Each step (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        p = p*(1 - lr*weight_decay) - lr*sign(beta1*m + (1 - beta1)*g)
+        m = beta2*m + (1 - beta2)*g
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#lion.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.0001
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.99)
+        ``(beta1, beta2)``: beta1 interpolates the momentum and the gradient for the
+        step, beta2 updates the momentum; each in [0, 1).
+    weight_decay : float, default 0.0
+        Decoupled weight decay: ``p = p*(1 - lr*weight_decay)`` each step.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    """
 
     kernel = "lion"
     buffers = ("exp_avg",)

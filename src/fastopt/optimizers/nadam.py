@@ -1,4 +1,4 @@
-"""NAdam (OPTIMIZERS.md, "NAdam")."""
+"""NAdam (docs/optimizers.md#nadam)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,9 +16,54 @@ class NAdam(Optimizer):
     """Adam with Nesterov momentum (Dozat, 2016) with torch.optim.NAdam's options, names
     and defaults.
 
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        mu_t = beta1*(1 - 0.5*0.96**(t*momentum_decay));  mu_product *= mu_t
+        p = p*(1 - lr*weight_decay)        if decoupled_weight_decay
+        g = g + weight_decay*p             otherwise (L2)
+        m = lerp(m, g, 1 - beta1)
+        v = beta2*v + (1 - beta2)*g*g
+        denom = sqrt(v/(1 - beta2**t)) + eps
+        p = p - lr*(1 - mu_t)/(1 - mu_product) * g/denom
+        p = p - lr*mu_t1/(1 - mu_product*mu_t1) * m/denom       (mu_t1: mu at t + 1)
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#nadam.
+
     The product of the momentum coefficients, ``mu_product``, is kept per param group in
     ``state_dict()["group_state"]`` (torch keeps one per parameter; within a group they
     are always equal).  ``decoupled_weight_decay=True`` gives NAdamW.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.002
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the moving averages of the gradient and of
+        its square, each in [0, 1).
+    eps : float, default 1e-08
+        Added to the bias-corrected root ``sqrt(v/(1 - beta2**t))``.  Must be > 0.
+    weight_decay : float, default 0.0
+        L2 penalty (or decoupled, see below): ``weight_decay*p`` is added to the gradient.
+    momentum_decay : float, default 0.004
+        The momentum schedule's decay: ``mu_t = beta1*(1 - 0.5*0.96**(t*momentum_decay))``.
+    decoupled_weight_decay : bool, default False
+        Decay the parameters directly, ``p = p*(1 - lr*weight_decay)`` before the update,
+        instead of adding ``weight_decay*p`` to the gradient (L2).
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "nadam"

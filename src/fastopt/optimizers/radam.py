@@ -1,4 +1,4 @@
-"""RAdam (OPTIMIZERS.md, "RAdam")."""
+"""RAdam (docs/optimizers.md#radam)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +9,54 @@ from .._optimizer import Optimizer
 
 class RAdam(Optimizer):
     """Adam with the variance rectification of Liu et al. (2020), with torch.optim.RAdam's
-    options, names and defaults.  While the variance is not yet tractable (rho_t <= 5)
-    the step is plain momentum SGD with bias correction.  ``decoupled_weight_decay=True``
-    gives RAdamW."""
+    options, names and defaults.
+
+    Each step t (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        p = p*(1 - lr*weight_decay)        if decoupled_weight_decay
+        g = g + weight_decay*p             otherwise (L2)
+        m = lerp(m, g, 1 - beta1)
+        v = beta2*v + (1 - beta2)*g*g
+        rho_inf = 2/(1 - beta2) - 1;  rho_t = rho_inf - 2*t*beta2**t/(1 - beta2**t)
+        if rho_t > 5:  p = p - m/(1 - beta1**t)*lr * sqrt(1 - beta2**t)/(sqrt(v) + eps) * r
+        else:          p = p - m/(1 - beta1**t)*lr
+        (r = sqrt((rho_t - 4)*(rho_t - 2)*rho_inf/((rho_inf - 4)*(rho_inf - 2)*rho_t)))
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#radam.
+
+    While the variance is not yet tractable (rho_t <= 5) the step is plain momentum SGD
+    with bias correction.  ``decoupled_weight_decay=True`` gives RAdamW.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.001
+        The learning rate.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``: the decay rates of the moving averages of the gradient and of
+        its square, each in [0, 1).
+    eps : float, default 1e-08
+        Added to the uncorrected ``sqrt(v)`` (as torch).  Must be > 0.
+    weight_decay : float, default 0.0
+        L2 penalty (or decoupled, see below): ``weight_decay*p`` is added to the gradient.
+    decoupled_weight_decay : bool, default False
+        Decay the parameters directly, ``p = p*(1 - lr*weight_decay)`` before the update,
+        instead of adding ``weight_decay*p`` to the gradient (L2).
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    """
 
     kernel = "radam"
     buffers = ("exp_avg", "exp_avg_sq")

@@ -1,4 +1,4 @@
-"""RMSprop (OPTIMIZERS.md, "RMSprop")."""
+"""RMSprop (docs/optimizers.md#rmsprop)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +11,18 @@ from .sgd import _nonzero
 class RMSprop(Optimizer):
     """RMSprop (Hinton, 2012) with torch.optim.RMSprop's options, names and defaults.
 
+    Each step (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        g = g + weight_decay*p
+        v = alpha*v + (1 - alpha)*g*g
+        a = sqrt(v - gavg*gavg) + eps,  gavg = lerp(gavg, g, 1 - alpha)   if centered
+        a = sqrt(v) + eps                                                otherwise
+        buf = momentum*buf + g/a;  p = p - lr*buf                        if momentum != 0
+        p = p - lr*g/a                                                   otherwise
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#rmsprop.
+
     eps is added outside the square root and there is no bias correction, as in torch.
     ``centered=True`` divides by an estimate of the gradient's variance instead of its
     second moment; ``momentum > 0`` keeps a momentum buffer of the scaled steps.
@@ -18,6 +30,36 @@ class RMSprop(Optimizer):
     Which buffers a group has is decided when the optimizer is built: ``momentum`` may
     change afterwards and drop to 0, ``centered`` may be switched off (the unused buffer
     is left as it is, as torch does), but neither can be switched on later.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.01
+        The learning rate.
+    alpha : float, default 0.99
+        The decay rate of the moving average of the squared gradient, in [0, 1].
+    eps : float, default 1e-08
+        Added outside the square root (as torch).  Must be > 0.
+    weight_decay : float, default 0.0
+        L2 penalty: ``weight_decay*p`` is added to the gradient.
+    momentum : float, default 0.0
+        The momentum factor (>= 0); 0 keeps no momentum buffer.
+    centered : bool, default False
+        Divide by ``sqrt(v - gavg**2)``, an estimate of the gradient's variance, keeping
+        the gradient's moving average ``gavg`` in one more buffer.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "rmsprop"

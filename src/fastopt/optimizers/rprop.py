@@ -1,4 +1,4 @@
-"""Rprop (OPTIMIZERS.md, "Rprop")."""
+"""Rprop (docs/optimizers.md#rprop)."""
 from __future__ import annotations
 
 import math
@@ -17,10 +17,44 @@ class Rprop(Optimizer):
     """Resilient backpropagation (Riedmiller & Braun, 1993) with torch.optim.Rprop's
     options, names and defaults (no weight decay, as torch).
 
+    Each step (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        f = etas[1] if g*prev > 0 else etas[0] if g*prev < 0 else 1
+        step = clip(step*f, step_sizes[0], step_sizes[1])
+        g = 0 where g*prev < 0
+        p = p - sign(g)*step;  prev = g
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#rprop.
+
     Each element has its own step size, starting at ``lr`` when the first step runs (as
     torch, which fills it lazily: a scheduler that changes ``lr`` before the first step
     changes the starting step size), grown by ``etas[1]`` while the gradient keeps its
     sign, shrunk by ``etas[0]`` when it flips, and kept within ``step_sizes``.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.01
+        The initial step size of every element (read on the first step only).
+    etas : tuple of float, default (0.5, 1.2)
+        ``(eta_minus, eta_plus)``, with ``0 < eta_minus < 1 < eta_plus``: the factors that
+        shrink and grow the step sizes.
+    step_sizes : tuple of float, default (1e-06, 50)
+        ``(min, max)``, with ``0 < min <= max``: the bounds of the step sizes.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "rprop"

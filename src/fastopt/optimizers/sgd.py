@@ -1,4 +1,4 @@
-"""SGD with momentum, dampening and Nesterov momentum (OPTIMIZERS.md, "SGD")."""
+"""SGD with momentum, dampening and Nesterov momentum (docs/optimizers.md#sgd)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,13 +10,49 @@ from .._optimizer import Optimizer
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's options, names and defaults.
 
-    With ``momentum > 0`` a momentum buffer is kept (``buf = g`` on its first step,
-    ``buf = momentum*buf + (1-dampening)*g`` after); ``nesterov=True`` steps along
-    ``g + momentum*buf`` and needs ``momentum > 0`` and ``dampening == 0``.
+    Each step (element-wise; ``g`` is the gradient, negated if ``maximize``)::
+
+        g = g + weight_decay*p
+        buf = g                                        on the buffer's first step
+        buf = momentum*buf + (1 - dampening)*g         after it      (if momentum != 0)
+        g = g + momentum*buf if nesterov else buf                    (if momentum != 0)
+        p = p - lr*g
+
+    The rule in full, with its order of operations and per-step scalars:
+    docs/optimizers.md#sgd.
 
     ``momentum`` may change between steps (schedulers cycle it).  As in torch, a group's
     momentum buffer is made by the first step that uses momentum (filled with ``g``),
     and kept, unchanged, while momentum is 0.
+
+    Parameters
+    ----------
+    params : list or dict of arrays, list of param groups, or FlatParams
+        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
+        arrays, torch-style param groups (dicts with ``"params"`` and their own
+        hyperparameters), or ``fastopt.flatten(...)``.
+    lr : float, default 0.001
+        The learning rate.
+    momentum : float, default 0.0
+        The momentum factor (>= 0); 0 uses no momentum buffer (one is made by the
+        first step with a non-zero momentum).
+    dampening : float, default 0.0
+        Dampening of the gradient's share in the momentum buffer, in [0, 1].
+    weight_decay : float, default 0.0
+        L2 penalty: ``weight_decay*p`` is added to the gradient.
+    nesterov : bool, default False
+        Nesterov momentum: step along ``g + momentum*buf``.  Needs ``momentum > 0`` and
+        ``dampening == 0``.
+    maximize : bool, default False
+        Maximize the objective instead: the gradient is negated before anything else
+        (weight decay is then added as usual).
+    backend : str or None, default None
+        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
+        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
+    **options
+        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
+        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
+        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
     kernel = "sgd"

@@ -104,6 +104,9 @@ class Optimizer:
             self.group_state.append(self._initial_group_state(group))
         self._step = 0
         self._skipped = 0
+        # The step count at which each group joined (add_param_group): a group's own step,
+        # which bias corrections and schedules of per-group state read, is step - joined.
+        self._joined = [0] * len(self.param_groups)
         self._plans: list = []                  # (the layout, made once the groups check)
         self._structure = [self._structure_of(g) for g in self.param_groups]
         self._checked: list[tuple | None] = [None] * len(self.param_groups)
@@ -372,7 +375,8 @@ class Optimizer:
         t = self._step + 1
         if t > MAX_STEP:
             raise ValueError(f"the step count would pass {MAX_STEP}")
-        per_group = [self._group_step(gi, t) for gi in range(len(self.param_groups))]
+        per_group = [self._group_step(gi, t - self._joined[gi])
+                     for gi in range(len(self.param_groups))]
         scalars = [per_group[plan.group][0] for plan in self._plans]
         updates = [u for _, u in per_group] if self._has_group_state else None
         if self._guarded:
@@ -524,7 +528,7 @@ class Optimizer:
             try:
                 self._structure.append(self._structure_of(group))
                 self._checked.append(None)
-                self._group_step(gi, self._step + 1, dict(group), gstate)
+                self._group_step(gi, 1, dict(group), gstate)
                 keep = {t.key: {name: plan.state_view(name, row).copy()
                                 for name in plan.state}
                         for plan in self._plans for row, t in enumerate(plan.tensors)}
@@ -539,6 +543,7 @@ class Optimizer:
 
     def _add_group(self, layout: dict[str, Any], gstate: dict[str, float]) -> None:
         self.group_state.append(gstate)
+        self._joined.append(self._step)
         self._install_layout(layout)
 
     def _group_params(self, gi: int) -> Any:
@@ -577,6 +582,8 @@ class Optimizer:
             "skipped_steps": int(self._skipped),
             "param_groups": groups,
             "group_state": [dict(s) for s in self.group_state],
+            # the step count at which each group was added (add_param_group)
+            "group_joined_at": list(self._joined),
             "state": {key: {name: arr.copy() for name, arr in bufs.items()}
                       for key, bufs in self.state.items()},
         }
@@ -616,6 +623,13 @@ class Optimizer:
             raise ValueError(f"state_dict has {len(groups_in)} param groups and "
                              f"{len(gstates_in)} group states, this optimizer "
                              f"{len(self.param_groups)} param groups")
+        joined = sd.get("group_joined_at", [0] * len(self.param_groups))   # absent before 0.2
+        if not isinstance(joined, (list, tuple)) or len(joined) != len(self.param_groups):
+            raise ValueError(f"state_dict group_joined_at must be a list of "
+                             f"{len(self.param_groups)} step counts, got {joined!r}")
+        joined = [_count("group_joined_at", j) for j in joined]
+        if any(j > step for j in joined):
+            raise ValueError(f"state_dict group_joined_at {joined} is past its step {step}")
         new_groups, new_gstates = [], []
         for gi, (saved, group) in enumerate(zip(groups_in, self.param_groups)):
             if not isinstance(saved, Mapping):
@@ -641,7 +655,7 @@ class Optimizer:
         # the cache: a loaded group can hold the very objects the cache checked under
         # other keys).
         for gi in range(len(new_groups)):
-            self._group_step(gi, step + 1, new_groups[gi], new_gstates[gi])
+            self._group_step(gi, step + 1 - joined[gi], new_groups[gi], new_gstates[gi])
         state = sd["state"]
         if not isinstance(state, Mapping) or set(state) != {t.key for t in self._tensors}:
             raise ValueError("the state_dict's state is for other parameters")
@@ -656,7 +670,7 @@ class Optimizer:
                 for name, arr in saved.items():
                     t.check_like(arr, f"state {name!r} of parameter {t.label}")
         return {"groups": new_groups, "group_state": new_gstates, "state": state,
-                "step": step, "skipped_steps": skipped, "names": names}
+                "step": step, "skipped_steps": skipped, "names": names, "joined": joined}
 
     def _state_names_after_load(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
         """The buffers group ``gi`` shows once ``gstate`` is loaded: what _state_names
@@ -678,6 +692,7 @@ class Optimizer:
         self.group_state[:] = checked["group_state"]
         self._checked = [None] * len(self.param_groups)
         self._step = checked["step"]
+        self._joined[:] = checked["joined"]
         self._skipped = checked["skipped_steps"]
 
     # ---- copies -----------------------------------------------------------------------

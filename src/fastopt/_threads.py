@@ -16,6 +16,7 @@ little.  The variable is removed again at once, so libraries loaded later never 
 """
 from __future__ import annotations
 
+import importlib.util
 import operator
 import os
 
@@ -24,15 +25,13 @@ import numpy as np
 _choose_wait = not ({"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ))
 if _choose_wait:
     os.environ["GOMP_SPINCOUNT"] = "0"
-try:
-    from . import _kernels
-except ModuleNotFoundError as e:
-    if e.name != f"{__package__}._kernels":
-        raise
+if importlib.util.find_spec(f"{__package__}._kernels") is None:
     raise ImportError(
         f"fastopt's compiled kernels are not built in {os.path.dirname(__file__)}: this is "
         f"the source tree, not an installed fastopt.  Install it (pip install . or, to work "
-        f"on it, pip install -e .) and run Python from anywhere but src/") from None
+        f"on it, pip install -e .) and run Python from anywhere but src/")
+try:
+    from . import _kernels
 finally:
     if _choose_wait:
         del os.environ["GOMP_SPINCOUNT"]

@@ -56,7 +56,7 @@ class Twin(Optimizer):
         super().step(grads)
         for _ in range(self.passes - 1):
             for plan, run in zip(self._plans, self._runs):
-                run(self._group_step(plan.group, self._step)[0])
+                run(self._group_step(plan.group, self._step - self._joined[plan.group])[0])
 
     def __repr__(self) -> str:
         return (f"Twin({self.param_groups[0]['buffers']} buffers, {self.passes} pass(es), "

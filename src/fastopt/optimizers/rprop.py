@@ -89,7 +89,8 @@ class Rprop(Optimizer):
         return h["etas"] + h["step_sizes"]
 
     def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
-        if step == 1:       # torch creates the step sizes on the first step, from lr then
-            for plan in self._plans:
+        # torch creates the step sizes on a group's first step, from its lr then
+        for plan in self._plans:
+            if step - self._joined[plan.group] == 1:
                 plan.state["step_size"].fill(float(self.param_groups[plan.group]["lr"]))
         super()._run(scalars, step)

@@ -423,11 +423,11 @@ cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
     return True
 
 
-cdef Py_ssize_t _overlapping(int64_t lo, int64_t hi, const int64_t[::1] span_lo,
-                             const int64_t[::1] span_hi) noexcept:
+cdef Py_ssize_t _overlapping(int64_t lo, int64_t hi, const int64_t* span_lo,
+                             const int64_t* span_hi, Py_ssize_t nspans) noexcept:
     """The index of a span [span_lo[k], span_hi[k]) that [lo, hi) overlaps, or -1.  The
     spans are sorted and disjoint: only the last one starting before ``hi`` can."""
-    cdef Py_ssize_t a = 0, b = span_lo.shape[0], m
+    cdef Py_ssize_t a = 0, b = nspans, m
     if hi <= lo:
         return -1
     while a < b:                     # the first span starting at or after hi
@@ -441,24 +441,36 @@ cdef Py_ssize_t _overlapping(int64_t lo, int64_t hi, const int64_t[::1] span_lo,
     return -1
 
 
-def overlapping(int64_t address, int64_t nbytes, const int64_t[::1] span_lo,
-                const int64_t[::1] span_hi):
+cdef inline const int64_t* _int64_data(cnp.ndarray a, Py_ssize_t n, str what) except NULL:
+    """The data of ``a``, a C-contiguous int64 array of ``n`` elements (-1: any)."""
+    if cnp.PyArray_TYPE(a) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(a) \
+            or (n >= 0 and cnp.PyArray_SIZE(a) != n):
+        raise TypeError(f"{what} must be a C-contiguous int64 array"
+                        + (f" of {n} elements" if n >= 0 else ""))
+    return <const int64_t*>cnp.PyArray_DATA(a)
+
+
+def overlapping(int64_t address, int64_t nbytes, cnp.ndarray span_lo, cnp.ndarray span_hi):
     """Which of the sorted, disjoint spans [span_lo, span_hi) the bytes at ``address``
     overlap (an index), or -1."""
-    return _overlapping(address, address + nbytes, span_lo, span_hi)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(span_lo)
+    return _overlapping(address, address + nbytes, _int64_data(span_lo, n, "span_lo"),
+                        _int64_data(span_hi, n, "span_hi"), n)
 
 
 def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarray rows,
-                     Py_ssize_t col, const int64_t[::1] span_lo, const int64_t[::1] span_hi,
+                     Py_ssize_t col, cnp.ndarray span_lo, cnp.ndarray span_hi,
                      list span_labels):
     """Check that ``seq[i]`` is a valid gradient for ``params[i]`` for every i, then write
     its data address to ``table[rows[i], col]``.  Nothing is written unless all are valid.
     A gradient may not share memory with any span [span_lo[k], span_hi[k]) (sorted and
     disjoint: the parameters and the optimizer's state), named ``span_labels[k]``.
     """
-    cdef Py_ssize_t i, k, n = len(params), nbytes
+    cdef Py_ssize_t i, k, n = len(params), nbytes, nspans = cnp.PyArray_SIZE(span_lo)
     cdef cnp.ndarray g, p
     cdef int64_t gp
+    cdef const int64_t* lo = _int64_data(span_lo, nspans, "span_lo")
+    cdef const int64_t* hi = _int64_data(span_hi, nspans, "span_hi")
     if len(seq) != n:
         raise ValueError(f"expected {n} gradients (one per parameter), got {len(seq)}")
     for i in range(n):
@@ -482,7 +494,7 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
                              f"(use np.ascontiguousarray)")
         gp = <int64_t><intptr_t>cnp.PyArray_DATA(g)
         nbytes = cnp.PyArray_NBYTES(g)
-        k = _overlapping(gp, gp + nbytes, span_lo, span_hi)
+        k = _overlapping(gp, gp + nbytes, lo, hi, nspans)
         if k >= 0:
             what = span_labels[k]
             raise ValueError(f"gradient for parameter {labels[i]} shares memory with "
@@ -493,15 +505,26 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
         t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])
 
 
-def check_params(param_groups, list group_arrays, list labels, const int64_t[:, ::1] table,
-                 const Py_ssize_t[::1] rows, const int64_t[::1] nbytes):
+def check_params(param_groups, list group_arrays, list labels, cnp.ndarray table,
+                 cnp.ndarray rows, cnp.ndarray nbytes):
     """Check that the optimizer's parameters are where it was built with them:
     ``param_groups`` (the user-visible list) holds the same groups with the same arrays
     (``group_arrays[gi]``, a tuple, in the user's order), and each array still has the
     data address ``table[rows[i], 0]``, ``nbytes[i]`` bytes and is writeable (resizing
     an array in place moves its data: the optimizer would write into freed memory)."""
-    cdef Py_ssize_t gi, j, i = 0, ngroups = len(group_arrays)
+    cdef Py_ssize_t gi, j, m, i = 0, ngroups = len(group_arrays)
+    cdef Py_ssize_t ncols = cnp.PyArray_DIM(table, 1) if cnp.PyArray_NDIM(table) == 2 else 0
+    cdef Py_ssize_t ntensors = cnp.PyArray_SIZE(nbytes)
+    cdef const int64_t* t = _int64_data(table, ntensors * ncols, "table")
+    cdef const int64_t* sizes = _int64_data(nbytes, ntensors, "nbytes")
+    cdef const Py_ssize_t* r
     cdef cnp.ndarray a
+    cdef tuple arrays
+    cdef list held_list
+    if cnp.PyArray_TYPE(rows) != cnp.NPY_INTP or cnp.PyArray_SIZE(rows) != ntensors \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(rows):
+        raise TypeError("rows must be a C-contiguous intp array, one per tensor")
+    r = <const Py_ssize_t*>cnp.PyArray_DATA(rows)
     if type(param_groups) is not list or len(<list>param_groups) != ngroups:
         n = len(param_groups) if isinstance(param_groups, list) else None
         raise ValueError(
@@ -513,23 +536,31 @@ def check_params(param_groups, list group_arrays, list labels, const int64_t[:, 
         if type(group) is not dict:
             raise TypeError(f"param group {gi} must be a dict, got {type(group).__name__}")
         arrays = <tuple>group_arrays[gi]
+        m = len(arrays)
         held = (<dict>group).get("params")
-        if not isinstance(held, (list, tuple)) or len(held) != len(arrays) \
-                or any(x is not y for x, y in zip(held, arrays)):
-            raise ValueError(f"param group {gi}'s 'params' are no longer the arrays this "
-                             f"optimizer was built with: parameters cannot be added, removed "
-                             f"or swapped there; use add_param_group(), or build a new "
-                             f"optimizer")
-        for j in range(len(arrays)):
+        if type(held) is not list or len(<list>held) != m:
+            _params_changed(gi)
+        held_list = <list>held
+        for j in range(m):
+            if held_list[j] is not arrays[j]:
+                _params_changed(gi)
             a = <cnp.ndarray>arrays[j]
-            if <int64_t><intptr_t>cnp.PyArray_DATA(a) != table[rows[i], 0] \
-                    or cnp.PyArray_NBYTES(a) != nbytes[i]:
+            if i >= ntensors:
+                raise ValueError("group_arrays holds more tensors than the table")
+            if <int64_t><intptr_t>cnp.PyArray_DATA(a) != t[r[i] * ncols] \
+                    or cnp.PyArray_NBYTES(a) != sizes[i]:
                 raise ValueError(f"parameter {labels[i]} was resized or reallocated after "
                                  f"the optimizer was built (its data moved); build a new "
                                  f"optimizer for it")
             if not cnp.PyArray_ISWRITEABLE(a):
                 raise ValueError(f"parameter {labels[i]} has become read-only")
             i += 1
+
+
+cdef int _params_changed(Py_ssize_t gi) except -1:
+    raise ValueError(f"param group {gi}'s 'params' are no longer the arrays this optimizer "
+                     f"was built with: parameters cannot be added, removed or swapped "
+                     f"there; use add_param_group(), or build a new optimizer")
 
 
 # ----------------------------------------------------------------------------------------

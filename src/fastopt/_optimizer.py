@@ -23,8 +23,9 @@ import numpy as np
 
 from . import _backend, _kernels
 from ._errors import NonFiniteError
-from ._params import FlatParams, GradsLike, Key, ParamsLike, grads_in_order, parse_params
-from ._plan import GRAD, address, build_plans, fsum_partials
+from ._params import (FlatParams, GradsLike, Key, ParamsLike, Tensor, grads_in_order,
+                      parse_params)
+from ._plan import GRAD, Plan, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
 NONFINITE = ("propagate", "skip", "raise")
@@ -84,6 +85,26 @@ class Optimizer:
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
+    # The layout, built by _make_layout and set as a whole by _install_layout.
+    _tensors: list[Tensor]
+    _flat: FlatParams | None
+    _arrays: list[np.ndarray]
+    _labels: list[str]
+    _plans: list[Plan]
+    _table: np.ndarray
+    _rows: np.ndarray
+    _runs: list[Any]
+    _group_arrays: list[tuple[np.ndarray, ...]]
+    _nbytes: np.ndarray
+    _default_grads: np.ndarray | None
+    _grads_are_default: bool
+    _prepass: list[Any] | None
+    _prepass_outs: list[np.ndarray]
+    _compiled: bool
+    _one_plan: bool
+    _flat_grad_offsets: np.ndarray | None
+    _flat_grad_shape: tuple[int, ...] | None
+
     def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
                  **unknown: Any):
@@ -113,7 +134,8 @@ class Optimizer:
         self._has_group_state = \
             type(self)._next_group_state is not Optimizer._next_group_state
         for gi in range(len(self.param_groups)):
-            self._group_step(gi, 1)             # checks every hyperparameter
+            self._checked_group_step(gi, 1, self.param_groups[gi], self.group_state[gi],
+                                     True)              # checks every hyperparameter
         # One step at a time: two threads stepping one optimizer take turns.
         self._lock = threading.Lock()
         self._max_grad_norm = max_grad_norm
@@ -139,7 +161,7 @@ class Optimizer:
         over (by parameter key) from the layout this one replaces."""
         n_groups = len({t.group for t in tensors}) if tensors else len(self.param_groups)
         n_groups = max(n_groups, len(self.param_groups))
-        old = {}
+        old: dict[int, set[str]] = {}
         if keep is not None:
             for plan in self._plans:
                 old.setdefault(plan.group, set()).update(plan.state)
@@ -171,6 +193,7 @@ class Optimizer:
             # Compiled kernels committed in one C call; anything else under a held SIGINT.
             _compiled=(type(self)._run is Optimizer._run and self.backend == "cython"),
         )
+        layout["_one_plan"] = layout["_compiled"] and len(plans) == 1 and n_groups == 1
         layout["_flat_grad_offsets"], layout["_flat_grad_shape"] = \
             _flat_gradient_layout(arrays, flat, table, rows)
         return layout
@@ -283,43 +306,45 @@ class Optimizer:
     def _structure_of(self, group: dict[str, Any]) -> tuple:
         return tuple(group[k] for k in self.structural)
 
-    def _group_step(self, gi: int, step: int, group: dict[str, Any] | None = None,
-                    gstate: dict[str, float] | None = None
-                    ) -> tuple[tuple[float, ...], dict[str, float] | None]:
-        """Group ``gi``'s kernel scalars for step ``step`` and its scalar state after it,
-        checking everything they are made of.  ``group``/``gstate``: a group and group
-        state to check instead of the optimizer's own (load_state_dict), uncached."""
-        own = group is None
-        if own:
-            group = self.param_groups[gi]
-            gstate = self.group_state[gi]
-        assert group is not None and gstate is not None
+    def _group_step(self, gi: int, step: int) -> tuple[tuple[float, ...], dict[str, float] | None]:
+        """Group ``gi``'s kernel scalars for (its own) step ``step`` and its scalar state
+        after it, checking everything they are made of."""
+        group = self.param_groups[gi]
+        # The group's values are checked once and then only when one of them is replaced
+        # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
+        # change), the keys move or the group dict itself is replaced (a new dict may hold
+        # the same objects under other keys); the cache is kept only when every value is
+        # immutable (no list or array that could change in place).  Checking costs more
+        # than the rest of a small step.
+        checked = self._checked[gi]
+        if checked is None or group is not checked[3] or tuple(group) != checked[4] \
+                or not all(map(is_, group.values(), checked[0])):
+            return self._checked_group_step(gi, step, group, self.group_state[gi], True)
         try:
-            # The group's values are checked once and then only when one of them is
-            # replaced (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't
-            # hide a change), the keys move or the group dict itself is replaced (a new
-            # dict may hold the same objects under other keys); the cache is kept only
-            # when every value is immutable (no list or array that could change in
-            # place).  Checking costs more than the rest of a small step.
-            checked = self._checked[gi] if own else None
-            if checked is None or group is not checked[3] or len(group) != len(checked[0]) \
-                    or not all(map(is_, group.values(), checked[0])) \
-                    or not all(map(is_, group, checked[4])):
-                checked = self._check_group(gi, group, cache=own)
-            h = checked[2]
-            scalars = checked[1] + self._scalars(gi, h, step, gstate)
-            update = self._next_group_state(gi, h, step, gstate) \
-                if self._has_group_state else None
-            return scalars, update
+            return self._scalars_and_state(gi, checked, step, self.group_state[gi])
+        except (TypeError, ValueError, OverflowError) as e:     # group state, step
+            raise _in_group(e, gi, len(self.param_groups)) from None
+
+    def _checked_group_step(self, gi: int, step: int, group: dict[str, Any],
+                            gstate: dict[str, float], cache: bool = False
+                            ) -> tuple[tuple[float, ...], dict[str, float] | None]:
+        """_group_step on ``group`` and ``gstate`` (the optimizer's own, or ones to be
+        loaded), checked in full; cached where ``cache``."""
+        try:
+            return self._scalars_and_state(gi, self._check_group(gi, group, cache), step,
+                                           gstate)
         except KeyError as e:
-            raise ValueError(f"param group {gi} has no hyperparameter {e}") from None
+            raise _in_group(ValueError(f"no hyperparameter {e}"), gi, 2) from None
         except (TypeError, ValueError, OverflowError) as e:
-            kind = ValueError if isinstance(e, OverflowError) else type(e)
-            if len(self.param_groups) > 1:
-                raise kind(f"param group {gi}: {e}") from None
-            if kind is not type(e):
-                raise kind(str(e)) from None
-            raise
+            raise _in_group(e, gi, len(self.param_groups)) from None
+
+    def _scalars_and_state(self, gi: int, checked: tuple, step: int, gstate: dict[str, float]
+                           ) -> tuple[tuple[float, ...], dict[str, float] | None]:
+        h = checked[2]
+        scalars = checked[1] + self._scalars(gi, h, step, gstate)
+        if self._has_group_state:
+            return scalars, self._next_group_state(gi, h, step, gstate)
+        return scalars, None
 
     def _check_group(self, gi: int, group: dict[str, Any], cache: bool = True) -> tuple:
         """Check the group's structural options, maximize and (where the subclass has
@@ -365,7 +390,7 @@ class Optimizer:
                                 "fastopt.flatten(...) and write into params.grads")
             loss = closure()
         with self._lock:
-            self._step_locked(grads)
+            self._step_locked(grads)     # type: ignore[arg-type]
         return loss
 
     def _step_locked(self, grads: GradsLike) -> None:
@@ -375,6 +400,11 @@ class Optimizer:
         t = self._step + 1
         if t > MAX_STEP:
             raise ValueError(f"the step count would pass {MAX_STEP}")
+        if self._one_plan and not self._guarded:        # the common case, kept short
+            scalars1, update = self._group_step(0, t - self._joined[0])
+            _kernels.commit_compiled(self, self._runs, [scalars1], t,
+                                     None if update is None else [update])
+            return
         per_group = [self._group_step(gi, t - self._joined[gi])
                      for gi in range(len(self.param_groups))]
         scalars = [per_group[plan.group][0] for plan in self._plans]
@@ -528,7 +558,7 @@ class Optimizer:
             try:
                 self._structure.append(self._structure_of(group))
                 self._checked.append(None)
-                self._group_step(gi, 1, dict(group), gstate)
+                self._checked_group_step(gi, 1, dict(group), gstate)
                 keep = {t.key: {name: plan.state_view(name, row).copy()
                                 for name in plan.state}
                         for plan in self._plans for row, t in enumerate(plan.tensors)}
@@ -655,7 +685,8 @@ class Optimizer:
         # the cache: a loaded group can hold the very objects the cache checked under
         # other keys).
         for gi in range(len(new_groups)):
-            self._group_step(gi, step + 1 - joined[gi], new_groups[gi], new_gstates[gi])
+            self._checked_group_step(gi, step + 1 - joined[gi], new_groups[gi],
+                                     new_gstates[gi])
         state = sd["state"]
         if not isinstance(state, Mapping) or set(state) != {t.key for t in self._tensors}:
             raise ValueError("the state_dict's state is for other parameters")
@@ -721,6 +752,13 @@ class Optimizer:
             lines.append(f"Parameter Group {gi}")
             lines += [f"    {key}: {group[key]!r}" for key in sorted(group) if key != "params"]
         return "\n".join(lines)
+
+
+def _in_group(e: Exception, gi: int, n_groups: int) -> Exception:
+    """``e`` as a ValueError or TypeError (an OverflowError is a ValueError), naming the
+    param group where there are several."""
+    kind = TypeError if isinstance(e, TypeError) else ValueError
+    return kind(f"param group {gi}: {e}" if n_groups > 1 else str(e))
 
 
 def _count(name: str, value: Any) -> int:

@@ -17,6 +17,7 @@ little.  The variable is removed again at once, so libraries loaded later never 
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 import operator
 import os
 
@@ -46,7 +47,7 @@ if hasattr(os, "register_at_fork"):
 MAX_THREADS = 1024
 
 
-def _count(what: str, n: object, limit: int | None = None) -> int:
+def _count(what: str, n: Any, limit: int | None = None) -> int:
     if isinstance(n, (bool, np.bool_)):
         raise TypeError(f"{what} takes an int, got {n!r}")
     try:

@@ -52,11 +52,12 @@ class Twin(Optimizer):
                  gstate: dict[str, float]) -> tuple[float, ...]:
         return (float(group["buffers"]),)
 
-    def step(self, grads: Any = None) -> None:
-        super().step(grads)
+    def step(self, grads: Any = None, closure: Any = None) -> Any:
+        loss = super().step(grads, closure)
         for _ in range(self.passes - 1):
             for plan, run in zip(self._plans, self._runs):
                 run(self._group_step(plan.group, self._step - self._joined[plan.group])[0])
+        return loss
 
     def __repr__(self) -> str:
         return (f"Twin({self.param_groups[0]['buffers']} buffers, {self.passes} pass(es), "

@@ -2,7 +2,7 @@
 forward and backward pass would do (np.sin over 8 MB on one thread, or a matmul on
 BLAS's threads), with fastopt on 1 and on 2 threads.  In a tight loop a thread pool stays
 hot; here it has gone to sleep by the next step, which is what decides whether threads
-pay, and a worker still spinning would slow the matmul (KERNELS.md, "Threads: the trap").
+pay, and a worker still spinning would slow the matmul (see src/fastopt/_threads.py).
 Each table: the work alone, then work + step for each backend and thread count."""
 import pytest
 

@@ -1,4 +1,4 @@
-# The memory-traffic twin (KERNELS.md, "The floor"): the reads and writes of an optimizer
+# The memory-traffic twin (src/fastopt/_twin.py): the reads and writes of an optimizer
 # with k state buffers and trivial math, p += g and s += g for each state buffer.  Benches
 # measure it beside each optimizer: no step can beat the twin with the same k.
 # Buffers: param, grad, s0, s1, s2 (the first k in use).  Scalars: gscale (unused), k.

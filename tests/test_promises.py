@@ -187,9 +187,14 @@ def test_reordered_group_keys_cannot_slip_a_bad_value_past_the_cache():
     opt = fastopt.Adam([w], lr=0.1, eps=1e-8, weight_decay=0.0)
     opt.step([np.ones(4)])
     group = opt.param_groups[0]
-    # the same objects, under other keys: eps now holds weight_decay's 0.0
-    eps, wd = group.pop("eps"), group.pop("weight_decay")
-    group["weight_decay"], group["eps"] = eps, wd
+    # the same dict and the same value objects in the same positions, under other keys:
+    # eps now holds weight_decay's 0.0
+    keys, values = list(group), list(group.values())
+    i, j = keys.index("eps"), keys.index("weight_decay")
+    keys[i], keys[j] = keys[j], keys[i]
+    group.clear()
+    group.update(zip(keys, values))
+    assert group["eps"] == 0.0
     before = _everything(opt, [w])
     with pytest.raises(ValueError, match="eps"):
         opt.step([np.ones(4)])

@@ -422,7 +422,12 @@ def test_scheduler_checked(saved, tmp_path):
 def test_ema_checked(saved, tmp_path):
     def drop(meta):
         meta["ema"] = None
-    refused(rewrite(saved, tmp_path, drop), target(), "no EMA state")
+
+    def drop_arrays(arrays):
+        for name in [n for n in arrays if n.startswith("ema/")]:
+            del arrays[name]
+    refused(rewrite(saved, tmp_path, drop, drop_arrays), target(), "no EMA state")
+    refused(rewrite(saved, tmp_path, drop), target(), "members its metadata does not use")
 
     def decay(meta):
         meta["ema"]["decay"] = 3.0

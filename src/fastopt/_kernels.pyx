@@ -404,6 +404,18 @@ def commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
             PyErr_SetInterrupt()        # Python's SIGINT handler runs at the next check
 
 
+def uninterrupted(run, tuple args):
+    """``run(*args)`` with Ctrl-C held back until it returns (as commit_deferred)."""
+    fastopt_hold_sigint()
+    try:
+        PyErr_CheckSignals()
+        return run(*args)
+    finally:
+        fastopt_restore_sigint()
+        if fastopt_take_sigint():
+            PyErr_SetInterrupt()
+
+
 def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
          cnp.ndarray seg_in=None, cnp.ndarray out=None):
     """The backend entry point: kernel ``name`` bound to a plan's tables."""

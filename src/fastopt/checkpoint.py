@@ -7,7 +7,7 @@ The file is an ``.npz`` archive (written to exactly ``path``, no extension added
 array stored natively, uncompressed, and one member ``__fastopt__`` holding the rest as
 UTF-8 JSON -- the format name and version, the optimizer's and scheduler's state dicts
 with their arrays replaced by member names, and the parameters' names, shapes and dtypes.
-Nothing is pickled: loading uses ``allow_pickle=False``, so a checkpoint cannot run code.
+Nothing is pickled, and loading reads numeric arrays only: a checkpoint cannot run code.
 Arrays are keyed by parameter name (list position for parameters given as a list), and
 member names follow them where names are plain (``optimizer/state/w/exp_avg``).
 
@@ -16,10 +16,13 @@ renames it over ``path`` (``os.replace``, atomic), then fsyncs the directory: a 
 leaves either the old checkpoint or the new one, never half of one.
 
 Loading reads and checks everything first -- that the file is whole (zip CRCs), its
-format, that it is for this optimizer type and parameter layout, the parameters' names,
-shapes and dtypes, the scheduler's type and state (loaded into a copy first), the EMA's
--- and only then writes into the optimizer, parameters, scheduler and EMA.  A refused
-load raises :class:`CheckpointError` (a ``ValueError``) and changes nothing.
+format, that it holds no member its metadata does not name (such members are never
+decompressed), each array's size against its header, that it is for this optimizer type
+and parameter layout, the parameters' names, shapes and dtypes, the scheduler's type and
+state (loaded into a copy first), the EMA's -- and only then writes into the optimizer,
+parameters, scheduler and EMA.  A refused load raises :class:`CheckpointError` (a
+``ValueError``) and changes nothing.  Saving runs the same checks on what it is about to
+write, so a file that save() writes, load() reads.
 
 Resuming from a checkpoint is bitwise identical to never having stopped: floats go
 through JSON as their shortest round-tripping repr, tuples and NumPy scalars keep their
@@ -170,12 +173,17 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
 
     ``params``: the arrays to store (list, dict, param groups or FlatParams); None stores
     the optimizer's own parameters.  ``scheduler``: an ``fastopt.lr_scheduler`` scheduler
-    of this optimizer, or None.  ``ema``: a :class:`fastopt.EMA`, or None.  Everything is
-    encoded before the file is opened: a value that cannot be stored raises TypeError and
-    leaves the old checkpoint alone.
+    of this optimizer, or None.  ``ema``: a :class:`fastopt.EMA`, or None.
+
+    Everything is encoded and checked as :func:`load` will check it before the file is
+    opened: a value that cannot be stored raises TypeError, a state that :func:`load`
+    would refuse (a NaN learning rate set between steps, say) raises
+    :class:`CheckpointError`, and either leaves the old checkpoint alone.  The folder must
+    exist.  Temporary files that a save killed midway left beside ``path`` are removed.
     """
     import json                         # here, not at import: keeps `import fastopt` light
     from . import __version__
+    path = os.fspath(path)
     if ema is not None and getattr(ema, "_swapped", False):
         raise RuntimeError("save() inside ema.average_parameters(): the parameters hold the "
                            "averaged weights")
@@ -194,8 +202,18 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     if ema is not None:
         meta["ema"] = enc.encode(ema.state_dict(), ("ema",))
     text = json.dumps(meta, allow_nan=True, separators=(",", ":"))
+    # What load() will read back, checked as load() checks it.
+    try:
+        _prepare_load(path, json.loads(text), enc.arrays, optimizer, scheduler, params, ema)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path} not written (the old file, if any, is kept): this "
+                              f"state would not load back: {e.args[0]}") from None
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save {path}: the folder {directory} does not exist")
     members = {META: np.frombuffer(text.encode("utf-8"), np.uint8), **enc.arrays}
-    _write_atomically(os.fspath(path), members)
+    _remove_stale_temporaries(path)
+    _write_atomically(path, members)
 
 
 def _check_scheduler_owner(scheduler: Any, optimizer: Any) -> None:
@@ -204,10 +222,68 @@ def _check_scheduler_owner(scheduler: Any, optimizer: Any) -> None:
         raise ValueError(f"the {type(scheduler).__name__} is attached to another optimizer")
 
 
+# A save writes ``.{name}.{host}.{pid}.{random}.tmp`` beside ``name`` and renames it over
+# ``name``.  One killed midway leaves that file behind; the next save of ``name`` removes
+# it once its process is gone (or, for another host's, once it is a day old: a save that
+# may still be running elsewhere is never touched).
+_STALE_AFTER = 24 * 3600.0
+
+
+def _host() -> str:
+    import socket
+    return re.sub(r"[^A-Za-z0-9_\-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _temporary_name(path: str) -> str:
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.{_host()}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    import time
+    directory, name = os.path.split(os.path.abspath(path))
+    pattern = re.compile(re.escape(f".{name}.") + r"(?:([A-Za-z0-9_\-]+)\.(\d+)\.)?[0-9a-f]+\.tmp\Z")
+    host = _host()
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.match(entry)
+        if not m:
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            if m.group(1) == host:
+                stale = not _process_alive(int(m.group(2)))
+            else:               # another host's, or written before names held a pid
+                stale = time.time() - os.stat(full).st_mtime > _STALE_AFTER
+            if stale:
+                os.unlink(full)
+        except OSError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True         # exists (another user's), or cannot tell: keep the file
+    return True
+
+
 def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tmp = _temporary_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot save {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **members)  # type: ignore[arg-type]
@@ -234,27 +310,62 @@ def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
 
 # ---- load ------------------------------------------------------------------------------
 
+#: The metadata member is JSON text; more than this is not a checkpoint fastopt wrote.
+_MAX_META_BYTES = 1 << 26
+_ARRAY_KINDS = "biuf"
+
+
 def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata and every array of the checkpoint, all read (and CRC-checked)."""
-    import json
+    """The metadata and the arrays it names, read from the zip directory down: members it
+    does not name are refused unread, each array's size is checked against its header
+    before its data is read, and every byte read is CRC-checked."""
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not hasattr(npz, "files"):
-            raise CheckpointError(f"{path} is a .npy file, not a fastopt checkpoint")
-        with npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (FileNotFoundError, IsADirectoryError, PermissionError, CheckpointError):
+        archive = zipfile.ZipFile(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        raise CheckpointError(f"{path} is not a readable fastopt checkpoint (damaged or "
-                              f"truncated?): {e}") from e
-    raw = arrays.pop(META, None)
-    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise CheckpointError(f"{path} is not a fastopt checkpoint (no {META} member)")
+    except Exception as e:
+        raise _damaged(path, _not_a_zip(path, e)) from e
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path}: the checkpoint's metadata is damaged: {e}") from e
+        with archive:
+            return _read_archive(path, archive)
+    except CheckpointError:
+        raise
+    except Exception as e:          # zipfile, JSON, NumPy headers, memory, recursion...
+        raise _damaged(path, e) from e
+
+
+def _not_a_zip(path: str, e: Exception) -> Exception:
+    try:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                return CheckpointError(f"{path} is a .npy file, not a fastopt checkpoint")
+    except OSError:
+        pass
+    return e
+
+
+def _damaged(path: str, e: Exception) -> CheckpointError:
+    if isinstance(e, CheckpointError):
+        return e
+    return CheckpointError(f"{path} is not a readable fastopt checkpoint (damaged or "
+                           f"truncated?): {type(e).__name__}: {e}")
+
+
+def _read_archive(path: str, archive: zipfile.ZipFile) -> tuple[dict[str, Any],
+                                                                  dict[str, np.ndarray]]:
+    import json
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.filename in infos:
+            raise ValueError(f"the archive holds member {info.filename!r} twice")
+        infos[info.filename] = info
+    meta_info = infos.get(META + ".npy")
+    if meta_info is None:
+        raise CheckpointError(f"{path} is not a fastopt checkpoint (no {META} member)")
+    raw = _read_member(archive, meta_info, _MAX_META_BYTES)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path} is not a fastopt checkpoint ({META} is not text)")
+    meta = json.loads(raw.tobytes().decode("utf-8"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a fastopt checkpoint")
     version = meta.get("format_version")
@@ -265,7 +376,78 @@ def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     for key in ("optimizer", "params", "scheduler", "ema"):
         if key not in meta:
             raise CheckpointError(f"{path}: the checkpoint's metadata has no {key!r}")
-    return meta, arrays
+    named = _array_names(meta)
+    missing = sorted(n for n in named if n + ".npy" not in infos)
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint names an array {missing[0]!r} it "
+                              f"does not hold")
+    unused = sorted(n for n in infos
+                    if not n.endswith(".npy") or (n != META + ".npy" and n[:-4] not in named))
+    if unused:
+        raise CheckpointError(f"{path} holds members its metadata does not use "
+                              f"({', '.join(map(repr, unused[:5]))}); not read")
+    return meta, {name: _read_member(archive, infos[name + ".npy"]) for name in named}
+
+
+def _array_names(meta: Any) -> set[str]:
+    """The member names the metadata refers to ({"__array__": name} anywhere)."""
+    names: set[str] = set()
+    todo = [meta]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, list):
+            todo += x
+        elif isinstance(x, dict):
+            if len(x) == 1 and "__array__" in x:
+                if not isinstance(x["__array__"], str):
+                    raise ValueError("an array reference that is not a name")
+                names.add(x["__array__"])
+            else:
+                todo += x.values()
+    return names
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                 max_bytes: int | None = None) -> np.ndarray:
+    """One .npy member: stored uncompressed (as save writes it), unencrypted, of a numeric
+    dtype, its data exactly the size its header gives."""
+    from numpy.lib import format as npy
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise ValueError(f"member {name!r} is encrypted")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"member {name!r} is compressed (fastopt writes checkpoints "
+                         f"uncompressed)")
+    if max_bytes is not None and info.file_size > max_bytes:
+        raise ValueError(f"member {name!r} is {info.file_size} bytes, more than a "
+                         f"checkpoint's {max_bytes}")
+    with archive.open(info) as f:
+        version = npy.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"member {name!r} has .npy format {version}")
+        if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
+            raise ValueError(f"member {name!r} holds {dtype} values, not numbers")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        nbytes = count * dtype.itemsize
+        if nbytes != info.file_size - f.tell():
+            raise ValueError(f"member {name!r} is {info.file_size - f.tell()} bytes of data "
+                             f"for {shape} {dtype}")
+        data = bytearray(nbytes)
+        view, done = memoryview(data), 0
+        while done < nbytes:
+            got = f.readinto(view[done:])  # type: ignore[attr-defined]
+            if not got:
+                raise ValueError(f"member {name!r} ends early")
+            done += got
+        if f.read(1):           # and reading to the end checks the CRC
+            raise ValueError(f"member {name!r} is longer than its header says")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
@@ -276,35 +458,46 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     ``params``: where the stored parameters go (same names, shapes and dtypes); None: the
     optimizer's own parameters.  A ``scheduler`` or ``ema`` given must have been saved;
     one saved but not given is left out.  Everything is checked before anything is
-    written: a refused load raises :class:`CheckpointError` and changes nothing.
+    written: a file that is damaged, not a checkpoint, or for other objects raises
+    :class:`CheckpointError` and changes nothing (a missing or unreadable file raises the
+    usual ``OSError``).  Once checked, the state is written whole, even through Ctrl-C.
     """
+    from . import _kernels
     path = os.fspath(path)
     meta, arrays = _read(path)
+    commit = _prepare_load(path, meta, arrays, optimizer, scheduler, params, ema)
+    _kernels.uninterrupted(commit, ())
 
+
+def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray],
+                  optimizer: Any, scheduler: Any, params: Any, ema: Any) -> Any:
+    """Check everything ``meta`` and ``arrays`` would load into the objects, and return
+    the function that loads it (which cannot fail)."""
     def fail(what: str, e: Exception) -> CheckpointError:
+        if isinstance(e, CheckpointError) and path in str(e):
+            return e
         return CheckpointError(f"{path}: cannot load the {what}: {e}")
 
     # the optimizer
     try:
         opt_state = _decode(meta["optimizer"], arrays)
         checked_opt = optimizer._check_state_dict(opt_state)
-    except CheckpointError:
-        raise
-    except (TypeError, ValueError, KeyError, AttributeError) as e:
+    except Exception as e:
         raise fail("optimizer state", e) from e
 
     # the parameters
     targets = _optimizer_params(optimizer) if params is None else _named(params)
     try:
         saved = _decode(meta["params"], arrays)
-    except (TypeError, ValueError, KeyError) as e:
+    except Exception as e:
         raise fail("parameters", e) from e
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path}: the checkpoint's parameters are damaged")
     keys = [k for k, _ in targets]
     if list(saved) != keys:
         raise CheckpointError(
-            f"{path}: the checkpoint holds parameters {[label_of(k) for k in saved]}, "
+            f"{path}: the checkpoint holds parameters "
+            f"{[label_of(k) if isinstance(k, (str, int)) else repr(k) for k in saved]}, "
             f"these are {[label_of(k) for k in keys]}")
     for key, dest in targets:
         src = saved[key]
@@ -338,8 +531,6 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
             owner = getattr(scheduler, "optimizer", None)
             trial = copy.deepcopy(scheduler, {id(owner): owner} if owner is not None else {})
             trial.load_state_dict(copy.deepcopy(sched_state))
-        except CheckpointError:
-            raise
         except Exception as e:                      # a scheduler's own refusal, any kind
             raise fail("scheduler state", e) from e
 
@@ -350,17 +541,16 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
             raise CheckpointError(f"{path}: the checkpoint holds no EMA state")
         try:
             checked_ema = ema._check_state_dict(_decode(meta["ema"], arrays))
-        except CheckpointError:
-            raise
-        except (TypeError, ValueError, KeyError, RuntimeError) as e:
+        except Exception as e:
             raise fail("EMA state", e) from e
 
-    # everything checked: commit
-    optimizer._apply_state_dict(checked_opt)
-    for key, dest in targets:
-        np.copyto(dest, saved[key])
-    if scheduler is not None:
-        scheduler.load_state_dict(sched_state)
-    if ema is not None:
-        ema._apply_state_dict(checked_ema)
+    def commit() -> None:
+        optimizer._apply_state_dict(checked_opt)
+        for key, dest in targets:
+            np.copyto(dest, saved[key])
+        if scheduler is not None:
+            scheduler.load_state_dict(sched_state)
+        if ema is not None:
+            ema._apply_state_dict(checked_ema)
 
+    return commit

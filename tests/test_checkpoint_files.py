@@ -291,3 +291,28 @@ def test_readme_checkpoint_snippet_runs_as_written(tmp_path, monkeypatch):
     resumed = dict(env)
     exec(compile(block.group(1), "README.md", "exec"), resumed)       # resumes, at the end
     assert resumed["opt"].step_count == 6
+
+
+# ---- a checkpoint from before ------------------------------------------------------------
+
+def test_a_checkpoint_saved_by_fastopt_0_1_0_resumes():
+    """tests/data/checkpoint_0.1.0.npz: NAdam on {"w": (3, 4), "b": (3,)} float32 with
+    StepLR(step_size=2, gamma=0.5) and EMA(decay=0.9) after 5 steps, saved by 0.1.0;
+    the next step's values are what 0.1.0 computed from it."""
+    path = os.path.join(os.path.dirname(__file__), "data", "checkpoint_0.1.0.npz")
+    w, b = np.zeros((3, 4), np.float32), np.ones(3, np.float32)
+    params = {"w": w, "b": b}
+    opt = fastopt.NAdam(params, lr=0.05)
+    sched = fastopt.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    ema = fastopt.EMA(params, decay=0.9)
+    fastopt.load(path, opt, sched, ema=ema)
+    assert opt.step_count == 5 and sched.last_epoch == 5
+    opt.step({"w": np.full((3, 4), 0.5, np.float32), "b": np.full(3, -0.5, np.float32)})
+    expected_w = [-1.052423357963562, -0.809807538986206, -0.5356164574623108,
+                  -0.40519699454307556, -0.28389352560043335, -0.2101101279258728,
+                  0.02424229122698307, 0.2617565095424652, 0.5692193508148193,
+                  0.7000868916511536, 0.827020525932312, 0.8678286075592041]
+    expected_b = [-0.06760520488023758, -0.07113050669431686, -0.01813061721622944]
+    assert w.ravel().tobytes() == np.array(expected_w, np.float32).tobytes()
+    assert b.tobytes() == np.array(expected_b, np.float32).tobytes()
+    assert opt.group_state == [{"mu_product": 0.008332268306426593}]

@@ -316,3 +316,16 @@ def test_a_checkpoint_saved_by_fastopt_0_1_0_resumes():
     assert w.ravel().tobytes() == np.array(expected_w, np.float32).tobytes()
     assert b.tobytes() == np.array(expected_b, np.float32).tobytes()
     assert opt.group_state == [{"mu_product": 0.008332268306426593}]
+
+
+def test_windows_never_probes_a_pid(tmp_path, monkeypatch):
+    """On Windows os.kill(pid, 0) terminates the process: there, a temporary file of this
+    host is judged by its age only."""
+    from fastopt import checkpoint
+    probed = []
+    monkeypatch.setattr(checkpoint, "_process_alive", lambda pid: probed.append(pid) or False)
+    monkeypatch.setattr(checkpoint.os, "name", "nt")
+    fresh = tmp_path / f".c.npz.{checkpoint._host()}.{_dead_pid()}.0a0b.tmp"
+    fresh.write_bytes(b"x")
+    checkpoint._remove_stale_temporaries(str(tmp_path / "c.npz"))
+    assert probed == [] and fresh.exists()

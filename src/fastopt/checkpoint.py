@@ -225,7 +225,8 @@ def _check_scheduler_owner(scheduler: Any, optimizer: Any) -> None:
 # A save writes ``.{name}.{host}.{pid}.{random}.tmp`` beside ``name`` and renames it over
 # ``name``.  One killed midway leaves that file behind; the next save of ``name`` removes
 # it once its process is gone (or, for another host's, once it is a day old: a save that
-# may still be running elsewhere is never touched).
+# may still be running elsewhere is never touched).  On Windows, where os.kill(pid, 0)
+# would end the process instead of probing it, the age rule applies to every file.
 _STALE_AFTER = 24 * 3600.0
 
 
@@ -254,7 +255,7 @@ def _remove_stale_temporaries(path: str) -> None:
             continue
         full = os.path.join(directory, entry)
         try:
-            if m.group(1) == host:
+            if m.group(1) == host and os.name != "nt":
                 stale = not _process_alive(int(m.group(2)))
             else:               # another host's, or written before names held a pid
                 stale = time.time() - os.stat(full).st_mtime > _STALE_AFTER
@@ -265,6 +266,7 @@ def _remove_stale_temporaries(path: str) -> None:
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (POSIX only: see above)."""
     if pid == os.getpid():
         return True
     try:

@@ -159,8 +159,7 @@ class Optimizer:
         """Everything a step reads about where the parameters and the state live, built
         without changing the optimizer (see _install_layout).  ``keep``: state to carry
         over (by parameter key) from the layout this one replaces."""
-        n_groups = len({t.group for t in tensors}) if tensors else len(self.param_groups)
-        n_groups = max(n_groups, len(self.param_groups))
+        n_groups = len(self.param_groups)
         old: dict[int, set[str]] = {}
         if keep is not None:
             for plan in self._plans:
@@ -207,16 +206,14 @@ class Optimizer:
     def _update_spans(self) -> None:
         """The memory a gradient may not share: every parameter and every state buffer,
         as sorted, disjoint [start, end) byte spans with a name for the error."""
-        spans = [(address(t.array), address(t.array) + t.array.nbytes, f"parameter {t.label}")
+        spans = [(address(t.array), address(t.array) + t.array.nbytes, t.label)
                  for t in self._tensors if t.array.nbytes]
         spans += [(address(buf), address(buf) + buf.nbytes, "the optimizer's state")
                   for plan in self._plans for buf in plan.state.values() if buf.nbytes]
         spans.sort()
         self._span_lo = np.array([a for a, _, _ in spans], np.int64)
         self._span_hi = np.array([b for _, b, _ in spans], np.int64)
-        # a parameter's own name stands for "the parameter itself" in gather_addresses
-        self._span_labels = [label[len("parameter "):] if label.startswith("parameter ")
-                             else label for _, _, label in spans]
+        self._span_labels = [label for _, _, label in spans]
 
     def _ensure_buffer(self, gi: int, name: str) -> None:
         """Allocate state buffer ``name`` for group ``gi`` where it has none yet (SGD's
@@ -568,8 +565,7 @@ class Optimizer:
                 del self._structure[gi:]
                 del self._checked[gi:]
                 raise
-            _kernels.commit_deferred(self, self._add_group, (layout, gstate), self._step,
-                                     None)
+            _kernels.uninterrupted(self._add_group, (layout, gstate))
 
     def _add_group(self, layout: dict[str, Any], gstate: dict[str, float]) -> None:
         self.group_state.append(gstate)
@@ -623,8 +619,7 @@ class Optimizer:
         another parameter layout is refused, and nothing changes."""
         with self._lock:
             checked = self._check_state_dict(state_dict)
-            _kernels.commit_deferred(self, self._apply_state_dict, (checked,),
-                                     checked["step"], None)
+            _kernels.uninterrupted(self._apply_state_dict, (checked,))
 
     def _check_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         """Validate a state_dict for :meth:`load_state_dict` without changing anything;
@@ -690,7 +685,7 @@ class Optimizer:
         state = sd["state"]
         if not isinstance(state, Mapping) or set(state) != {t.key for t in self._tensors}:
             raise ValueError("the state_dict's state is for other parameters")
-        names = [self._state_names_after_load(gi, gs) for gi, gs in enumerate(new_gstates)]
+        names = [self._state_names(gi, gs) for gi, gs in enumerate(new_gstates)]
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
                 saved = state[t.key]
@@ -702,11 +697,6 @@ class Optimizer:
                     t.check_like(arr, f"state {name!r} of parameter {t.label}")
         return {"groups": new_groups, "group_state": new_gstates, "state": state,
                 "step": step, "skipped_steps": skipped, "names": names, "joined": joined}
-
-    def _state_names_after_load(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
-        """The buffers group ``gi`` shows once ``gstate`` is loaded: what _state_names
-        says, with buffers the group can grow (SGD's momentum) counted as present."""
-        return self._state_names(gi, gstate)
 
     def _apply_state_dict(self, checked: dict[str, Any]) -> None:
         for gi, names in enumerate(checked["names"]):

@@ -7,7 +7,7 @@ become blends (it changes no result, only whether FP exception flags may be rais
 to the numba and NumPy backends), and never -march=native in what is shipped.
 
 The optimizers' math is compiled once per CPU level (``_math_base``, ``_math_v3``,
-``_math_v4``) and ``fastopt._kernels`` picks the best one the CPU runs at import.
+``_math_v4``) and ``fastopt._core._native`` picks the best one the CPU runs at import.
 
 OpenMP is used where a test program compiles and links with it (``-fopenmp``; MSVC
 ``/openmp``; macOS ``-Xpreprocessor -fopenmp -lomp`` with Homebrew's or $LIBOMP_PREFIX's
@@ -118,7 +118,7 @@ def cpu_levels():
     Baseline everywhere; x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512) only where the
     import-time dispatch can choose them: GCC or clang on glibc or macOS x86-64.  Not on
     aarch64 or other CPUs (baseline only), not on musl (the dispatch is only relied on with
-    glibc), not with MSVC (fastopt._kernels has no CPU detection there, so the levels would
+    glibc), not with MSVC (fastopt._core._native has no CPU detection there, so the levels would
     never be picked)."""
     levels = {"base": []}
     if MSVC or is_musl() or not target_is_x86_64():
@@ -151,13 +151,14 @@ def extensions():
         warnings.warn("fastopt: the C compiler has no OpenMP (or FASTOPT_DISABLE_OPENMP is "
                       "set); building serial kernels (every step runs on one thread)")
         omp = [], []
-    common = dict(include_dirs=[numpy.get_include(), "src/fastopt"],
+    common = dict(include_dirs=[numpy.get_include(), "src/fastopt/_core"],
                   define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")])
-    exts = [Extension("fastopt._kernels", ["src/fastopt/_kernels.pyx"],
+    exts = [Extension("fastopt._core._native", ["src/fastopt/_core/_native.pyx"],
                       extra_compile_args=cflags + omp[0], extra_link_args=ldflags + omp[1],
                       **common)]
     for name, flags in levels.items():
-        exts.append(Extension(f"fastopt._math_{name}", [f"src/fastopt/_math_{name}.pyx"],
+        exts.append(Extension(f"fastopt._backends.cython._math_{name}",
+                              [f"src/fastopt/_backends/cython/_math_{name}.pyx"],
                               extra_compile_args=cflags + flags, extra_link_args=ldflags,
                               **common))
     return exts

@@ -30,11 +30,11 @@ CHILD = r"""
 import hashlib, json, os, sys, time
 import numpy as np
 import fastopt
-from fastopt import _kernels
+from fastopt._core import _native
 mode, n, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 if threads:
     fastopt.set_num_threads(threads)
-out = {"file": os.path.dirname(fastopt.__file__), "level": _kernels.CPU_LEVEL,
+out = {"file": os.path.dirname(fastopt.__file__), "level": _native.CPU_LEVEL,
        "threads": fastopt.get_num_threads()}
 if mode == "speed":
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def run(python, env_extra, pythonpath, *args):
 
 
 def build_native(src):
-    if any(f.startswith("_kernels.") and f.endswith((".so", ".pyd"))
+    if any(f.startswith("_native.") and f.endswith((".so", ".pyd"))
            for f in os.listdir(os.path.join(src, "fastopt"))):
         return
     print(f"building {src} with FASTOPT_NATIVE=1 ...", flush=True)

@@ -9,9 +9,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 def pytest_report_header(config):
     import fastopt
-    from fastopt import _kernels
+    from fastopt._core import _native
     return (f"fastopt {fastopt.__version__} from {os.path.dirname(fastopt.__file__)}; "
-            f"CPU level {_kernels.CPU_LEVEL}; OpenMP {_kernels.openmp_enabled()}")
+            f"CPU level {_native.CPU_LEVEL}; OpenMP {_native.openmp_enabled()}")
 
 
 def pytest_configure(config):

@@ -86,8 +86,8 @@ def test_every_cpu_level_gives_the_same_bits(cpu, tmp_path):
     """The math compiled for each CPU level (picked at import) agrees bitwise."""
     tests = os.path.dirname(os.path.abspath(__file__))
     code = (f"import numpy as np, fastopt, sys; sys.path.insert(0, {tests!r}); "
-            "from harness import run_fastopt; from fastopt import _kernels; "
-            "print(_kernels.CPU_LEVEL); "
+            "from harness import run_fastopt; from fastopt._core import _native; "
+            "print(_native.CPU_LEVEL); "
             "ps = run_fastopt(fastopt.Adam, dict(amsgrad=True, weight_decay=0.1), 'cython', "
             "np.float32, shapes=[(1003,)]) + run_fastopt(fastopt.Adam, dict(lr=0.1), "
             "'cython', np.float64, shapes=[(1003,)]); "
@@ -97,7 +97,7 @@ def test_every_cpu_level_gives_the_same_bits(cpu, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=tmp_path)
     if out.returncode != 0:
-        if f"No module named 'fastopt._math_{cpu}'" in out.stderr or out.returncode < 0:
+        if f"No module named 'fastopt._backends.cython._math_{cpu}'" in out.stderr or out.returncode < 0:
             pytest.skip(f"CPU level {cpu} is not built or not runnable here")
         raise AssertionError(out.stderr)
     level, bits = out.stdout.split("\n", 1)

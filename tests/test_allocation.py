@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt._twin import Twin
+from fastopt._bench.twin import Twin
 
 N = 50
 SIZES = [1000, 300_000]          # serial, and above the parallel threshold

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _threads
+from fastopt._core import threads as _threads
 from harness import BACKENDS, DTYPES, gradient, initial, snapshot
 
 # Every optimizer class fastopt exports: the fused options are the base class's, so each
@@ -393,7 +393,7 @@ def test_fused_step_refusal_changes_nothing():
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from fastopt._plan import CHUNK  # noqa: E402
+from fastopt._core.plan import CHUNK  # noqa: E402
 
 
 @st.composite

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _threads
+from fastopt._core import threads as _threads
 from harness import assert_bitwise, gradient, initial, python_env, run_fastopt, snapshot
 
 
@@ -136,7 +136,7 @@ def test_backend_selection(monkeypatch):
         assert fastopt.Adam([np.zeros(1)]).backend == "numba"
         assert fastopt.Adam([np.zeros(1)], backend="cython").backend == "cython"
     finally:
-        fastopt._backend._default = None
+        fastopt._core.backend._default = None
     with pytest.raises(ValueError, match="unknown backend 'fortran'"):
         fastopt.set_backend("fortran")
     with pytest.raises(ValueError, match="unknown backend"):
@@ -190,8 +190,8 @@ def test_thread_settings():
 
 def test_threadpoolctl_limits_are_respected():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastopt import _kernels
-    if not _kernels.openmp_enabled():
+    from fastopt._core import _native
+    if not _native.openmp_enabled():
         pytest.skip("serial build")
     fastopt.set_num_threads(None)
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):

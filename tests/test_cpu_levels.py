@@ -29,8 +29,8 @@ import sys, numpy as np, fastopt
 sys.path.insert(0, 'tests')
 from harness import run_fastopt
 from test_cpu_levels import bits
-from fastopt import _kernels
-print(_kernels.CPU_LEVEL)
+from fastopt._core import _native
+print(_native.CPU_LEVEL)
 sys.stdout.write(bits('cython'))
 """
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _threads
+from fastopt._core import threads as _threads
 from harness import (DTYPES, SIZES, SHAPES, assert_bitwise, assert_close, gradient, initial,
                      run_fastopt)
 from optim_checks import (check_backend, check_bad_gradients_refused, check_refused,
@@ -194,8 +194,8 @@ def test_every_cpu_level_gives_the_same_bits(cpu):
     import subprocess
     import sys
     code = ("import numpy as np, fastopt, sys; sys.path.insert(0, 'tests'); "
-            "from fastopt import _kernels; from test_lamb import _cpu_run_bits; "
-            "print(_kernels.CPU_LEVEL); sys.stdout.write(_cpu_run_bits('cython').hex())")
+            "from fastopt._core import _native; from test_lamb import _cpu_run_bits; "
+            "print(_native.CPU_LEVEL); sys.stdout.write(_cpu_run_bits('cython').hex())")
     env = dict(os.environ, FASTOPT_CPU=cpu)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(__file__)))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _threads
+from fastopt._core import threads as _threads
 from harness import BACKENDS, gradient, initial, snapshot
 from test_clip import OPTIMIZERS, SHAPES, as_bytes, threads_restored  # noqa: F401
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _kernels, _threads
+from fastopt._core import _native, threads as _threads
 from harness import groups_snapshot, python_env, snapshot
 
 BACKENDS = ["cython", "numba", "numpy"]
@@ -147,7 +147,7 @@ def test_thread_counts_out_of_range_are_refused_and_numpy_ints_accepted():
         fastopt.set_num_threads(2.0)
     try:
         fastopt.set_num_threads(np.int64(2))
-        assert fastopt.get_num_threads() == 2 or _kernels.serial_only()
+        assert fastopt.get_num_threads() == 2 or _native.serial_only()
     finally:
         fastopt.set_num_threads(None)
 

@@ -240,5 +240,5 @@ def test_state_dict_from_another_structure_is_refused():
 
 
 def test_run_backends_covers_the_threaded_path():
-    assert max(SIZES) >= fastopt._kernels.get_parallel_threshold()
+    assert max(SIZES) >= fastopt._core._native.get_parallel_threshold()
     assert len(run_backends(fastopt.SGD, {}, np.float32, shapes=[(3,)], steps=1)) == 3

@@ -1,10 +1,10 @@
-"""The memory-traffic twin (fastopt._twin.Twin) really does p += g and s += g for each of
+"""The memory-traffic twin (fastopt._bench.twin.Twin) really does p += g and s += g for each of
 its k state buffers, in every backend, dtype and parameter form, serially and threaded."""
 import numpy as np
 import pytest
 
 import fastopt
-from fastopt._twin import Twin
+from fastopt._bench.twin import Twin
 from harness import BACKENDS, DTYPES
 
 SHAPES = [(7,), (33, 40), (0,), (1,), (300_000,)]     # the last one runs the threaded path

@@ -8,13 +8,13 @@
     array([-0.09999999, -0.09999999, -0.09999999], dtype=float32)
 """
 # isort: off
-from ._threads import get_num_threads, set_num_threads    # first: it loads the kernels
+from ._core.threads import get_num_threads, set_num_threads    # first: it loads the kernels
 # isort: on
 from . import lr_scheduler
-from ._backend import get_backend, set_backend
-from ._errors import NonFiniteError
-from ._optimizer import Optimizer
-from ._params import FlatParams, flatten
+from ._core.backend import get_backend, set_backend
+from ._core.errors import NonFiniteError
+from ._core.optimizer import Optimizer
+from ._core.params import FlatParams, flatten
 from ._version import __version__
 from .checkpoint import CheckpointError, load, save
 from .clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ._params import FlatParams, Key, label_of
+from ._core.params import FlatParams, Key, label_of
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
 
@@ -464,11 +464,11 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     :class:`CheckpointError` and changes nothing (a missing or unreadable file raises the
     usual ``OSError``).  Once checked, the state is written whole, even through Ctrl-C.
     """
-    from . import _kernels
+    from ._core import _native
     path = os.fspath(path)
     meta, arrays = _read(path)
     commit = _prepare_load(path, meta, arrays, optimizer, scheduler, params, ema)
-    _kernels.uninterrupted(commit, ())
+    _native.uninterrupted(commit, ())
 
 
 def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray],

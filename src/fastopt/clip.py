@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _backend
-from ._errors import NonFiniteError
-from ._params import DTYPES, FlatParams, label_of
-from ._plan import address, chunk_table, fsum_partials
+from ._core import backend as _backend
+from ._core.errors import NonFiniteError
+from ._core.params import DTYPES, FlatParams, label_of
+from ._core.plan import address, chunk_table, fsum_partials
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 

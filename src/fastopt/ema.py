@@ -28,10 +28,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import _backend
-from . import _checks as check
-from ._params import Key, grads_in_order, parse_params
-from ._plan import build_plans
+from ._core import backend as _backend
+from ._core import checks as check
+from ._core.params import Key, grads_in_order, parse_params
+from ._core.plan import build_plans
 
 STATE_FORMAT = 1
 

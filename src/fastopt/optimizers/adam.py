@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _checks as check
-from .._optimizer import Optimizer
-from .._params import ParamsLike
+from .._core import checks as check
+from .._core.optimizer import Optimizer
+from .._core.params import ParamsLike
 
 
 class Adam(Optimizer):

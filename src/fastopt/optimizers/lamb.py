@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _checks as check
-from .. import _kernels
-from .._optimizer import Optimizer
+from .._core import checks as check
+from .._core import _native
+from .._core.optimizer import Optimizer
 
 
 class Lamb(Optimizer):
@@ -88,5 +88,5 @@ class Lamb(Optimizer):
             moments(s)
             # Per tensor: the norms from its chunks' partial sums (in chunk order, float64),
             # and lr * ||p|| / ||u|| (lr where either norm is 0) for the update pass.
-            _kernels.trust_ratios(chunks, partial, s[-1], lr_ratio)
+            _native.trust_ratios(chunks, partial, s[-1], lr_ratio)
             update(s)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _checks as check
-from .._optimizer import Optimizer
+from .._core import checks as check
+from .._core.optimizer import Optimizer
 
 
 class Lion(Optimizer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import _checks as check
-from .._optimizer import Optimizer
+from .._core import checks as check
+from .._core.optimizer import Optimizer
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:

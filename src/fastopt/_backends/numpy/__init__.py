@@ -1,0 +1,51 @@
+"""The NumPy backend: the readable reference the compiled kernels are held to.
+
+Each optimizer's rule is a plain function over NumPy arrays, written straight from
+docs/optimizers.md, with the same scalars (cast to the buffer's dtype) and in the same order
+of operations as the compiled kernels.  The driver below walks the same chunks as theirs,
+so per-chunk outputs line up too.
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable
+
+import numpy as np
+
+from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
+               sgd, toolkit, twin)
+
+KERNELS: dict[str, Callable[..., Any]] = {
+    "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
+    "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
+    "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
+    "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
+    **toolkit.KERNELS,
+    "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
+}
+
+_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+
+
+def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
+    if addr == 0:
+        return None
+    if n == 0:
+        return np.empty(0, dtype)
+    return np.ctypeslib.as_array((_CTYPES[dtype] * n).from_address(addr))
+
+
+def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
+         seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
+    fn = KERNELS[name]
+    dtype = np.dtype(dtype)
+    itemsize = dtype.itemsize
+
+    def run(scalars: tuple[float, ...]) -> None:
+        typed = [dtype.type(x) for x in scalars]
+        for c, (row, start, n) in enumerate(chunks.tolist()):
+            views = [_array_at(a + start * itemsize if a else 0, n, dtype) for a in addrs[row].tolist()]
+            extra = ([seg_in[row]] if seg_in is not None else []) + ([out[c]] if out is not None else [])
+            fn(*views, *typed, *extra)
+
+    return run

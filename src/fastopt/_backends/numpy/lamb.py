@@ -1,0 +1,47 @@
+"""LAMB: the reference rule (docs/optimizers.md#lamb; optax.lamb), as the two passes the
+compiled kernels make (see ../cython/lamb.pxi): the moments and each chunk's partial sums
+of p*p and u*u, then the update with lr*r for the chunk's tensor."""
+import numpy as np
+
+LANES = 16
+
+
+def _update_direction(p, m, v, bc1, bc2, eps, wd):
+    u = (m / bc1) / (np.sqrt(v / bc2) + eps)
+    if wd != 0:
+        u = u + wd * p
+    return u
+
+
+def _sum_of_squares(x):
+    """sum(x*x) in float64 as the kernels add it: element i into lane i % 16, each lane in
+    element order, then the lanes pairwise (k += k+8, k+4, k+2, k+1).  The zeros padding
+    the last row add nothing (a lane's sum is >= 0 or NaN)."""
+    sq = x.astype(np.float64) ** 2
+    sq = np.concatenate([sq, np.zeros(-len(sq) % LANES)]).reshape(-1, LANES)
+    lanes = np.add.accumulate(sq, axis=0)[-1]    # accumulate: strictly in order
+    w = LANES // 2
+    while w >= 1:
+        lanes = lanes[:w] + lanes[w:2 * w]
+        w //= 2
+    return lanes[0]
+
+
+def lamb_moments(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
+                 one_minus_beta2, beta2, bias_correction1, bias_correction2, eps,
+                 weight_decay, lr, out):
+    g = g * gscale                               # -1 for maximize
+    exp_avg[...] = one_minus_beta1 * g + beta1 * exp_avg
+    exp_avg_sq[...] = one_minus_beta2 * (g * g) + beta2 * exp_avg_sq
+    u = _update_direction(p, exp_avg, exp_avg_sq, bias_correction1, bias_correction2, eps,
+                          weight_decay)
+    out[0] = _sum_of_squares(p)
+    out[1] = _sum_of_squares(u)
+
+
+def lamb_update(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
+                one_minus_beta2, beta2, bias_correction1, bias_correction2, eps,
+                weight_decay, lr, seg_in):
+    lr_ratio = p.dtype.type(seg_in[0])           # lr * trust ratio of this tensor
+    p -= lr_ratio * _update_direction(p, exp_avg, exp_avg_sq, bias_correction1,
+                                      bias_correction2, eps, weight_decay)

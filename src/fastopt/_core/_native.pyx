@@ -1,0 +1,606 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, cpow=True
+"""The compiled backend: a chunk driver over raw addresses, calling the optimizers' math
+(compiled per CPU level in the _math_* modules), and the per-step gathering of gradient
+addresses.
+
+Work is described by two int64 tables built once per optimizer (see ``_plan.py``):
+``addrs[row, j]`` is the address of buffer ``j`` (param, grad, then the state buffers)
+of tensor ``row``; ``chunks[c] = (row, start, length)`` splits every tensor into pieces
+of a fixed size.  The driver hands each chunk to an optimizer's chunk function, serially
+below the size threshold and over an OpenMP static schedule above it.  Because chunk
+boundaries never depend on the thread count, element-wise results and per-chunk partial
+sums are bitwise the same for 1 thread and for N.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, intptr_t
+
+cnp.import_array()
+
+cdef extern from "_openmp.h":
+    int omp_get_max_threads() noexcept nogil
+    int FASTOPT_HAVE_OPENMP
+
+cdef enum:
+    MAX_BUFFERS = 8
+    MAX_SCALARS = 24
+
+# One chunk of one tensor: b[j] points at buffer j for this chunk (NULL where a state buffer
+# is absent), s holds the step's scalars in the buffer's dtype, seg_in the tensor's inputs
+# (per-tensor scalars), out the chunk's outputs (partial sums).
+ctypedef void (*chunk_f32)(float** b, Py_ssize_t n, const float* s,
+                           const double* seg_in, double* out) noexcept nogil
+ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
+                           const double* seg_in, double* out) noexcept nogil
+
+
+# ----------------------------------------------------------------------------------------
+# Threads.
+
+cdef int _num_threads = 0            # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
+cdef Py_ssize_t _parallel_threshold = 1 << 18
+# A process forked after its OpenMP (or numba) thread pool started cannot use that pool:
+# the pool's threads do not exist in the child, and libgomp's next parallel region waits
+# for them forever.  Such a child runs every kernel on its own thread.
+cdef bint _threads_started = False
+cdef bint _serial_only = False
+
+
+def openmp_enabled():
+    """Whether this build has OpenMP (a serial build runs every kernel on one thread)."""
+    return bool(FASTOPT_HAVE_OPENMP)
+
+
+def set_num_threads(int n):
+    global _num_threads
+    _num_threads = n
+
+
+def get_num_threads():
+    if _serial_only:
+        return 1
+    return _num_threads if _num_threads > 0 else omp_get_max_threads()
+
+
+def note_threads_started():
+    """Record that a thread pool ran a kernel (numba's backend calls this; the driver
+    records its own)."""
+    global _threads_started
+    _threads_started = True
+
+
+def after_fork_in_child():
+    """Called in a child process right after fork(): serial from now on if the parent's
+    thread pools had started (see _serial_only)."""
+    global _serial_only
+    if _threads_started:
+        _serial_only = True
+
+
+def serial_only():
+    """Whether this process is a fork of one whose thread pool had started."""
+    return bool(_serial_only)
+
+
+def set_parallel_threshold(Py_ssize_t n):
+    global _parallel_threshold
+    _parallel_threshold = n
+
+
+def get_parallel_threshold():
+    return _parallel_threshold
+
+
+cdef inline int _threads_for(Py_ssize_t nelem) noexcept nogil:
+    global _threads_started
+    if not FASTOPT_HAVE_OPENMP or nelem < _parallel_threshold or _serial_only:
+        return 1
+    cdef int n = _num_threads if _num_threads > 0 else omp_get_max_threads()
+    if n > 1:
+        _threads_started = True
+    return n
+
+
+def threads_for(Py_ssize_t nelem):
+    """The number of threads a kernel over ``nelem`` elements runs on."""
+    return _threads_for(nelem)
+
+
+# ----------------------------------------------------------------------------------------
+# The driver.
+
+cdef inline void _one_chunk(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
+                            const int64_t* chunk, const double* seg_in, Py_ssize_t n_in,
+                            double* out) noexcept nogil:
+    cdef floating* bufs[MAX_BUFFERS]
+    cdef Py_ssize_t row = chunk[0], start = chunk[1], j
+    cdef int64_t a
+    for j in range(nbuf):
+        a = addrs[row * nbuf + j]
+        bufs[j] = (<floating*><intptr_t>a) + start if a != 0 else NULL
+    if floating is float:
+        (<chunk_f32>fn)(bufs, chunk[2], s, seg_in + row * n_in, out)
+    else:
+        (<chunk_f64>fn)(bufs, chunk[2], s, seg_in + row * n_in, out)
+
+
+cdef void _drive(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
+                 const int64_t* chunks, Py_ssize_t nchunks, const double* seg_in,
+                 Py_ssize_t n_in, double* out, Py_ssize_t n_out, int nthreads) noexcept nogil:
+    cdef Py_ssize_t c
+    if nthreads > 1:
+        for c in prange(nchunks, num_threads=nthreads, schedule="static"):
+            _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, seg_in, n_in, out + c * n_out)
+    else:
+        for c in range(nchunks):
+            _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, seg_in, n_in, out + c * n_out)
+
+
+cdef class Kernel:
+    """An optimizer's chunk function for both dtypes, with its arity."""
+    cdef void* f32
+    cdef void* f64
+    cdef readonly str name
+    cdef readonly int n_scalars, n_seg_in, n_out
+
+    def __repr__(self):
+        return f"<fastopt kernel {self.name}>"
+
+
+cdef extern from *:
+    """
+    static int fastopt_cpu_level(void) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+    #if !defined(__clang__) && __GNUC__ >= 12
+        if (__builtin_cpu_supports("x86-64-v4")) return 4;
+        if (__builtin_cpu_supports("x86-64-v3")) return 3;
+    #else
+        /* clang (Apple's too) and older GCC reject the level names: test the features
+           that tell the levels apart (a CPU with these has the rest of its level). */
+        int v3 = __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2")
+            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+            && __builtin_cpu_supports("bmi2");
+        if (v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")
+                && __builtin_cpu_supports("avx512vl")) return 4;
+        if (v3) return 3;
+    #endif
+    #endif
+        return 1;
+    }
+    """
+    int fastopt_cpu_level() noexcept nogil
+
+
+def _load_math():
+    """The math module for the best CPU level that this CPU runs and this build has
+    ($FASTOPT_CPU = base, v3 or v4 asks for one; tests use it to compare levels)."""
+    import importlib
+    import os
+    wanted = os.environ.get("FASTOPT_CPU")
+    if wanted:
+        if wanted not in ("base", "v3", "v4"):
+            raise ImportError(f"FASTOPT_CPU={wanted!r}: choose base, v3 or v4")
+        return wanted, importlib.import_module(f"fastopt._backends.cython._math_{wanted}")
+    level = fastopt_cpu_level()
+    for name, need in (("v4", 4), ("v3", 3)):
+        if level >= need:
+            try:
+                return name, importlib.import_module(f"fastopt._backends.cython._math_{name}")
+            except ImportError:
+                pass
+    return "base", importlib.import_module("fastopt._backends.cython._math_base")
+
+
+CPU_LEVEL, _math = _load_math()
+
+
+cdef Kernel _kernel(str name, tuple entry):
+    cdef Kernel k = Kernel.__new__(Kernel)
+    k.name = name
+    k.f32 = <void*><intptr_t>entry[0]
+    k.f64 = <void*><intptr_t>entry[1]
+    k.n_scalars, k.n_seg_in, k.n_out = entry[2], entry[3], entry[4]
+    return k
+
+
+KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
+
+
+cdef class BoundKernel:
+    """A kernel bound to one plan: calling it with the step's scalars runs one step.
+
+    ``seg_in`` (float64, one row per tensor) and ``out`` (float64, one row per chunk) are
+    arrays the caller owns and may refill between calls."""
+    cdef Kernel kernel
+    cdef cnp.ndarray addrs_arr, chunks_arr, seg_in_arr, out_arr
+    cdef const int64_t* addrs
+    cdef const int64_t* chunks
+    cdef const double* seg_in
+    cdef double* out
+    cdef Py_ssize_t nbuf, nchunks, nelem
+    cdef bint is_f32
+
+    def __cinit__(self, Kernel kernel, cnp.ndarray addrs, cnp.ndarray chunks, dtype,
+                  Py_ssize_t nelem, cnp.ndarray seg_in=None, cnp.ndarray out=None):
+        if addrs.dtype != np.int64 or not addrs.flags.c_contiguous or addrs.ndim != 2:
+            raise TypeError("addrs must be a C-contiguous 2-D int64 array")
+        if chunks.dtype != np.int64 or not chunks.flags.c_contiguous or chunks.ndim != 2 \
+                or chunks.shape[1] != 3:
+            raise TypeError("chunks must be a C-contiguous (n, 3) int64 array")
+        if addrs.shape[1] > MAX_BUFFERS:
+            raise ValueError(f"at most {MAX_BUFFERS} buffers per tensor")
+        if kernel.n_seg_in and (seg_in is None or seg_in.dtype != np.float64
+                                or not seg_in.flags.c_contiguous
+                                or seg_in.shape[0] != addrs.shape[0]
+                                or seg_in.size != addrs.shape[0] * kernel.n_seg_in):
+            raise TypeError(f"kernel {kernel.name} needs seg_in of shape "
+                            f"({addrs.shape[0]}, {kernel.n_seg_in}), float64")
+        if kernel.n_out and (out is None or out.dtype != np.float64 or not out.flags.c_contiguous
+                             or out.shape[0] != chunks.shape[0]
+                             or out.size != chunks.shape[0] * kernel.n_out):
+            raise TypeError(f"kernel {kernel.name} needs out of shape "
+                            f"({chunks.shape[0]}, {kernel.n_out}), float64")
+        self.kernel = kernel
+        self.addrs_arr = addrs
+        self.chunks_arr = chunks
+        self.seg_in_arr = seg_in
+        self.out_arr = out
+        self.addrs = <const int64_t*>cnp.PyArray_DATA(addrs)
+        self.chunks = <const int64_t*>cnp.PyArray_DATA(chunks)
+        self.seg_in = <const double*>cnp.PyArray_DATA(seg_in) if seg_in is not None else NULL
+        self.out = <double*>cnp.PyArray_DATA(out) if out is not None else NULL
+        self.nbuf = addrs.shape[1]
+        self.nchunks = chunks.shape[0]
+        self.nelem = nelem
+        dtype = np.dtype(dtype)
+        if dtype == np.float32:
+            self.is_f32 = True
+        elif dtype == np.float64:
+            self.is_f32 = False
+        else:
+            raise TypeError(f"unsupported dtype {dtype}")
+
+    def __call__(self, tuple scalars):
+        self._check(scalars)
+        self._run(scalars)
+
+    cdef int _check(self, tuple scalars) except -1:
+        if len(scalars) != self.kernel.n_scalars:
+            raise TypeError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
+                            f"scalars, got {len(scalars)}")
+        return 0
+
+    cdef void _run(self, tuple scalars) noexcept:
+        """The step (scalars checked by _check first: this cannot fail)."""
+        cdef float s32[MAX_SCALARS]
+        cdef double s64[MAX_SCALARS]
+        cdef Py_ssize_t i, ns = len(scalars)
+        cdef int nthreads
+        nthreads = _threads_for(self.nelem)
+        if self.is_f32:
+            for i in range(ns):
+                s32[i] = <float>(<double>scalars[i])
+            with nogil:
+                _drive(s32, self.kernel.f32, self.addrs, self.nbuf, self.chunks, self.nchunks,
+                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+        else:
+            for i in range(ns):
+                s64[i] = <double>scalars[i]
+            with nogil:
+                _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks, self.nchunks,
+                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+
+
+# ----------------------------------------------------------------------------------------
+# Committing a step: the kernels, the per-group scalar state and the step counter change
+# together or not at all.  KeyboardInterrupt is raised by the interpreter between two
+# bytecodes, never inside a C call: a step whose kernels are all compiled commits in one
+# C call (commit_compiled), and one that runs Python code (the NumPy backend, numba's
+# dispatch, an optimizer with a pass of its own) holds SIGINT back while it runs
+# (commit_deferred) and re-raises it once the step is whole.
+
+cdef extern from *:
+    """
+    #include <signal.h>
+    #include <string.h>
+    static volatile sig_atomic_t fastopt_sigint_seen = 0;
+    static int fastopt_defer_depth = 0;      /* changed with the GIL held */
+    static int fastopt_swapped = 0;
+    static void fastopt_note_sigint(int sig) { (void)sig; fastopt_sigint_seen = 1; }
+    #ifdef _WIN32
+    static void (*fastopt_saved)(int) = NULL;
+    static void fastopt_hold_sigint(void) {
+        if (fastopt_defer_depth++ > 0) return;
+        void (*old)(int) = signal(SIGINT, fastopt_note_sigint);
+        if (old == SIG_ERR) { fastopt_swapped = 0; return; }
+        if (old == SIG_DFL || old == SIG_IGN) { signal(SIGINT, old); fastopt_swapped = 0; return; }
+        fastopt_saved = old; fastopt_swapped = 1;
+    }
+    static void fastopt_restore_sigint(void) {
+        if (--fastopt_defer_depth > 0 || !fastopt_swapped) return;
+        signal(SIGINT, fastopt_saved); fastopt_swapped = 0;
+    }
+    #else
+    static struct sigaction fastopt_saved;
+    static void fastopt_hold_sigint(void) {
+        struct sigaction ours;
+        if (fastopt_defer_depth++ > 0) return;
+        fastopt_swapped = 0;
+        if (sigaction(SIGINT, NULL, &fastopt_saved) != 0) return;
+        /* SIG_DFL ends the process, SIG_IGN ignores: only a handler (Python's) is held */
+        if (!(fastopt_saved.sa_flags & SA_SIGINFO) && (fastopt_saved.sa_handler == SIG_DFL
+                                                       || fastopt_saved.sa_handler == SIG_IGN))
+            return;
+        memset(&ours, 0, sizeof ours);
+        ours.sa_handler = fastopt_note_sigint;
+        sigemptyset(&ours.sa_mask);
+        ours.sa_flags = fastopt_saved.sa_flags & ~SA_SIGINFO;
+        if (sigaction(SIGINT, &ours, NULL) == 0) fastopt_swapped = 1;
+    }
+    static void fastopt_restore_sigint(void) {
+        if (--fastopt_defer_depth > 0 || !fastopt_swapped) return;
+        sigaction(SIGINT, &fastopt_saved, NULL); fastopt_swapped = 0;
+    }
+    #endif
+    /* Whether a SIGINT was held back, once the outermost hold has ended. */
+    static int fastopt_take_sigint(void) {
+        int seen;
+        if (fastopt_defer_depth > 0) return 0;
+        seen = fastopt_sigint_seen;
+        fastopt_sigint_seen = 0;
+        return seen;
+    }
+    """
+    void fastopt_hold_sigint() noexcept nogil
+    void fastopt_restore_sigint() noexcept nogil
+    int fastopt_take_sigint() noexcept nogil
+
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetInterrupt
+
+
+cdef int _finish(opt, Py_ssize_t step, list group_state) except -1:
+    # Only C-level operations on built-in objects: no bytecode runs here.
+    cdef Py_ssize_t gi
+    if group_state is not None:
+        states = opt.group_state
+        for gi in range(len(group_state)):
+            update = group_state[gi]
+            if update is not None:
+                (<dict>states[gi]).update(<dict>update)
+    opt._step = step
+    return 0
+
+
+def commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
+    """Run ``runs[i](scalars[i])`` for every plan (compiled kernels), then apply the
+    per-group state updates (a dict or None per group) and set ``opt._step = step``."""
+    cdef Py_ssize_t i, n = len(runs)
+    if len(scalars) != n:
+        raise ValueError("one tuple of scalars per kernel")
+    for i in range(n):
+        (<BoundKernel?>runs[i])._check(<tuple?>scalars[i])
+    for i in range(n):
+        (<BoundKernel>runs[i])._run(<tuple>scalars[i])
+    _finish(opt, step, group_state)
+
+
+def commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
+    """``run(*args)`` (Python code that must not be cut short), then the state updates as
+    commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all is done."""
+    fastopt_hold_sigint()
+    try:
+        PyErr_CheckSignals()        # a Ctrl-C from just before: raised before anything ran
+        run(*args)
+        _finish(opt, step, group_state)
+    finally:
+        fastopt_restore_sigint()
+        if fastopt_take_sigint():
+            PyErr_SetInterrupt()        # Python's SIGINT handler runs at the next check
+
+
+def uninterrupted(run, tuple args):
+    """``run(*args)`` with Ctrl-C held back until it returns (as commit_deferred)."""
+    fastopt_hold_sigint()
+    try:
+        PyErr_CheckSignals()
+        return run(*args)
+    finally:
+        fastopt_restore_sigint()
+        if fastopt_take_sigint():
+            PyErr_SetInterrupt()
+
+
+def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
+         cnp.ndarray seg_in=None, cnp.ndarray out=None):
+    """The backend entry point: kernel ``name`` bound to a plan's tables."""
+    return BoundKernel(KERNELS[name], addrs, chunks, dtype, nelem, seg_in, out)
+
+
+# ----------------------------------------------------------------------------------------
+# Gradients given per step: validated, then their addresses written into the plan tables.
+
+cdef inline bint _same_shape(cnp.ndarray a, cnp.ndarray b):
+    cdef int d, nd = cnp.PyArray_NDIM(a)
+    if nd != cnp.PyArray_NDIM(b):
+        return False
+    for d in range(nd):
+        if cnp.PyArray_DIM(a, d) != cnp.PyArray_DIM(b, d):
+            return False
+    return True
+
+
+cdef Py_ssize_t _overlapping(int64_t lo, int64_t hi, const int64_t* span_lo,
+                             const int64_t* span_hi, Py_ssize_t nspans) noexcept:
+    """The index of a span [span_lo[k], span_hi[k]) that [lo, hi) overlaps, or -1.  The
+    spans are sorted and disjoint: only the last one starting before ``hi`` can."""
+    cdef Py_ssize_t a = 0, b = nspans, m
+    if hi <= lo:
+        return -1
+    while a < b:                     # the first span starting at or after hi
+        m = (a + b) // 2
+        if span_lo[m] < hi:
+            a = m + 1
+        else:
+            b = m
+    if a > 0 and span_hi[a - 1] > lo:
+        return a - 1
+    return -1
+
+
+cdef inline const int64_t* _int64_data(cnp.ndarray a, Py_ssize_t n, str what) except NULL:
+    """The data of ``a``, a C-contiguous int64 array of ``n`` elements (-1: any)."""
+    if cnp.PyArray_TYPE(a) != cnp.NPY_INT64 or not cnp.PyArray_IS_C_CONTIGUOUS(a) \
+            or (n >= 0 and cnp.PyArray_SIZE(a) != n):
+        raise TypeError(f"{what} must be a C-contiguous int64 array"
+                        + (f" of {n} elements" if n >= 0 else ""))
+    return <const int64_t*>cnp.PyArray_DATA(a)
+
+
+def overlapping(int64_t address, int64_t nbytes, cnp.ndarray span_lo, cnp.ndarray span_hi):
+    """Which of the sorted, disjoint spans [span_lo, span_hi) the bytes at ``address``
+    overlap (an index), or -1."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(span_lo)
+    return _overlapping(address, address + nbytes, _int64_data(span_lo, n, "span_lo"),
+                        _int64_data(span_hi, n, "span_hi"), n)
+
+
+def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarray rows,
+                     Py_ssize_t col, cnp.ndarray span_lo, cnp.ndarray span_hi,
+                     list span_labels):
+    """Check that ``seq[i]`` is a valid gradient for ``params[i]`` for every i, then write
+    its data address to ``table[rows[i], col]``.  Nothing is written unless all are valid.
+    A gradient may not share memory with any span [span_lo[k], span_hi[k]) (sorted and
+    disjoint: the parameters and the optimizer's state), named ``span_labels[k]``.
+    """
+    cdef Py_ssize_t i, k, n = len(params), nbytes, nspans = cnp.PyArray_SIZE(span_lo)
+    cdef cnp.ndarray g, p
+    cdef int64_t gp
+    cdef const int64_t* lo = _int64_data(span_lo, nspans, "span_lo")
+    cdef const int64_t* hi = _int64_data(span_hi, nspans, "span_hi")
+    if len(seq) != n:
+        raise ValueError(f"expected {n} gradients (one per parameter), got {len(seq)}")
+    for i in range(n):
+        obj = seq[i]
+        p = <cnp.ndarray>params[i]
+        if not isinstance(obj, cnp.ndarray):
+            raise TypeError(f"gradient for parameter {labels[i]} must be a NumPy array, "
+                            f"got {type(obj).__name__}")
+        g = <cnp.ndarray>obj
+        if cnp.PyArray_TYPE(g) != cnp.PyArray_TYPE(p) or not cnp.PyArray_ISNOTSWAPPED(g):
+            raise TypeError(f"gradient for parameter {labels[i]} has dtype "
+                            f"{g.dtype.str if not cnp.PyArray_ISNOTSWAPPED(g) else g.dtype}, "
+                            f"the parameter has {p.dtype}"
+                            + (" (in the machine's byte order)"
+                               if not cnp.PyArray_ISNOTSWAPPED(g) else ""))
+        if not _same_shape(g, p):
+            raise ValueError(f"gradient for parameter {labels[i]} has shape {(<object>g).shape}, "
+                             f"the parameter has {(<object>p).shape}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(g):
+            raise ValueError(f"gradient for parameter {labels[i]} is not C-contiguous "
+                             f"(use np.ascontiguousarray)")
+        gp = <int64_t><intptr_t>cnp.PyArray_DATA(g)
+        nbytes = cnp.PyArray_NBYTES(g)
+        k = _overlapping(gp, gp + nbytes, lo, hi, nspans)
+        if k >= 0:
+            what = span_labels[k]
+            raise ValueError(f"gradient for parameter {labels[i]} shares memory with "
+                             + ("the parameter itself" if what == labels[i] else what))
+    cdef int64_t[:, ::1] t = table
+    cdef Py_ssize_t[::1] r = rows
+    for i in range(n):
+        t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])
+
+
+def check_params(param_groups, list group_arrays, list labels, cnp.ndarray table,
+                 cnp.ndarray rows, cnp.ndarray nbytes):
+    """Check that the optimizer's parameters are where it was built with them:
+    ``param_groups`` (the user-visible list) holds the same groups with the same arrays
+    (``group_arrays[gi]``, a tuple, in the user's order), and each array still has the
+    data address ``table[rows[i], 0]``, ``nbytes[i]`` bytes and is writeable (resizing
+    an array in place moves its data: the optimizer would write into freed memory)."""
+    cdef Py_ssize_t gi, j, m, i = 0, ngroups = len(group_arrays)
+    cdef Py_ssize_t ncols = cnp.PyArray_DIM(table, 1) if cnp.PyArray_NDIM(table) == 2 else 0
+    cdef Py_ssize_t ntensors = cnp.PyArray_SIZE(nbytes)
+    cdef const int64_t* t = _int64_data(table, ntensors * ncols, "table")
+    cdef const int64_t* sizes = _int64_data(nbytes, ntensors, "nbytes")
+    cdef const Py_ssize_t* r
+    cdef cnp.ndarray a
+    cdef tuple arrays
+    cdef list held_list
+    if cnp.PyArray_TYPE(rows) != cnp.NPY_INTP or cnp.PyArray_SIZE(rows) != ntensors \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(rows):
+        raise TypeError("rows must be a C-contiguous intp array, one per tensor")
+    r = <const Py_ssize_t*>cnp.PyArray_DATA(rows)
+    if type(param_groups) is not list or len(<list>param_groups) != ngroups:
+        n = len(param_groups) if isinstance(param_groups, list) else None
+        raise ValueError(
+            (f"param_groups holds {n} groups, but this optimizer has {ngroups}: "
+             if n is not None else f"param_groups must be a list of {ngroups} dicts: ")
+            + "add a group with add_param_group(), or build a new optimizer")
+    for gi in range(ngroups):
+        group = (<list>param_groups)[gi]
+        if type(group) is not dict:
+            raise TypeError(f"param group {gi} must be a dict, got {type(group).__name__}")
+        arrays = <tuple>group_arrays[gi]
+        m = len(arrays)
+        held = (<dict>group).get("params")
+        if type(held) is not list or len(<list>held) != m:
+            _params_changed(gi)
+        held_list = <list>held
+        for j in range(m):
+            if held_list[j] is not arrays[j]:
+                _params_changed(gi)
+            a = <cnp.ndarray>arrays[j]
+            if i >= ntensors:
+                raise ValueError("group_arrays holds more tensors than the table")
+            if <int64_t><intptr_t>cnp.PyArray_DATA(a) != t[r[i] * ncols] \
+                    or cnp.PyArray_NBYTES(a) != sizes[i]:
+                raise ValueError(f"parameter {labels[i]} was resized or reallocated after "
+                                 f"the optimizer was built (its data moved); build a new "
+                                 f"optimizer for it")
+            if not cnp.PyArray_ISWRITEABLE(a):
+                raise ValueError(f"parameter {labels[i]} has become read-only")
+            i += 1
+
+
+cdef int _params_changed(Py_ssize_t gi) except -1:
+    raise ValueError(f"param group {gi}'s 'params' are no longer the arrays this optimizer "
+                     f"was built with: parameters cannot be added, removed or swapped "
+                     f"there; use add_param_group(), or build a new optimizer")
+
+
+# ----------------------------------------------------------------------------------------
+# Per-tensor reductions: combining the chunks' partial sums (kernels with n_out > 0).
+
+from libc.math cimport sqrt
+
+
+def trust_ratios(const int64_t[:, ::1] chunks, const double[:, ::1] partial, double scale,
+                 double[:, ::1] out):
+    """For each tensor (row) of a plan: ``a`` and ``b``, the sums of its chunks' partial
+    sums in columns 0 and 1 of ``partial`` (added in chunk order, in float64, so they do
+    not depend on the thread count), and ``out[row, 0] = scale * sqrt(a) / sqrt(b)``, or
+    ``scale`` where either norm is 0 (LAMB's lr times the trust ratio ||p|| / ||u||).
+    A tensor with no chunks (size 0) gets ``scale``."""
+    cdef Py_ssize_t c, row, nrows = out.shape[0]
+    cdef double a, b
+    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
+        raise ValueError("trust_ratios: chunks, partial and out do not match")
+    with nogil:
+        c = 0
+        for row in range(nrows):
+            a = 0.0
+            b = 0.0
+            while c < chunks.shape[0] and chunks[c, 0] == row:
+                a = a + partial[c, 0]
+                b = b + partial[c, 1]
+                c = c + 1
+            a = sqrt(a)
+            b = sqrt(b)
+            out[row, 0] = scale if a == 0 or b == 0 else scale * (a / b)

@@ -1,4 +1,0 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False, cpow=True
-"""The optimizers' math compiled for CPU level v3 (see _cython/math.pxi)."""
-include "_cython/math.pxi"

@@ -31,6 +31,7 @@ import numpy as np
 from ._core import backend as _backend
 from ._core import checks as check
 from ._core.params import Key, grads_in_order, parse_params
+from ._core.kernel import EMA_SWAP, EMA_UPDATE
 from ._core.plan import build_plans
 
 STATE_FORMAT = 1
@@ -67,8 +68,8 @@ class EMA:
         self._where = [(plan, row) for plan in self._plans for row in range(len(plan.tensors))]
         for plan, row in self._where:
             np.copyto(plan.state_view("average", row), plan.tensors[row].array)
-        self._update_runs = [plan.bind(module, "ema")[0] for plan in self._plans]
-        self._swap_runs = [plan.bind(module, "swap")[0] for plan in self._plans]
+        self._update_runs = [plan.bind(module, EMA_UPDATE)[0] for plan in self._plans]
+        self._swap_runs = [plan.bind(module, EMA_SWAP)[0] for plan in self._plans]
         self._swapped = False
 
     @property

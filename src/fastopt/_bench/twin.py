@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core.kernel import TWIN
 from .._core.optimizer import Optimizer
 
 MAX_BUFFERS = 3
@@ -31,8 +32,7 @@ class Twin(Optimizer):
     """``p += g`` and ``s += g`` for ``buffers`` (0 to 3) state buffers, ``passes`` times
     per step."""
 
-    kernel = "twin"
-    buffers = ("s0", "s1", "s2")
+    kernel = TWIN
     structural = ("buffers",)
 
     def __init__(self, params: Any, buffers: int = 2, *, passes: int = 1,
@@ -46,11 +46,11 @@ class Twin(Optimizer):
         super().__init__(params, dict(buffers=buffers, maximize=False), backend)
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
-        return self.buffers[:group["buffers"]]
+        return self.kernel.buffers[:group["buffers"]]
 
     def _scalars(self, gi: int, group: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        return (float(group["buffers"]),)
+        return self.kernel.pack(k=float(group["buffers"]))
 
     def step(self, grads: Any = None, closure: Any = None) -> Any:
         loss = super().step(grads, closure)

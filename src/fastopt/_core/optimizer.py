@@ -26,6 +26,7 @@ from . import backend as _backend
 from .errors import NonFiniteError
 from .params import (FlatParams, GradsLike, Key, ParamsLike, Tensor, grads_in_order,
                       parse_params)
+from .kernel import SUMSQ, Kernel
 from .plan import GRAD, Plan, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
@@ -79,10 +80,9 @@ class Optimizer:
     Both can be changed between steps (``opt.max_grad_norm = 1.0``).  With both off the
     step costs what it always did: no pre-pass runs.
     """
-    #: The name of the kernel the step runs (the same in every backend).
-    kernel: ClassVar[str]
-    #: Every state buffer the optimizer can have, in the kernel's column order.
-    buffers: ClassVar[tuple[str, ...]] = ()
+    #: The kernel the step runs: its name in every backend, its state buffers (every one
+    #: the optimizer can have, in column order) and its per-step scalars.
+    kernel: ClassVar[Kernel]
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
 
@@ -168,11 +168,11 @@ class Optimizer:
 
         def live(gi: int) -> tuple[str, ...]:
             if gi in old:       # buffers an earlier layout had (SGD grows its momentum)
-                return tuple(name for name in self.buffers if name in old[gi])
+                return tuple(name for name in self.kernel.buffers if name in old[gi])
             return self._live_buffers(self.param_groups[gi])
 
         plans, table, rows = build_plans(
-            tensors, n_groups, self.buffers, live,
+            tensors, n_groups, self.kernel.buffers, live,
             lambda gi, name: self._initial_value(self.param_groups[gi], name))
         if keep is not None:
             for plan in plans:
@@ -232,10 +232,11 @@ class Optimizer:
 
     def _scalars(self, gi: int, group: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        """The kernel's scalars for group ``gi`` at step ``step`` (after the leading
-        gradient scale), given the group's checked hyperparameters and its per-group
-        scalar state ``gstate``.  Must not change anything: a step that is refused later
-        leaves everything as it was."""
+        """The kernel's scalars for group ``gi`` at step ``step``, by name:
+        ``self.kernel.pack(name=value, ...)`` (the core puts the gradient scale first).
+        Reads the group's checked hyperparameters ``group`` and its per-group scalar state
+        ``gstate`` (the optimizer's own, or one being loaded), never ``self``'s.  Must not
+        change anything: a step that is refused later leaves everything as it was."""
         raise NotImplementedError
 
     #: Optional: ``_check(gi, group) -> dict`` checks every hyperparameter of the group
@@ -248,14 +249,14 @@ class Optimizer:
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         """The state buffers this group uses (default: all of them)."""
-        return self.buffers
+        return self.kernel.buffers
 
     def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
         """The state buffers group ``gi`` shows in ``state`` and state_dict, given its
         per-group state (default: every buffer it has)."""
         for plan in self._plans:
             if plan.group == gi:
-                return tuple(name for name in self.buffers if name in plan.state)
+                return tuple(name for name in self.kernel.buffers if name in plan.state)
         return ()
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
@@ -447,7 +448,7 @@ class Optimizer:
     def _update_guard(self) -> None:
         self._guarded = self._max_grad_norm is not None or self._nonfinite != "propagate"
         if self._guarded and self._prepass is None:
-            bound = [plan.bind(self._module, "sumsq", n_out=2) for plan in self._plans]
+            bound = [plan.bind(self._module, SUMSQ) for plan in self._plans]
             self._prepass = [run for run, _, _ in bound]
             self._prepass_outs = [out for _, _, out in bound]
         if not self._guarded:

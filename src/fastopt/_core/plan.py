@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .kernel import Kernel
 from .params import Tensor, aligned_zeros, padded
 
 CHUNK = 1 << 15      # elements; a multiple of 16 so chunks of aligned tensors stay aligned
@@ -77,12 +78,14 @@ class Plan:
         off = self.offsets[row]
         return self.state[name][off:off + t.array.size].reshape(t.array.shape)
 
-    def bind(self, backend: Any, kernel: str, n_seg_in: int = 0, n_out: int = 0):
-        """``backend``'s kernel bound to this plan, with the per-tensor input array
-        (n_tensors x n_seg_in) and per-chunk output array (n_chunks x n_out) it uses."""
-        seg_in = np.zeros((len(self.tensors), n_seg_in)) if n_seg_in else None
-        out = np.zeros((len(self.chunks), n_out)) if n_out else None
-        run = backend.bind(kernel, self.addrs, self.chunks, self.dtype, self.nelem, seg_in, out)
+    def bind(self, backend: Any, kernel: Kernel):
+        """``backend``'s ``kernel`` bound to this plan, with the per-tensor input array
+        (n_tensors x len(kernel.seg_in)) and per-chunk output array (n_chunks x
+        len(kernel.outputs)) it uses (None where it has none)."""
+        seg_in = np.zeros((len(self.tensors), len(kernel.seg_in))) if kernel.seg_in else None
+        out = np.zeros((len(self.chunks), len(kernel.outputs))) if kernel.outputs else None
+        run = backend.bind(kernel.name, self.addrs, self.chunks, self.dtype, self.nelem,
+                           seg_in, out)
         return run, seg_in, out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -47,8 +48,8 @@ class Adadelta(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "adadelta"
-    buffers = ("square_avg", "acc_delta")
+    kernel = Kernel("adadelta", buffers=("square_avg", "acc_delta"),
+                    scalars=("weight_decay", "rho", "one_minus_rho", "eps", "lr"))
 
     def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False,
@@ -66,4 +67,5 @@ class Adadelta(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         rho = h["rho"]
-        return (h["weight_decay"], rho, 1.0 - rho, h["eps"], h["lr"])
+        return self.kernel.pack(weight_decay=h["weight_decay"], rho=rho,
+                                one_minus_rho=1.0 - rho, eps=h["eps"], lr=h["lr"])

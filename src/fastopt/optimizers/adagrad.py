@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -52,8 +53,7 @@ class Adagrad(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "adagrad"
-    buffers = ("sum",)
+    kernel = Kernel("adagrad", buffers=("sum",), scalars=("weight_decay", "clr", "eps"))
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
@@ -79,4 +79,4 @@ class Adagrad(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])      # torch's formula and order
-        return (h["weight_decay"], clr, h["eps"])
+        return self.kernel.pack(weight_decay=h["weight_decay"], clr=clr, eps=h["eps"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 from .._core.params import ParamsLike
 
@@ -62,8 +63,10 @@ class Adam(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "adam"
-    buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    kernel = Kernel("adam", buffers=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+                    scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
+                             "one_minus_beta2", "bias_correction2_sqrt", "eps", "step_size",
+                             "amsgrad"))
     structural = ("amsgrad",)
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -76,7 +79,8 @@ class Adam(Optimizer):
                          **options)
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
-        return self.buffers if group["amsgrad"] else self.buffers[:2]
+        buffers = self.kernel.buffers
+        return buffers if group["amsgrad"] else buffers[:2]
 
     def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
         return dict(lr=check.non_negative("lr", group["lr"]),
@@ -93,11 +97,12 @@ class Adam(Optimizer):
         decoupled = h["decoupled_weight_decay"]
         bias_correction1 = 1.0 - beta1 ** step
         bias_correction2 = 1.0 - beta2 ** step
-        return (1.0 - lr * wd if decoupled else 1.0,
-                0.0 if decoupled else wd,
-                1.0 - beta1, beta2, 1.0 - beta2,
-                bias_correction2 ** 0.5, eps, lr / bias_correction1,
-                1.0 if h["amsgrad"] else 0.0)
+        return self.kernel.pack(
+            decay=1.0 - lr * wd if decoupled else 1.0,
+            weight_decay=0.0 if decoupled else wd,
+            one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
+            bias_correction2_sqrt=bias_correction2 ** 0.5, eps=eps,
+            step_size=lr / bias_correction1, amsgrad=1.0 if h["amsgrad"] else 0.0)
 
 
 class AdamW(Adam):

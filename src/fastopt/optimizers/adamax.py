@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -49,8 +50,8 @@ class Adamax(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "adamax"
-    buffers = ("exp_avg", "exp_inf")
+    kernel = Kernel("adamax", buffers=("exp_avg", "exp_inf"),
+                    scalars=("weight_decay", "one_minus_beta1", "beta2", "eps", "clr"))
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,
@@ -69,4 +70,5 @@ class Adamax(Optimizer):
                  gstate: dict[str, float]) -> tuple[float, ...]:
         beta1, beta2 = h["betas"]
         clr = h["lr"] / (1.0 - beta1 ** step)
-        return (h["weight_decay"], 1.0 - beta1, beta2, h["eps"], clr)
+        return self.kernel.pack(weight_decay=h["weight_decay"], one_minus_beta1=1.0 - beta1,
+                                beta2=beta2, eps=h["eps"], clr=clr)

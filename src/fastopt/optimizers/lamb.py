@@ -4,8 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
-from .._core import _native
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+
+_BUFFERS = ("exp_avg", "exp_avg_sq")
+_SCALARS = ("one_minus_beta1", "beta1", "one_minus_beta2", "beta2", "bias_correction1",
+            "bias_correction2", "eps", "weight_decay", "lr")
 
 
 class Lamb(Optimizer):
@@ -56,8 +60,13 @@ class Lamb(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "lamb_moments"      # and "lamb_update": a step is two kernel calls (_bind)
-    buffers = ("exp_avg", "exp_avg_sq")
+    # A step is two kernel calls with the same buffers and scalars (see _bind): the
+    # moments, which write each chunk's partial sums of p*p and u*u, then the update,
+    # which reads each tensor's lr * trust ratio.
+    kernel = Kernel("lamb_moments", buffers=_BUFFERS, scalars=_SCALARS,
+                    outputs=("param_sumsq", "update_sumsq"))
+    update_kernel = Kernel("lamb_update", buffers=_BUFFERS, scalars=_SCALARS,
+                           seg_in=("lr_trust_ratio",))
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False,
@@ -75,18 +84,22 @@ class Lamb(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         beta1, beta2 = h["betas"]
-        return (1.0 - beta1, beta1, 1.0 - beta2, beta2, 1.0 - beta1 ** step,
-                1.0 - beta2 ** step, h["eps"], h["weight_decay"], h["lr"])
+        return self.kernel.pack(one_minus_beta1=1.0 - beta1, beta1=beta1,
+                                one_minus_beta2=1.0 - beta2, beta2=beta2,
+                                bias_correction1=1.0 - beta1 ** step,
+                                bias_correction2=1.0 - beta2 ** step, eps=h["eps"],
+                                weight_decay=h["weight_decay"], lr=h["lr"])
 
     def _bind(self, module: Any, plan: Any) -> Any:
-        moments, _, partial = plan.bind(module, "lamb_moments", 0, 2)
-        update, lr_ratio, _ = plan.bind(module, "lamb_update", 1, 0)
-        return moments, update, partial, lr_ratio, plan.chunks
+        moments, _, partial = plan.bind(module, self.kernel)
+        update, lr_ratio, _ = plan.bind(module, self.update_kernel)
+        return moments, update, partial, lr_ratio, plan.chunks, module.trust_ratios
 
     def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
-        for (moments, update, partial, lr_ratio, chunks), s in zip(self._runs, scalars):
+        for (moments, update, partial, lr_ratio, chunks, trust_ratios), s in zip(self._runs,
+                                                                                 scalars):
             moments(s)
             # Per tensor: the norms from its chunks' partial sums (in chunk order, float64),
             # and lr * ||p|| / ||u|| (lr where either norm is 0) for the update pass.
-            _native.trust_ratios(chunks, partial, s[-1], lr_ratio)
+            trust_ratios(chunks, partial, s[-1], lr_ratio)
             update(s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -48,8 +49,9 @@ class Lion(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "lion"
-    buffers = ("exp_avg",)
+    kernel = Kernel("lion", buffers=("exp_avg",),
+                    scalars=("decay", "beta1", "one_minus_beta1", "lr", "beta2",
+                             "one_minus_beta2"))
 
     def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, *, maximize: bool = False,
@@ -66,4 +68,6 @@ class Lion(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2) = h["lr"], h["betas"]
-        return 1.0 - lr * h["weight_decay"], beta1, 1.0 - beta1, lr, beta2, 1.0 - beta2
+        return self.kernel.pack(decay=1.0 - lr * h["weight_decay"], beta1=beta1,
+                                one_minus_beta1=1.0 - beta1, lr=lr, beta2=beta2,
+                                one_minus_beta2=1.0 - beta2)

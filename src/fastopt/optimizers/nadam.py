@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -66,8 +67,9 @@ class NAdam(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "nadam"
-    buffers = ("exp_avg", "exp_avg_sq")
+    kernel = Kernel("nadam", buffers=("exp_avg", "exp_avg_sq"),
+                    scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
+                             "one_minus_beta2", "bias_correction2", "eps", "c_grad", "c_avg"))
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -105,12 +107,13 @@ class NAdam(Optimizer):
         mu_next = _mu(beta1, momentum_decay, step + 1)
         mu_product = mu_product * mu
         mu_product_next = mu_product * mu_next
-        return (1.0 - lr * wd if decoupled else 1.0,
-                0.0 if decoupled else wd,
-                1.0 - beta1, beta2, 1.0 - beta2,
-                1.0 - beta2 ** step, eps,
-                -lr * (1.0 - mu) / (1.0 - mu_product),
-                (-lr * mu_next) / (1.0 - mu_product_next))
+        return self.kernel.pack(
+            decay=1.0 - lr * wd if decoupled else 1.0,
+            weight_decay=0.0 if decoupled else wd,
+            one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
+            bias_correction2=1.0 - beta2 ** step, eps=eps,
+            c_grad=-lr * (1.0 - mu) / (1.0 - mu_product),
+            c_avg=(-lr * mu_next) / (1.0 - mu_product_next))
 
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float]:

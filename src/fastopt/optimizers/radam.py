@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -58,8 +59,10 @@ class RAdam(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "radam"
-    buffers = ("exp_avg", "exp_avg_sq")
+    kernel = Kernel("radam", buffers=("exp_avg", "exp_avg_sq"),
+                    scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
+                             "one_minus_beta2", "bias_correction1", "lr",
+                             "bias_correction2_sqrt", "eps", "rect", "rectified"))
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
@@ -93,7 +96,10 @@ class RAdam(Optimizer):
             rectified = 1.0
         else:
             rect = rectified = 0.0
-        return (1.0 - lr * wd if decoupled else 1.0,
-                0.0 if decoupled else wd,
-                1.0 - beta1, beta2, 1.0 - beta2,
-                bias_correction1, lr, bias_correction2 ** 0.5, eps, rect, rectified)
+        return self.kernel.pack(
+            decay=1.0 - lr * wd if decoupled else 1.0,
+            weight_decay=0.0 if decoupled else wd,
+            one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
+            bias_correction1=bias_correction1, lr=lr,
+            bias_correction2_sqrt=bias_correction2 ** 0.5, eps=eps, rect=rect,
+            rectified=rectified)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 from .sgd import _nonzero
 
@@ -62,8 +63,9 @@ class RMSprop(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "rmsprop"
-    buffers = ("square_avg", "grad_avg", "momentum_buffer")
+    kernel = Kernel("rmsprop", buffers=("square_avg", "grad_avg", "momentum_buffer"),
+                    scalars=("weight_decay", "alpha", "one_minus_alpha", "eps", "lr",
+                             "momentum", "centered", "use_momentum"))
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
@@ -104,5 +106,8 @@ class RMSprop(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         alpha, momentum = h["alpha"], h["momentum"]
-        return (h["weight_decay"], alpha, 1.0 - alpha, h["eps"], h["lr"], momentum,
-                1.0 if h["centered"] else 0.0, 1.0 if momentum != 0.0 else 0.0)
+        return self.kernel.pack(
+            weight_decay=h["weight_decay"], alpha=alpha, one_minus_alpha=1.0 - alpha,
+            eps=h["eps"], lr=h["lr"], momentum=momentum,
+            centered=1.0 if h["centered"] else 0.0,
+            use_momentum=1.0 if momentum != 0.0 else 0.0)

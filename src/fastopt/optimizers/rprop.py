@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -57,8 +58,8 @@ class Rprop(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "rprop"
-    buffers = ("prev", "step_size")
+    kernel = Kernel("rprop", buffers=("prev", "step_size"),
+                    scalars=("eta_minus", "eta_plus", "step_size_min", "step_size_max"))
 
     def __init__(self, params: Any, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
@@ -86,7 +87,9 @@ class Rprop(Optimizer):
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        return h["etas"] + h["step_sizes"]
+        (eta_minus, eta_plus), (step_size_min, step_size_max) = h["etas"], h["step_sizes"]
+        return self.kernel.pack(eta_minus=eta_minus, eta_plus=eta_plus,
+                                step_size_min=step_size_min, step_size_max=step_size_max)
 
     def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
         # torch creates the step sizes on a group's first step, from its lr then

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import checks as check
+from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 
 
@@ -55,8 +56,9 @@ class SGD(Optimizer):
         (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
     """
 
-    kernel = "sgd"
-    buffers = ("momentum_buffer",)
+    kernel = Kernel("sgd", buffers=("momentum_buffer",),
+                    scalars=("weight_decay", "lr", "momentum", "one_minus_dampening",
+                             "use_momentum", "first", "nesterov"))
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
@@ -73,11 +75,11 @@ class SGD(Optimizer):
         return (_nonzero(group["momentum"]),)
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
-        return self.buffers if _nonzero(group["momentum"]) else ()
+        return self.kernel.buffers if _nonzero(group["momentum"]) else ()
 
     def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
         if self._structure[gi][0] or gstate.get("momentum_buffer_set") == 1.0:
-            return self.buffers
+            return self.kernel.buffers
         return ()
 
     def _initial_group_state(self, group: dict[str, Any]) -> dict[str, float]:
@@ -109,9 +111,11 @@ class SGD(Optimizer):
             raise ValueError(f"group state momentum_buffer_set must be 0.0 or 1.0, got "
                              f"{filled!r}")
         momentum = h["momentum"]
-        return (h["weight_decay"], h["lr"], momentum, 1.0 - h["dampening"],
-                1.0 if momentum != 0.0 else 0.0, 1.0 if filled == 0.0 else 0.0,
-                1.0 if h["nesterov"] else 0.0)
+        return self.kernel.pack(
+            weight_decay=h["weight_decay"], lr=h["lr"], momentum=momentum,
+            one_minus_dampening=1.0 - h["dampening"],
+            use_momentum=1.0 if momentum != 0.0 else 0.0,
+            first=1.0 if filled == 0.0 else 0.0, nesterov=1.0 if h["nesterov"] else 0.0)
 
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float] | None:

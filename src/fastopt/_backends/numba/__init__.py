@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ..._core import _native
+from ..._core._native import trust_ratios  # noqa: F401
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..._core._native import trust_ratios  # noqa: F401
+
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
 

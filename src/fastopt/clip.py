@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ._core import backend as _backend
+from ._core import checks as check
 from ._core.errors import NonFiniteError
 from ._core.params import DTYPES, FlatParams, label_of
 from ._core.plan import address, chunk_table, fsum_partials
@@ -83,16 +84,6 @@ def _gradients(grads: Any) -> tuple[list[np.ndarray], list[str]]:
         if b0 < a0 + an:
             raise ValueError(f"gradients {alabel} and {blabel} share memory")
     return arrays, labels
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                     np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    x = float(value)
-    if not x >= 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return x
 
 
 def _norm_type(value: Any) -> float:
@@ -223,7 +214,7 @@ def clip_grads_with_norm_(grads: Any, max_norm: float, total_norm: float,
                           foreach: bool | None = None, *, backend: str | None = None) -> None:
     """Scale ``grads`` in place by ``min(max_norm / (total_norm + 1e-6), 1)``, for a norm
     already measured (``torch.nn.utils.clip_grads_with_norm_``)."""
-    max_norm = _real("max_norm", max_norm)
+    max_norm = check.non_negative("max_norm", max_norm, finite=False)
     if isinstance(total_norm, (bool, np.bool_)) or not isinstance(
             total_norm, (int, float, np.integer, np.floating)):
         raise TypeError(f"total_norm must be a real number, got {type(total_norm).__name__}")
@@ -251,7 +242,7 @@ def clip_grad_norm_(grads: Any, max_norm: float, norm_type: float = 2.0,
     gradients are left as they were; otherwise a non-finite norm scales by 0 (inf) or NaN,
     as torch does.
     """
-    max_norm = _real("max_norm", max_norm)
+    max_norm = check.non_negative("max_norm", max_norm, finite=False)
     p = _norm_type(norm_type)
     arrays, labels = _gradients(grads)
     if not arrays:
@@ -268,7 +259,7 @@ def clip_grad_value_(grads: Any, clip_value: float, foreach: bool | None = None,
                      backend: str | None = None) -> None:
     """Clamp ``grads`` in place to ``[-clip_value, clip_value]``
     (``torch.nn.utils.clip_grad_value_``); NaN stays NaN."""
-    clip_value = _real("clip_value", clip_value)
+    clip_value = check.non_negative("clip_value", clip_value, finite=False)
     arrays, _ = _gradients(grads)
     if arrays and clip_value != math.inf:
         _layout(arrays, backend).run("clamp", (clip_value,))

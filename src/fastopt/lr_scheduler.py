@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import types
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+
+from ._core import checks as check
 
 __all__ = [
     "LRScheduler",
@@ -76,37 +77,6 @@ _TORCH_TRANSIENT_KEYS = ("_get_lr_called_within_step", "_is_initial", "_scale_fn
 # --------------------------------------------------------------------------- #
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _real(name: str, value, *, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
-    """Check that ``value`` is a finite real number inside the given bounds."""
-    if not _is_real(value):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
-    if hi is not None and (v >= hi if hi_open else v > hi):
-        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi}, got {value!r}")
-    return v
-
-
-def _int(name: str, value, *, lo=None) -> int:
-    """Check that ``value`` is an integer (not a bool) and ``>= lo``."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if lo is not None and value < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {value!r}")
-    return int(value)
-
-
 def _check_optimizer(optimizer) -> list:
     """Check the duck-typed optimizer interface and return its param groups."""
     groups = getattr(optimizer, "param_groups", None)
@@ -126,7 +96,7 @@ def _check_optimizer(optimizer) -> list:
             )
         if "lr" not in group:
             raise ValueError(f"optimizer.param_groups[{i}] has no 'lr' entry")
-        if not _is_real(group["lr"]):
+        if not check.is_real(group["lr"]):
             raise TypeError(
                 f"optimizer.param_groups[{i}]['lr'] must be a real number, "
                 f"got {type(group['lr']).__name__}"
@@ -135,7 +105,7 @@ def _check_optimizer(optimizer) -> list:
 
 
 def _check_last_epoch(optimizer, last_epoch) -> None:
-    _int("last_epoch", last_epoch, lo=-1)
+    check.integer("last_epoch", last_epoch, lo=-1)
     if last_epoch != -1:
         for i, group in enumerate(optimizer.param_groups):
             if "initial_lr" not in group:
@@ -164,7 +134,7 @@ def _per_group(name: str, optimizer, value, *, lo=None, lo_open=False) -> list:
         values = list(value)
     else:
         values = [value] * n
-    return [float(_real(name, v, lo=lo, lo_open=lo_open)) for v in values]
+    return [float(check.bounded(name, v, lo=lo, lo_open=lo_open)) for v in values]
 
 
 def _lr_lambdas(optimizer, lr_lambda) -> list:
@@ -284,7 +254,7 @@ class LRScheduler:
         ``epoch`` (deprecated in torch, still honoured) jumps to that epoch and
         uses the closed form where the schedule has one.
         """
-        if epoch is not None and not _is_real(epoch):
+        if epoch is not None and not check.is_real(epoch):
             raise TypeError(f"epoch must be a number or None, got {type(epoch).__name__}")
         self._step_count += 1
         try:
@@ -425,8 +395,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         _check_common(optimizer, last_epoch)
-        self.step_size = _int("step_size", step_size, lo=1)
-        self.gamma = _real("gamma", gamma, lo=0.0, lo_open=True)
+        self.step_size = check.integer("step_size", step_size, lo=1)
+        self.gamma = check.bounded("gamma", gamma, lo=0.0, lo_open=True)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -454,9 +424,9 @@ class MultiStepLR(LRScheduler):
                 f"milestones must be an iterable of integers, got {type(milestones).__name__}"
             ) from None
         for m in items:
-            _int("milestones entry", m)
+            check.integer("milestones entry", m)
         self.milestones = Counter(int(m) for m in items)
-        self.gamma = _real("gamma", gamma, lo=0.0, lo_open=True)
+        self.gamma = check.bounded("gamma", gamma, lo=0.0, lo_open=True)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -495,8 +465,8 @@ class ConstantLR(LRScheduler):
         self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1
     ) -> None:
         _check_common(optimizer, last_epoch)
-        self.factor = _real("factor", factor, lo=0.0, hi=1.0, lo_open=True)
-        self.total_iters = _int("total_iters", total_iters, lo=1)
+        self.factor = check.bounded("factor", factor, lo=0.0, hi=1.0, lo_open=True)
+        self.total_iters = check.integer("total_iters", total_iters, lo=1)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -525,9 +495,9 @@ class LinearLR(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         _check_common(optimizer, last_epoch)
-        self.start_factor = _real("start_factor", start_factor, lo=0.0, hi=1.0, lo_open=True)
-        self.end_factor = _real("end_factor", end_factor, lo=0.0, hi=1.0)
-        self.total_iters = _int("total_iters", total_iters, lo=1)
+        self.start_factor = check.bounded("start_factor", start_factor, lo=0.0, hi=1.0, lo_open=True)
+        self.end_factor = check.bounded("end_factor", end_factor, lo=0.0, hi=1.0)
+        self.total_iters = check.integer("total_iters", total_iters, lo=1)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -554,7 +524,7 @@ class ExponentialLR(LRScheduler):
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1) -> None:
         _check_common(optimizer, last_epoch)
-        self.gamma = _real("gamma", gamma, lo=0.0, lo_open=True)
+        self.gamma = check.bounded("gamma", gamma, lo=0.0, lo_open=True)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -575,8 +545,8 @@ class PolynomialLR(LRScheduler):
         self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
     ) -> None:
         _check_common(optimizer, last_epoch)
-        self.total_iters = _int("total_iters", total_iters, lo=1)
-        self.power = _real("power", power, lo=0.0)
+        self.total_iters = check.integer("total_iters", total_iters, lo=1)
+        self.power = check.bounded("power", power, lo=0.0)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -606,8 +576,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         _check_common(optimizer, last_epoch)
-        self.T_max = _real("T_max", T_max, lo=0.0, lo_open=True)
-        self.eta_min = _real("eta_min", eta_min)
+        self.T_max = check.bounded("T_max", T_max, lo=0.0, lo_open=True)
+        self.eta_min = check.bounded("eta_min", eta_min)
         self._attach(optimizer, last_epoch)
         self._initial_step()
 
@@ -647,10 +617,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
         _check_common(optimizer, last_epoch)
-        self.T_0 = _int("T_0", T_0, lo=1)
+        self.T_0 = check.integer("T_0", T_0, lo=1)
         self.T_i = self.T_0
-        self.T_mult = _int("T_mult", T_mult, lo=1)
-        self.eta_min = _real("eta_min", eta_min)
+        self.T_mult = check.integer("T_mult", T_mult, lo=1)
+        self.eta_min = check.bounded("eta_min", eta_min)
         self.T_cur = last_epoch
         self._attach(optimizer, last_epoch)
         self._initial_step()
@@ -663,7 +633,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         """Advance one epoch, or jump to ``epoch`` (a non-negative, possibly
         fractional, number)."""
         if epoch is not None:
-            if not _is_real(epoch):
+            if not check.is_real(epoch):
                 raise TypeError(f"epoch must be a number or None, got {type(epoch).__name__}")
             if not epoch >= 0 or not math.isfinite(epoch):
                 raise ValueError(f"epoch must be a finite number >= 0, got {epoch!r}")
@@ -739,8 +709,8 @@ class CyclicLR(LRScheduler):
         _check_common(optimizer, last_epoch)
         base_lrs = _per_group("base_lr", optimizer, base_lr, lo=0.0)
         max_lrs = _per_group("max_lr", optimizer, max_lr, lo=0.0)
-        up = float(_real("step_size_up", step_size_up, lo=0.0, lo_open=True))
-        down = up if step_size_down is None else float(_real("step_size_down", step_size_down, lo=0.0))
+        up = float(check.bounded("step_size_up", step_size_up, lo=0.0, lo_open=True))
+        down = up if step_size_down is None else float(check.bounded("step_size_down", step_size_down, lo=0.0))
         if scale_fn is None:
             if mode not in self._modes:
                 raise ValueError(
@@ -751,7 +721,7 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"scale_fn must be callable or None, got {type(scale_fn).__name__}")
         if scale_mode not in ("cycle", "iterations"):
             raise ValueError(f"scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
-        gamma = _real("gamma", gamma, lo=0.0, lo_open=True)
+        gamma = check.bounded("gamma", gamma, lo=0.0, lo_open=True)
         if cycle_momentum:
             use_beta1 = _check_momentum_support(optimizer)
             base_momentums = _per_group("base_momentum", optimizer, base_momentum)
@@ -870,17 +840,17 @@ class OneCycleLR(LRScheduler):
         # Everything is checked before the optimizer is touched.
         _check_common(optimizer, last_epoch)
         if total_steps is not None:
-            total_steps = _int("total_steps", total_steps, lo=1)
+            total_steps = check.integer("total_steps", total_steps, lo=1)
         elif epochs is not None and steps_per_epoch is not None:
-            total_steps = _int("epochs", epochs, lo=1) * _int("steps_per_epoch", steps_per_epoch, lo=1)
+            total_steps = check.integer("epochs", epochs, lo=1) * check.integer("steps_per_epoch", steps_per_epoch, lo=1)
         else:
             raise ValueError("pass either total_steps or both epochs and steps_per_epoch")
-        pct_start = _real("pct_start", pct_start, lo=0.0, hi=1.0)
+        pct_start = check.bounded("pct_start", pct_start, lo=0.0, hi=1.0)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         max_lrs = _per_group("max_lr", optimizer, max_lr, lo=0.0)
-        div_factor = _real("div_factor", div_factor, lo=0.0, lo_open=True)
-        final_div_factor = _real("final_div_factor", final_div_factor, lo=0.0, lo_open=True)
+        div_factor = check.bounded("div_factor", div_factor, lo=0.0, lo_open=True)
+        final_div_factor = check.bounded("final_div_factor", final_div_factor, lo=0.0, lo_open=True)
         if cycle_momentum:
             use_beta1 = _check_momentum_support(optimizer)
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
@@ -1040,7 +1010,7 @@ class SequentialLR(_CompositeStateMixin, LRScheduler):
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
-        _int("last_epoch", last_epoch, lo=-1)
+        check.integer("last_epoch", last_epoch, lo=-1)
         schedulers = _check_children("SequentialLR", optimizer, schedulers)
         try:
             milestones = list(milestones)
@@ -1049,7 +1019,7 @@ class SequentialLR(_CompositeStateMixin, LRScheduler):
                 f"milestones must be a list of integers, got {type(milestones).__name__}"
             ) from None
         for m in milestones:
-            _int("milestones entry", m)
+            check.integer("milestones entry", m)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 f"milestones must have one entry fewer than schedulers: got "
@@ -1164,17 +1134,17 @@ class ReduceLROnPlateau(LRScheduler):
         eps: float = 1e-8,
     ) -> None:
         _check_optimizer(optimizer)
-        self.factor = _real("factor", factor, lo=0.0, hi=1.0, hi_open=True)
+        self.factor = check.bounded("factor", factor, lo=0.0, hi=1.0, hi_open=True)
         if isinstance(min_lr, (list, tuple)):
             self.min_lrs = _per_group("min_lr", optimizer, min_lr, lo=0.0)
             self.default_min_lr = None
         else:
-            self.default_min_lr = _real("min_lr", min_lr, lo=0.0)
+            self.default_min_lr = check.bounded("min_lr", min_lr, lo=0.0)
             self.min_lrs = [self.default_min_lr] * len(optimizer.param_groups)
-        self.patience = _int("patience", patience, lo=0)
-        self.cooldown = _int("cooldown", cooldown, lo=0)
-        self.eps = _real("eps", eps, lo=0.0)
-        threshold = _real("threshold", threshold, lo=0.0)
+        self.patience = check.integer("patience", patience, lo=0)
+        self.cooldown = check.integer("cooldown", cooldown, lo=0)
+        self.eps = check.bounded("eps", eps, lo=0.0)
+        threshold = check.bounded("threshold", threshold, lo=0.0)
         self._init_is_better(mode=mode, threshold=threshold, threshold_mode=threshold_mode)
         self.optimizer = optimizer
         self.last_epoch = 0
@@ -1217,7 +1187,7 @@ class ReduceLROnPlateau(LRScheduler):
             raise TypeError(
                 f"metrics must be a number (the monitored value), got {type(metrics).__name__}"
             ) from None
-        if epoch is not None and not _is_real(epoch):
+        if epoch is not None and not check.is_real(epoch):
             raise TypeError(f"epoch must be a number or None, got {type(epoch).__name__}")
         if len(self.optimizer.param_groups) != len(self.min_lrs) and self.default_min_lr is None:
             raise ValueError(

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _native
 from . import backend as _backend
+from . import checks as check
 from .errors import NonFiniteError
 from .params import (FlatParams, GradsLike, Key, ParamsLike, Tensor, grads_in_order,
                       parse_params)
@@ -36,14 +37,7 @@ MAX_STEP = 2 ** 62
 
 
 def _check_max_grad_norm(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                     np.floating)):
-        raise TypeError(f"max_grad_norm must be a number or None, got {type(value).__name__}")
-    if not float(value) >= 0.0:
-        raise ValueError(f"max_grad_norm must be >= 0 (or None: no clipping), got {value!r}")
-    return float(value)
+    return None if value is None else check.non_negative("max_grad_norm", value, finite=False)
 
 
 def _check_nonfinite(value: Any) -> str:

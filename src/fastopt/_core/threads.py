@@ -17,11 +17,9 @@ little.  The variable is removed again at once, so libraries loaded later never 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
-import operator
 import os
 
-import numpy as np
+from . import checks as check
 
 _choose_wait = not ({"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ))
 if _choose_wait:
@@ -47,24 +45,11 @@ if hasattr(os, "register_at_fork"):
 MAX_THREADS = 1024
 
 
-def _count(what: str, n: Any, limit: int | None = None) -> int:
-    if isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"{what} takes an int, got {n!r}")
-    try:
-        value = operator.index(n)       # int, np.int64, ...
-    except TypeError:
-        raise TypeError(f"{what} takes an int, got {type(n).__name__}") from None
-    if value < 0 or (limit is not None and value > limit):
-        raise ValueError(f"{what} takes an int from 0 to {limit}, got {value}"
-                         if limit is not None else f"{what} takes an int >= 0, got {value}")
-    return value
-
-
 def set_num_threads(n: int | None) -> None:
     """Use ``n`` threads (1 to 1024) for large updates; ``None`` (or 0) goes back to
     OpenMP's count.  A process forked from one whose threads had started runs serially
     whatever is set here."""
-    _native.set_num_threads(0 if n is None else _count("set_num_threads", n, MAX_THREADS))
+    _native.set_num_threads(0 if n is None else check.integer("set_num_threads", n, lo=0, hi=MAX_THREADS))
 
 
 def get_num_threads() -> int:
@@ -80,4 +65,4 @@ def parallel_threshold() -> int:
 
 def set_parallel_threshold(n: int) -> None:
     """Change the serial/parallel cut-over (elements per param group and dtype)."""
-    _native.set_parallel_threshold(_count("set_parallel_threshold", n))
+    _native.set_parallel_threshold(check.integer("set_parallel_threshold", n, lo=0))

@@ -279,7 +279,8 @@ def test_readme_checkpoint_snippet_runs_as_written(tmp_path, monkeypatch):
     readme = os.path.join(ROOT, "README.md")
     if not os.path.exists(readme):
         pytest.skip("README.md is not beside the tests")
-    text = open(readme, encoding="utf-8").read()
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
     block = re.search(r"```python\n(import os, numpy as np, fastopt\n.*?)```", text, re.S)
     assert block, "README's checkpoint snippet"
     env = dict(epochs=2, steps_per_epoch=3, batch=lambda step: step,

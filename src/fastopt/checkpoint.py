@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core.params import FlatParams, Key, label_of
+from ._core.params import label_of, named_arrays
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
 
@@ -131,39 +131,6 @@ def _decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     return {k: _decode(v, arrays) for k, v in x.items()}
 
 
-# ---- parameters -------------------------------------------------------------------------
-
-def _named(params: Any) -> list[tuple[Key, np.ndarray]]:
-    """(key, array) for parameters in the forms optimizers take."""
-    if isinstance(params, FlatParams):
-        return [(k, params[k]) for k in params]
-    if isinstance(params, Mapping):
-        items = list(params.items())
-    elif isinstance(params, (list, tuple)):
-        if params and all(isinstance(g, Mapping) for g in params):     # param groups
-            items = []
-            for gi, group in enumerate(params):
-                if "params" not in group:
-                    raise ValueError(f"param group {gi} has no 'params' entry")
-                inner = group["params"]
-                items += (list(inner.items()) if isinstance(inner, Mapping)
-                          else [(len(items) + i, a) for i, a in enumerate(inner)])
-        else:
-            items = list(enumerate(params))
-    else:
-        raise TypeError(f"params must be a list, dict, param groups or FlatParams, got "
-                        f"{type(params).__name__}")
-    for key, arr in items:
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"parameter {label_of(key)} must be a NumPy array, got "
-                            f"{type(arr).__name__}")
-    return items
-
-
-def _optimizer_params(optimizer: Any) -> list[tuple[Key, np.ndarray]]:
-    return [(t.key, t.array) for t in optimizer._tensors]
-
-
 # ---- save ------------------------------------------------------------------------------
 
 def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
@@ -184,11 +151,11 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     import json                         # here, not at import: keeps `import fastopt` light
     from . import __version__
     path = os.fspath(path)
-    if ema is not None and getattr(ema, "_swapped", False):
+    if ema is not None and ema.swapped:
         raise RuntimeError("save() inside ema.average_parameters(): the parameters hold the "
                            "averaged weights")
     enc = _Encoder()
-    named = _optimizer_params(optimizer) if params is None else _named(params)
+    named = optimizer.named_parameters() if params is None else named_arrays(params)
     meta: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "fastopt_version": __version__,
         "optimizer": enc.encode(optimizer.state_dict(), ("optimizer",)),
@@ -483,12 +450,12 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
     # the optimizer
     try:
         opt_state = _decode(meta["optimizer"], arrays)
-        checked_opt = optimizer._check_state_dict(opt_state)
+        load_optimizer = optimizer.prepare_load_state_dict(opt_state)
     except Exception as e:
         raise fail("optimizer state", e) from e
 
     # the parameters
-    targets = _optimizer_params(optimizer) if params is None else _named(params)
+    targets = optimizer.named_parameters() if params is None else named_arrays(params)
     try:
         saved = _decode(meta["params"], arrays)
     except Exception as e:
@@ -537,22 +504,22 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
             raise fail("scheduler state", e) from e
 
     # the EMA
-    checked_ema = None
+    load_ema = None
     if ema is not None:
         if meta["ema"] is None:
             raise CheckpointError(f"{path}: the checkpoint holds no EMA state")
         try:
-            checked_ema = ema._check_state_dict(_decode(meta["ema"], arrays))
+            load_ema = ema.prepare_load_state_dict(_decode(meta["ema"], arrays))
         except Exception as e:
             raise fail("EMA state", e) from e
 
     def commit() -> None:
-        optimizer._apply_state_dict(checked_opt)
+        load_optimizer()
         for key, dest in targets:
             np.copyto(dest, saved[key])
         if scheduler is not None:
             scheduler.load_state_dict(sched_state)
-        if ema is not None:
-            ema._apply_state_dict(checked_ema)
+        if load_ema is not None:
+            load_ema()
 
     return commit

@@ -23,8 +23,9 @@ does -- the formula torch's EMA helpers use.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -80,6 +81,12 @@ class EMA:
     @decay.setter
     def decay(self, value: float) -> None:
         self._decay = check.unit_interval("decay", value, closed=True)
+
+    @property
+    def swapped(self) -> bool:
+        """True inside :meth:`average_parameters`, where the parameters hold the averaged
+        weights."""
+        return self._swapped
 
     def _refuse_when_swapped(self, what: str) -> None:
         if self._swapped:
@@ -165,6 +172,11 @@ class EMA:
         """Restore :meth:`state_dict`'s snapshot; one for other parameters is refused and
         nothing changes."""
         self._apply_state_dict(self._check_state_dict(state_dict))
+
+    def prepare_load_state_dict(self, state_dict: dict[str, Any]) -> Callable[[], None]:
+        """Check ``state_dict`` as :meth:`load_state_dict` does, changing nothing, and
+        return the function that loads it (which cannot fail; see fastopt.checkpoint)."""
+        return functools.partial(self._apply_state_dict, self._check_state_dict(state_dict))
 
     def _check_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         self._refuse_when_swapped("load_state_dict")

@@ -617,6 +617,23 @@ class Optimizer:
             checked = self._check_state_dict(state_dict)
             _native.uninterrupted(self._apply_state_dict, (checked,))
 
+    def prepare_load_state_dict(self, state_dict: dict[str, Any]) -> Callable[[], None]:
+        """Check ``state_dict`` as :meth:`load_state_dict` does, changing nothing, and
+        return the function that loads it (which cannot fail).  ``fastopt.checkpoint``
+        loads an optimizer with its parameters, scheduler and EMA this way, all or
+        nothing."""
+        checked = self._check_state_dict(state_dict)
+
+        def load() -> None:
+            with self._lock:
+                self._apply_state_dict(checked)
+        return load
+
+    def named_parameters(self) -> list[tuple[Key, np.ndarray]]:
+        """``(key, array)`` of every parameter, in the order gradients are given in (keys
+        are names, or positions for lists)."""
+        return [(t.key, t.array) for t in self._tensors]
+
     def _check_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         """Validate a state_dict for :meth:`load_state_dict` without changing anything;
         returns what :meth:`_apply_state_dict` commits."""

@@ -271,10 +271,35 @@ def parse_params(params: Any) -> tuple[list[dict[str, Any]], list[Tensor], FlatP
     if isinstance(params, FlatParams):
         tensors = [Tensor(key, params[key], 0, params) for key in params]
         return [{}], tensors, params
+    groups, named = _parse_structure(params)
+    tensors = [Tensor(key, arr, gi) for key, arr, gi in named]
+    for t in tensors:
+        check_param_array(t.array, t.label)
+    _refuse_overlaps(tensors)
+    return groups, tensors, None
+
+
+def named_arrays(params: Any) -> list[tuple[Key, np.ndarray]]:
+    """(key, array) for arrays given in any form an optimizer takes, keyed as an
+    optimizer keys them, of any dtype (a checkpoint stores whatever arrays it is given)."""
+    if isinstance(params, FlatParams):
+        return [(key, params[key]) for key in params]
+    _, named = _parse_structure(params)
+    for key, arr, _ in named:
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"parameter {label_of(key)} must be a NumPy array, got "
+                            f"{type(arr).__name__}")
+    return [(key, arr) for key, arr, _ in named]
+
+
+def _parse_structure(params: Any) -> tuple[list[dict[str, Any]], list[tuple[Key, Any, int]]]:
+    """The group overrides and every (key, array, group index) of params given as a list,
+    a dict, (name, array) pairs or param groups; the arrays are not checked."""
     if not isinstance(params, Mapping):
         params = _listed(params, "params")
+    named: list[tuple[Key, Any, int]] = []
     if isinstance(params, list) and params and all(isinstance(p, Mapping) for p in params):
-        groups, tensors = [], []
+        groups = []
         for gi, group in enumerate(params):
             if "params" not in group:
                 raise ValueError(f"param group {gi} has no 'params' entry")
@@ -286,21 +311,18 @@ def parse_params(params: Any) -> tuple[list[dict[str, Any]], list[Tensor], FlatP
                 if not isinstance(key, str):
                     raise TypeError(f"param group {gi} has a key that is not a string: "
                                     f"{key!r}")
-            named = _named_or_listed(group["params"], len(tensors), f"param group {gi}")
-            tensors += [Tensor(key, arr, gi) for key, arr in named]
+            named += [(key, arr, gi) for key, arr in
+                      _named_or_listed(group["params"], len(named), f"param group {gi}")]
             groups.append(overrides)
     else:
         groups = [{}]
-        tensors = [Tensor(key, arr, 0) for key, arr in _named_or_listed(params, 0, "params")]
-    keys = [t.key for t in tensors]
+        named = [(key, arr, 0) for key, arr in _named_or_listed(params, 0, "params")]
+    keys = [key for key, _, _ in named]
     if any(isinstance(k, str) for k in keys) and not all(isinstance(k, str) for k in keys):
         raise TypeError("either name every parameter (dicts) or none (lists)")
     if len(set(keys)) != len(keys):
         raise ValueError("a parameter name appears in more than one group")
-    for t in tensors:
-        check_param_array(t.array, t.label)
-    _refuse_overlaps(tensors)
-    return groups, tensors, None
+    return groups, named
 
 
 def _refuse_overlaps(tensors: list[Tensor]) -> None:

@@ -42,8 +42,9 @@ import numpy as np
 from ._core import backend as _backend
 from ._core import checks as check
 from ._core.errors import NonFiniteError
-from ._core.params import DTYPES, FlatParams, label_of
-from ._core.plan import address, chunk_table, fsum_partials
+from ._core.kernel import ABS_MAX, ABS_SUM, CLAMP, POW_SUM, SCALE, SUMSQ, Kernel
+from ._core.params import DTYPES, FlatParams, Tensor, label_of
+from ._core.plan import GRAD, address, build_plans, fsum_partials
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -101,56 +102,51 @@ def _norm_type(value: Any) -> float:
 # ---- kernels over loose arrays ---------------------------------------------------------
 
 class _Layout:
-    """Address tables (column 1: the gradients) and chunks for one list of array sizes and
-    dtypes, with the kernels bound to them; pointed at new arrays on every call."""
+    """Plans (one per dtype) for one list of gradient sizes and dtypes, with the toolkit's
+    kernels bound to them on first use; pointed at new gradient arrays on every call."""
 
     def __init__(self, module: Any, arrays: list[np.ndarray]):
         self.module = module
-        self.groups = []        # (dtype, indices, addrs, chunks, nelem)
-        for dtype in DTYPES:
-            idx = [i for i, g in enumerate(arrays) if g.dtype == dtype]
-            if idx:
-                sizes = [arrays[i].size for i in idx]
-                self.groups.append((dtype, idx, np.zeros((len(idx), 2), np.int64),
-                                    chunk_table(sizes), int(sum(sizes))))
+        # The plans' tensors are stand-ins of the gradients' sizes that own no memory (a
+        # cached layout must not keep a caller's arrays alive): the toolkit's kernels read
+        # only the gradient column, which point_at fills on every call.
+        stand_ins = [Tensor(i, np.broadcast_to(np.zeros(1, g.dtype), (g.size,)), 0)
+                     for i, g in enumerate(arrays)]
+        self.plans, self.table, self.rows = build_plans(stand_ins, 1, (), lambda gi: (),
+                                                        lambda gi, name: 0.0)
         self.bound: dict[tuple[int, str], tuple[Any, np.ndarray | None, np.ndarray | None]] = {}
 
     def point_at(self, arrays: list[np.ndarray]) -> None:
-        for _, idx, addrs, _, _ in self.groups:
-            addrs[:, 1] = [address(arrays[i]) for i in idx]
+        self.table[self.rows, GRAD] = [address(g) for g in arrays]
 
-    def run(self, name: str, scalars: tuple = (), seg: float | None = None,
-            n_out: int = 0) -> list[np.ndarray]:
-        """Run kernel ``name`` on every dtype group; the per-chunk outputs of each."""
+    def run(self, kernel: Kernel, scalars: tuple = (),
+            seg: float | None = None) -> list[np.ndarray]:
+        """Run ``kernel`` on every plan; the per-chunk outputs of each."""
         outs = []
-        for gi, (dtype, idx, addrs, chunks, nelem) in enumerate(self.groups):
-            if not len(chunks):
+        for i, plan in enumerate(self.plans):
+            if not len(plan.chunks):
                 continue
-            entry = self.bound.get((gi, name))
+            entry = self.bound.get((i, kernel.name))
             if entry is None:
-                seg_in = np.zeros((len(idx), 1)) if seg is not None else None
-                out = np.zeros((len(chunks), n_out)) if n_out else None
-                entry = (self.module.bind(name, addrs, chunks, dtype, nelem, seg_in, out),
-                         seg_in, out)
-                self.bound[(gi, name)] = entry
+                entry = self.bound[(i, kernel.name)] = plan.bind(self.module, kernel)
             run, seg_in, out = entry
-            if seg is not None and seg_in is not None:
+            if seg_in is not None:
                 seg_in[:] = seg
             run(scalars)
             if out is not None:
                 outs.append(out)
         return outs
 
-    def first_nonfinite(self, name: str, labels: list[str]) -> str | None:
+    def first_nonfinite(self, kernel: Kernel, labels: list[str]) -> str | None:
         """The first gradient (in the caller's order) with a non-finite partial in the
-        outputs of the last run of reduction ``name``."""
-        rows = []
-        for gi, (_, idx, _, chunks, _) in enumerate(self.groups):
-            entry = self.bound.get((gi, name))
-            if entry is not None and entry[2] is not None and len(chunks):
+        outputs of the last run of reduction ``kernel``."""
+        found = []
+        for i, plan in enumerate(self.plans):
+            entry = self.bound.get((i, kernel.name))
+            if entry is not None and entry[2] is not None and len(plan.chunks):
                 bad = np.flatnonzero(~np.isfinite(entry[2][:, 0]))
-                rows += [idx[int(chunks[c, 0])] for c in bad.tolist()]
-        return labels[min(rows)] if rows else None
+                found += [int(plan.tensors[int(plan.chunks[c, 0])].key) for c in bad.tolist()]
+        return labels[min(found)] if found else None
 
 
 _local = threading.local()          # each thread its own cache: tables are refilled per call
@@ -170,18 +166,18 @@ def _layout(arrays: list[np.ndarray], backend: str | None) -> _Layout:
     return layout
 
 
-def _total_norm(layout: _Layout, p: float) -> tuple[float, str]:
+def _total_norm(layout: _Layout, p: float) -> tuple[float, Kernel]:
     """The p-norm of all the layout's arrays, and the kernel that measured it."""
     if p == 2.0:
-        return math.sqrt(fsum_partials(layout.run("sumsq", n_out=2))), "sumsq"
+        return math.sqrt(fsum_partials(layout.run(SUMSQ))), SUMSQ
     if p == 1.0:
-        return fsum_partials(layout.run("abs_sum", n_out=1)), "abs_sum"
+        return fsum_partials(layout.run(ABS_SUM)), ABS_SUM
     if p == math.inf:
-        values = np.concatenate([out[:, 0] for out in layout.run("abs_max", n_out=1)]
+        values = np.concatenate([out[:, 0] for out in layout.run(ABS_MAX)]
                                 or [np.zeros(1)])
-        return float(values.max()), "abs_max"               # np.max propagates NaN
-    total = fsum_partials(layout.run("pow_sum", seg=p, n_out=1))
-    return total ** (1.0 / p), "pow_sum"
+        return float(values.max()), ABS_MAX               # np.max propagates NaN
+    total = fsum_partials(layout.run(POW_SUM, seg=p))
+    return total ** (1.0 / p), POW_SUM
 
 
 # ---- the public functions --------------------------------------------------------------
@@ -201,7 +197,7 @@ def get_total_norm(grads: Any, norm_type: float = 2.0, error_if_nonfinite: bool 
     return total
 
 
-def _refuse_nonfinite(layout: _Layout, kernel: str, labels: list[str], p: float) -> None:
+def _refuse_nonfinite(layout: _Layout, kernel: Kernel, labels: list[str], p: float) -> None:
     first = layout.first_nonfinite(kernel, labels)
     raise NonFiniteError(
         f"The total norm of order {p} for gradients from `parameters` is non-finite, so it "
@@ -226,7 +222,7 @@ def clip_grads_with_norm_(grads: Any, max_norm: float, total_norm: float,
 def _scale(layout: _Layout, max_norm: float, total_norm: float) -> None:
     coef = min(max_norm / (total_norm + 1e-6), 1.0)          # NaN stays NaN, as torch.clamp
     if coef != 1.0:                                          # x * 1 is x: skip the pass
-        layout.run("scale", (coef,))
+        layout.run(SCALE, (coef,))
 
 
 def clip_grad_norm_(grads: Any, max_norm: float, norm_type: float = 2.0,
@@ -262,4 +258,4 @@ def clip_grad_value_(grads: Any, clip_value: float, foreach: bool | None = None,
     clip_value = check.non_negative("clip_value", clip_value, finite=False)
     arrays, _ = _gradients(grads)
     if arrays and clip_value != math.inf:
-        _layout(arrays, backend).run("clamp", (clip_value,))
+        _layout(arrays, backend).run(CLAMP, (clip_value,))

@@ -6,8 +6,10 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) with torch.optim.Adagrad's options, names and defaults.
 
@@ -27,10 +29,7 @@ class Adagrad(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.01
         The learning rate.
     lr_decay : float, default 0.0
@@ -41,16 +40,9 @@ class Adagrad(Optimizer):
         The value the sum of squared gradients starts at (>= 0).
     eps : float, default 1e-10
         Added outside the square root (as torch).  Must be > 0.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("adagrad", buffers=("sum",), scalars=("weight_decay", "clr", "eps"))

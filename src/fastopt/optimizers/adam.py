@@ -7,8 +7,10 @@ from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 from .._core.params import ParamsLike
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with torch.optim.Adam's options, names and defaults.
 
@@ -29,10 +31,7 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.001
         The learning rate.
     betas : tuple of float, default (0.9, 0.999)
@@ -48,19 +47,12 @@ class Adam(Optimizer):
     amsgrad : bool, default False
         AMSGrad: divide by the running maximum of the (uncorrected) second moment, kept
         in one more state buffer.  Fixed once the optimizer is built.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
+    %(maximize)s
     decoupled_weight_decay : bool, default False
         Decay the parameters directly, ``p = p*(1 - lr*weight_decay)`` before the update,
         instead of adding ``weight_decay*p`` to the gradient (L2).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("adam", buffers=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
@@ -105,6 +97,7 @@ class Adam(Optimizer):
             step_size=lr / bias_correction1, amsgrad=1.0 if h["amsgrad"] else 0.0)
 
 
+@shared_parameters
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as torch.optim.AdamW.
 
@@ -124,10 +117,7 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.001
         The learning rate.
     betas : tuple of float, default (0.9, 0.999)
@@ -143,19 +133,12 @@ class AdamW(Adam):
     amsgrad : bool, default False
         AMSGrad: divide by the running maximum of the (uncorrected) second moment, kept
         in one more state buffer.  Fixed once the optimizer is built.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
+    %(maximize)s
     decoupled_weight_decay : bool, default True
         Decay the parameters directly (AdamW); False adds ``weight_decay*p`` to the
         gradient instead (L2, plain Adam).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(backend)s
+    %(options)s
     """
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

@@ -6,8 +6,10 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class Adamax(Optimizer):
     """Adamax (Kingma & Ba, 2015, section 7.1) with torch.optim.Adamax's options, names and
     defaults: the second moment is replaced by an exponentially weighted infinity norm.
@@ -24,10 +26,7 @@ class Adamax(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.002
         The learning rate.
     betas : tuple of float, default (0.9, 0.999)
@@ -38,16 +37,9 @@ class Adamax(Optimizer):
         > 0.
     weight_decay : float, default 0.0
         L2 penalty: ``weight_decay*p`` is added to the gradient.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("adamax", buffers=("exp_avg", "exp_inf"),

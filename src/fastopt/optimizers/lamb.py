@@ -6,12 +6,14 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 _BUFFERS = ("exp_avg", "exp_avg_sq")
 _SCALARS = ("one_minus_beta1", "beta1", "one_minus_beta2", "beta2", "bias_correction1",
             "bias_correction2", "eps", "weight_decay", "lr")
 
 
+@shared_parameters
 class Lamb(Optimizer):
     """LAMB, layer-wise adaptive moments (You et al., 2019), as optax.lamb (torch.optim
     has none): an Adam direction plus decoupled weight decay, scaled per parameter array
@@ -34,10 +36,7 @@ class Lamb(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.001
         The learning rate.
     betas : tuple of float, default (0.9, 0.999)
@@ -48,16 +47,9 @@ class Lamb(Optimizer):
     weight_decay : float, default 0.0
         Decoupled weight decay: ``weight_decay*p`` is added to the direction ``u``
         before the trust ratio (optax's default is 1e-4).
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     # A step is two kernel calls with the same buffers and scalars (see _bind): the

@@ -6,8 +6,10 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class Lion(Optimizer):
     """Lion, EvoLved Sign Momentum (Chen et al., 2023), as optax.lion and keras Lion
     (torch.optim has none): the step is the sign of an interpolation of the momentum and
@@ -26,10 +28,7 @@ class Lion(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.0001
         The learning rate.
     betas : tuple of float, default (0.9, 0.99)
@@ -37,16 +36,9 @@ class Lion(Optimizer):
         step, beta2 updates the momentum; each in [0, 1).
     weight_decay : float, default 0.0
         Decoupled weight decay: ``p = p*(1 - lr*weight_decay)`` each step.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("lion", buffers=("exp_avg",),

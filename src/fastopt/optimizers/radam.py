@@ -6,8 +6,10 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class RAdam(Optimizer):
     """Adam with the variance rectification of Liu et al. (2020), with torch.optim.RAdam's
     options, names and defaults.
@@ -31,10 +33,7 @@ class RAdam(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.001
         The learning rate.
     betas : tuple of float, default (0.9, 0.999)
@@ -47,16 +46,9 @@ class RAdam(Optimizer):
     decoupled_weight_decay : bool, default False
         Decay the parameters directly, ``p = p*(1 - lr*weight_decay)`` before the update,
         instead of adding ``weight_decay*p`` to the gradient (L2).
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("radam", buffers=("exp_avg", "exp_avg_sq"),

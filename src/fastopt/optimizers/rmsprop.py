@@ -6,9 +6,11 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 from .sgd import _nonzero
 
 
+@shared_parameters
 class RMSprop(Optimizer):
     """RMSprop (Hinton, 2012) with torch.optim.RMSprop's options, names and defaults.
 
@@ -34,10 +36,7 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.01
         The learning rate.
     alpha : float, default 0.99
@@ -51,16 +50,9 @@ class RMSprop(Optimizer):
     centered : bool, default False
         Divide by ``sqrt(v - gavg**2)``, an estimate of the gradient's variance, keeping
         the gradient's moving average ``gavg`` in one more buffer.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("rmsprop", buffers=("square_avg", "grad_avg", "momentum_buffer"),

@@ -7,6 +7,7 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
@@ -14,6 +15,7 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
     return check.real(f"{name}[0]", a), check.real(f"{name}[1]", b)
 
 
+@shared_parameters
 class Rprop(Optimizer):
     """Resilient backpropagation (Riedmiller & Braun, 1993) with torch.optim.Rprop's
     options, names and defaults (no weight decay, as torch).
@@ -35,10 +37,7 @@ class Rprop(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.01
         The initial step size of every element (read on the first step only).
     etas : tuple of float, default (0.5, 1.2)
@@ -46,16 +45,9 @@ class Rprop(Optimizer):
         shrink and grow the step sizes.
     step_sizes : tuple of float, default (1e-06, 50)
         ``(min, max)``, with ``0 < min <= max``: the bounds of the step sizes.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("rprop", buffers=("prev", "step_size"),

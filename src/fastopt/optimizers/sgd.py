@@ -6,8 +6,10 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from ._docstrings import shared_parameters
 
 
+@shared_parameters
 class SGD(Optimizer):
     """Stochastic gradient descent with torch.optim.SGD's options, names and defaults.
 
@@ -28,10 +30,7 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    params : list or dict of arrays, list of param groups, or FlatParams
-        The float32/float64 arrays to optimize, updated in place: a list, a dict of named
-        arrays, torch-style param groups (dicts with ``"params"`` and their own
-        hyperparameters), or ``fastopt.flatten(...)``.
+    %(params)s
     lr : float, default 0.001
         The learning rate.
     momentum : float, default 0.0
@@ -44,16 +43,9 @@ class SGD(Optimizer):
     nesterov : bool, default False
         Nesterov momentum: step along ``g + momentum*buf``.  Needs ``momentum > 0`` and
         ``dampening == 0``.
-    maximize : bool, default False
-        Maximize the objective instead: the gradient is negated before anything else
-        (weight decay is then added as usual).
-    backend : str or None, default None
-        The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
-        None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).
-    **options
-        The step options every optimizer takes, keyword-only: ``max_grad_norm=None``
-        (clip the global gradient norm inside the step) and ``nonfinite="propagate"``
-        (``"skip"`` or ``"raise"`` on inf/NaN gradients).  See :class:`fastopt.Optimizer`.
+    %(maximize)s
+    %(backend)s
+    %(options)s
     """
 
     kernel = Kernel("sgd", buffers=("momentum_buffer",),

@@ -45,6 +45,8 @@ class Twin(Optimizer):
         self.passes = passes
         super().__init__(params, dict(buffers=buffers, maximize=False), backend)
 
+    hyperparameters = dict(buffers=lambda name, value: value)    # checked in __init__
+
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.kernel.buffers[:group["buffers"]]
 

@@ -92,7 +92,13 @@ def pair(name: str, value: Any) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-def betas(value: Any, name: str = "betas") -> tuple[float, float]:
+def closed_unit_interval(name: str, value: Any) -> float:
+    """A number in [0, 1] (dampening, rho, alpha, ...)."""
+    return unit_interval(name, value, closed=True)
+
+
+def betas(name: str, value: Any) -> tuple[float, float]:
+    """A pair of decay rates, each in [0, 1)."""
     if type(value) is tuple and len(value) == 2:
         b1, b2 = value
         if type(b1) is float and type(b2) is float and 0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0:

@@ -233,13 +233,16 @@ class Optimizer:
         change anything: a step that is refused later leaves everything as it was."""
         raise NotImplementedError
 
-    #: Optional: ``_check(gi, group) -> dict`` checks every hyperparameter of the group
-    #: (raising as _scalars would) and returns them checked and converted, as _scalars
-    #: should read them.  A subclass that defines it keeps its checks out of _scalars: the
-    #: core calls _check only when a value in the group changed (see _group_step) and
-    #: hands its dict to _scalars as ``group``.  Without it, _scalars gets the live group
-    #: every step and checks what it reads.
-    _check: Any = None
+    #: Each hyperparameter's check (from fastopt._core.checks), name -> check(name,
+    #: value), which returns the value converted or raises naming it.
+    hyperparameters: ClassVar[dict[str, Callable[[str, Any], Any]]] = {}
+
+    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
+        """Every hyperparameter of the group, checked and converted, as ``_scalars`` reads
+        them.  The core calls this only when a value in the group changed (see
+        _group_step).  A subclass with constraints between hyperparameters extends it."""
+        return {name: checker(name, group[name])
+                for name, checker in self.hyperparameters.items()}
 
     def _live_buffers(self, group: dict[str, Any]) -> tuple[str, ...]:
         """The state buffers this group uses (default: all of them)."""
@@ -348,7 +351,7 @@ class Optimizer:
         maximize = group["maximize"]
         if maximize is not True and maximize is not False:
             raise TypeError(f"maximize must be True or False, got {maximize!r}")
-        hyper = group if self._check is None else self._check(gi, group)
+        hyper = self._check(gi, group)
         entry = (tuple(group.values()), (-1.0 if maximize else 1.0,), hyper, group,
                  tuple(group))
         if cache:

@@ -50,11 +50,8 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        return dict(lr=check.non_negative("lr", group["lr"]),
-                    rho=check.unit_interval("rho", group["rho"], closed=True),
-                    eps=check.positive("eps", group["eps"]),
-                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
+    hyperparameters = dict(lr=check.non_negative, rho=check.closed_unit_interval,
+                           eps=check.positive, weight_decay=check.non_negative)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

@@ -58,15 +58,11 @@ class Adagrad(Optimizer):
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["initial_accumulator_value"])
 
-    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        # initial_accumulator_value is only read when the optimizer is built
-        # (_initial_value), but it stays a checked hyperparameter of the group.
-        return dict(lr=check.non_negative("lr", group["lr"]),
-                    lr_decay=check.non_negative("lr_decay", group["lr_decay"]),
-                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
-                    initial_accumulator_value=check.non_negative(
-                        "initial_accumulator_value", group["initial_accumulator_value"]),
-                    eps=check.positive("eps", group["eps"]))
+    # initial_accumulator_value is only read when the optimizer is built (_initial_value),
+    # but it stays a checked hyperparameter of the group.
+    hyperparameters = dict(lr=check.non_negative, lr_decay=check.non_negative,
+                           weight_decay=check.non_negative,
+                           initial_accumulator_value=check.non_negative, eps=check.positive)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

@@ -52,10 +52,8 @@ class Lion(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        return dict(lr=check.non_negative("lr", group["lr"]),
-                    betas=check.betas(group["betas"]),
-                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]))
+    hyperparameters = dict(lr=check.non_negative, betas=check.betas,
+                           weight_decay=check.non_negative)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

@@ -65,13 +65,8 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), backend, **options)
 
-    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        return dict(lr=check.non_negative("lr", group["lr"]),
-                    betas=check.betas(group["betas"]),
-                    eps=check.positive("eps", group["eps"]),
-                    weight_decay=check.non_negative("weight_decay", group["weight_decay"]),
-                    decoupled_weight_decay=check.flag("decoupled_weight_decay",
-                                                      group["decoupled_weight_decay"]))
+    hyperparameters = dict(lr=check.non_negative, betas=check.betas, eps=check.positive,
+                           weight_decay=check.non_negative, decoupled_weight_decay=check.flag)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

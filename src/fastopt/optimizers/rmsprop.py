@@ -76,13 +76,13 @@ class RMSprop(Optimizer):
         return (("square_avg",) + (("grad_avg",) if _nonzero(group["centered"]) else ())
                 + (("momentum_buffer",) if _nonzero(group["momentum"]) else ()))
 
+    hyperparameters = dict(lr=check.non_negative, alpha=check.closed_unit_interval,
+                           eps=check.positive, weight_decay=check.non_negative,
+                           momentum=check.non_negative, centered=check.flag)
+
     def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        lr = check.non_negative("lr", group["lr"])
-        alpha = check.unit_interval("alpha", group["alpha"], closed=True)
-        eps = check.positive("eps", group["eps"])
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        momentum = check.non_negative("momentum", group["momentum"])
-        centered = check.flag("centered", group["centered"])
+        h = super()._check(gi, group)
+        centered, momentum = h["centered"], h["momentum"]
         had_centered, had_momentum = self._structure[gi]
         if centered and not had_centered:
             raise ValueError("centered=True, but this optimizer was built with "
@@ -92,8 +92,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"momentum={group['momentum']!r}, but this optimizer was built "
                              f"with momentum=0 and has no momentum buffer; build it with a "
                              f"non-zero momentum to use one")
-        return dict(lr=lr, alpha=alpha, eps=eps, weight_decay=wd, momentum=momentum,
-                    centered=centered)
+        return h
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

@@ -15,6 +15,21 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
     return check.real(f"{name}[0]", a), check.real(f"{name}[1]", b)
 
 
+def _etas(name: str, value: Any) -> tuple[float, float]:
+    eta_minus, eta_plus = _pair(name, value)
+    if not 0.0 < eta_minus < 1.0 < eta_plus < math.inf:
+        raise ValueError(f"{name} must be (eta_minus, eta_plus) with "
+                         f"0 < eta_minus < 1 < eta_plus, got {value!r}")
+    return eta_minus, eta_plus
+
+
+def _step_sizes(name: str, value: Any) -> tuple[float, float]:
+    lo, hi = _pair(name, value)
+    if not 0.0 < lo <= hi or lo == math.inf:
+        raise ValueError(f"{name} must be (min, max) with 0 < min <= max, got {value!r}")
+    return lo, hi
+
+
 @shared_parameters
 class Rprop(Optimizer):
     """Resilient backpropagation (Riedmiller & Braun, 1993) with torch.optim.Rprop's
@@ -63,19 +78,9 @@ class Rprop(Optimizer):
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["lr"]) if name == "step_size" else 0.0
 
-    def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        # lr is not a kernel scalar (_run fills the step sizes from the live group's lr
-        # on the first step), but it is checked with the rest.
-        lr = check.non_negative("lr", group["lr"])
-        eta_minus, eta_plus = _pair("etas", group["etas"])
-        if not 0.0 < eta_minus < 1.0 < eta_plus < math.inf:
-            raise ValueError(f"etas must be (eta_minus, eta_plus) with "
-                             f"0 < eta_minus < 1 < eta_plus, got {group['etas']!r}")
-        lo, hi = _pair("step_sizes", group["step_sizes"])
-        if not 0.0 < lo <= hi or lo == math.inf:
-            raise ValueError(f"step_sizes must be (min, max) with 0 < min <= max, "
-                             f"got {group['step_sizes']!r}")
-        return dict(lr=lr, etas=(eta_minus, eta_plus), step_sizes=(lo, hi))
+    # lr is not a kernel scalar (_run fills the step sizes from the live group's lr on
+    # the first step), but it is checked with the rest.
+    hyperparameters = dict(lr=check.non_negative, etas=_etas, step_sizes=_step_sizes)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

@@ -78,20 +78,20 @@ class SGD(Optimizer):
         # torch fills the buffer with g on the first step that uses it (buf is None)
         return {"momentum_buffer_set": 0.0}
 
+    hyperparameters = dict(lr=check.non_negative, momentum=check.non_negative,
+                           dampening=check.closed_unit_interval,
+                           weight_decay=check.non_negative, nesterov=check.flag)
+
     def _check(self, gi: int, group: dict[str, Any]) -> dict[str, Any]:
-        lr = check.non_negative("lr", group["lr"])
-        momentum = check.non_negative("momentum", group["momentum"])
-        dampening = check.unit_interval("dampening", group["dampening"], closed=True)
-        wd = check.non_negative("weight_decay", group["weight_decay"])
-        nesterov = check.flag("nesterov", group["nesterov"])
+        h = super()._check(gi, group)
+        momentum, dampening, nesterov = h["momentum"], h["dampening"], h["nesterov"]
         if nesterov and (momentum <= 0.0 or dampening != 0.0):
             raise ValueError(f"nesterov=True requires momentum > 0 and dampening == 0, got "
                              f"momentum={group['momentum']!r}, "
                              f"dampening={group['dampening']!r}")
         if momentum != 0.0:
             self._ensure_buffer(gi, "momentum_buffer")      # not shown until a step fills it
-        return dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=wd,
-                    nesterov=nesterov)
+        return h
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:

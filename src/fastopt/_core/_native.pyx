@@ -517,6 +517,30 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
         t[r[i], col] = <int64_t><intptr_t>cnp.PyArray_DATA(<cnp.ndarray>seq[i])
 
 
+from cpython.dict cimport PyDict_Next
+from cpython.ref cimport PyObject
+
+
+def group_unchanged(dict group, tuple entry):
+    """Whether the hyperparameter check cached in ``entry`` (see Optimizer._check_group)
+    still holds for ``group``: the very dict it was made from (entry[3]), with the same
+    keys in the same order (entry[4]) and the very same value objects (entry[0]).  Keys
+    and values are compared by identity, so 1 == 1.0 == True never hides a change; a key
+    re-added as an equal but other string only costs a check."""
+    cdef tuple values = <tuple>entry[0]
+    cdef tuple keys = <tuple>entry[4]
+    cdef Py_ssize_t pos = 0, i = 0, n = len(keys)
+    cdef PyObject* key
+    cdef PyObject* value
+    if group is not entry[3] or len(group) != n or len(values) != n:
+        return False
+    while PyDict_Next(group, &pos, &key, &value):
+        if key is not <PyObject*>keys[i] or value is not <PyObject*>values[i]:
+            return False
+        i += 1
+    return True
+
+
 def check_params(param_groups, list group_arrays, list labels, cnp.ndarray table,
                  cnp.ndarray rows, cnp.ndarray nbytes):
     """Check that the optimizer's parameters are where it was built with them:

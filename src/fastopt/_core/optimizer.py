@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping
-from operator import is_
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from . import _native
+from ._native import group_unchanged
 from . import backend as _backend
 from . import checks as check
 from .errors import NonFiniteError
@@ -313,8 +313,7 @@ class Optimizer:
         # immutable (no list or array that could change in place).  Checking costs more
         # than the rest of a small step.
         checked = self._checked[gi]
-        if checked is None or group is not checked[3] or tuple(group) != checked[4] \
-                or not all(map(is_, group.values(), checked[0])):
+        if checked is None or not group_unchanged(group, checked):
             return self._checked_group_step(gi, step, group, self.group_state[gi], True)
         try:
             return self._scalars_and_state(gi, checked, step, self.group_state[gi])

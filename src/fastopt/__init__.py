@@ -19,12 +19,11 @@ from ._version import __version__
 from .checkpoint import CheckpointError, load, save
 from .clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .ema import EMA
-from .optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lamb, Lion, NAdam,
-                         RAdam, RMSprop, Rprop)
+from .optimizers import *  # noqa: F401,F403  (every optimizer class, as optimizers.__all__)
+from .optimizers import __all__ as _optimizer_names
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta",
-    "Rprop", "Lion", "Lamb",
+    *_optimizer_names,
     "FlatParams", "Optimizer", "flatten", "lr_scheduler",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     # the training toolkit

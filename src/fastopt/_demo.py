@@ -19,6 +19,8 @@ import time
 import traceback
 from typing import Any
 
+from .optimizers.table import OPTIMIZERS
+
 #: Per example, the metrics the printed table shows (when present).
 HEADLINES = {
     "diabetes": ("test_rmse", "tuned_test_rmse", "least_squares_test_rmse"),
@@ -29,8 +31,7 @@ HEADLINES = {
 }
 
 #: The optimizer family fastopt is growing into (for the report of what this one has).
-FAMILY = ("SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad", "Adadelta",
-          "RMSprop", "Rprop", "Lion", "Lamb")
+FAMILY = tuple(info.cls for info in OPTIMIZERS)
 
 
 def add_parser(commands) -> argparse.ArgumentParser:

@@ -1,15 +1,15 @@
 """Helpers shared by the bench modules."""
 import pytest
 
-from fastopt import _bench
+from fastopt._bench import peers, report, workloads
 
 DTYPES = ["float32", "float64"]
 
 
 def size_param(n: int):
-    """A size as a pytest param, marked large from _bench.LARGE elements on."""
-    marks = [pytest.mark.large] if n >= _bench.LARGE else []
-    return pytest.param(n, id=_bench.format_size(n), marks=marks)
+    """A size as a pytest param, marked large from workloads.LARGE elements on."""
+    marks = [pytest.mark.large] if n >= workloads.LARGE else []
+    return pytest.param(n, id=report.format_size(n), marks=marks)
 
 
 def peer_or_skip(case, impl, dtype, shapes, **kwargs):
@@ -19,8 +19,8 @@ def peer_or_skip(case, impl, dtype, shapes, **kwargs):
     if impl == "numba":
         pytest.importorskip("numba")
     try:
-        return _bench.make_peer(case, impl, dtype, shapes, **kwargs)
-    except _bench.Unavailable as e:
+        return peers.make_peer(case, impl, dtype, shapes, **kwargs)
+    except peers.Unavailable as e:
         pytest.skip(str(e))
 
 

@@ -8,7 +8,7 @@ def pytest_addoption(parser):
     parser.addoption("--large", action="store_true", default=False,
                      help="also run the large sizes (1e6 and 1e7 elements)")
     parser.addoption("--case", action="append", default=[], metavar="NAME",
-                     help="only these benchmark cases (fastopt._bench.CASES ids, e.g. Adam, "
+                     help="only these benchmark cases (fastopt._bench.cases.CASES ids, e.g. Adam, "
                           "SGD-momentum; repeat or comma-separate)")
 
 

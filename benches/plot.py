@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from fastopt import _bench as B
+from fastopt._bench import cases, cli, peers, report, timing, workloads
 
 IMPLS = [  # (peer, label, style)
     ("cython", "fastopt (cython)", dict(color="C0", marker="o")),
@@ -30,16 +30,16 @@ def measure(case, dtype, sizes, budget, wait):
     results: dict[str, dict[int, float]] = {name: {} for name, _, _ in IMPLS}
     for i, n in enumerate(sizes):
         if wait:
-            B.wait_quiet(wait)
+            timing.wait_quiet(wait)
         print(f"[{i + 1}/{len(sizes)}] {case.id} {dtype} n={n:,}", file=sys.stderr)
-        pg = B.data(dtype, [(n,)])
+        pg = workloads.data(dtype, [(n,)])
         steps = {}
         for name, _, _ in IMPLS:
             try:
-                steps[name] = B.make_step(case, name, dtype, [(n,)], params_grads=pg)
-            except B.Unavailable:
+                steps[name] = peers.make_step(case, name, dtype, [(n,)], params_grads=pg)
+            except peers.Unavailable:
                 pass
-        t = B.measure(steps, budget=budget, min_rounds=3 if n >= B.LARGE else 5)
+        t = timing.measure(steps, budget=budget, min_rounds=3 if n >= workloads.LARGE else 5)
         for name, v in t.items():
             results[name][n] = v
     return results
@@ -64,7 +64,7 @@ def plot(results, case, dtype, out):
     for a in (ax, ax2):
         a.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.text(0.5, 0.005, B.machine_line(True), ha="center", fontsize=7, color="0.3")
+    fig.text(0.5, 0.005, report.machine_line(True), ha="center", fontsize=7, color="0.3")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(out, dpi=90)
     print(f"wrote {out} ({os.path.getsize(out) // 1024} KB)", file=sys.stderr)
@@ -72,22 +72,22 @@ def plot(results, case, dtype, out):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--optimizer", default="Adam", choices=list(B.CASES_BY_ID))
+    ap.add_argument("--optimizer", default="Adam", choices=list(cases.CASES_BY_ID))
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    ap.add_argument("--sizes", nargs="+", type=B.parse_size, default=SIZES)
+    ap.add_argument("--sizes", nargs="+", type=cli.parse_size, default=SIZES)
     ap.add_argument("--budget", type=float, default=0.3, help="seconds per peer per size")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                     help="before each size, wait up to S seconds for idle CPUs")
     ap.add_argument("--out", default=None, help="default: benches/<optimizer>_<dtype>.png")
     args = ap.parse_args()
-    case = B.CASES_BY_ID[args.optimizer]
+    case = cases.CASES_BY_ID[args.optimizer]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                    f"{case.id.lower()}_{args.dtype}.png")
     results = measure(case, args.dtype, args.sizes, args.budget, args.wait_quiet)
     print(f"{'size':>10}  " + "  ".join(f"{name:>13}" for name, _, _ in IMPLS))
     for n in args.sizes:
         print(f"{n:>10,}  " + "  ".join(
-            f"{B.format_time(results[name][n]):>13}" if n in results[name] else f"{'-':>13}"
+            f"{report.format_time(results[name][n]):>13}" if n in results[name] else f"{'-':>13}"
             for name, _, _ in IMPLS))
     plot(results, case, args.dtype, out)
 

@@ -28,9 +28,10 @@ import tracemalloc
 import numpy as np
 
 import fastopt
-from fastopt import _bench as B
+from fastopt._bench import cases, peers, timing, workloads
+from fastopt._bench.report import format_size, machine_line
 
-ADAM = B.CASES_BY_ID["Adam"]
+ADAM = cases.CASES_BY_ID["Adam"]
 BACKENDS = ("cython", "numba")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
 
@@ -48,9 +49,9 @@ def report(target: str, value: float, goal: str, ok, fmt: str, detail: str = "")
 
 
 def flat_peers(n: int, impls, budget: float) -> dict[str, float]:
-    pg = B.data("float32", [(n,)])
-    steps = {i: B.make_step(ADAM, i, "float32", [(n,)], params_grads=pg) for i in impls}
-    return B.measure(steps, budget=budget, min_rounds=5)
+    pg = workloads.data("float32", [(n,)])
+    steps = {i: peers.make_step(ADAM, i, "float32", [(n,)], params_grads=pg) for i in impls}
+    return timing.measure(steps, budget=budget, min_rounds=5)
 
 
 def _ms(t: float) -> str:
@@ -58,10 +59,10 @@ def _ms(t: float) -> str:
 
 
 def target_small(budget: float) -> None:
-    pg = B.data("float32", [(1_000,)])
-    steps = {i: B.make_step(ADAM, i, "float32", [(1_000,)], params_grads=pg)
+    pg = workloads.data("float32", [(1_000,)])
+    steps = {i: peers.make_step(ADAM, i, "float32", [(1_000,)], params_grads=pg)
              for i in BACKENDS + ("torch-fused",)}
-    samples = B.measure_samples(steps, budget=budget, min_rounds=5)
+    samples = timing.measure_samples(steps, budget=budget, min_rounds=5)
     t = {k: statistics.median(v) for k, v in samples.items()}
     for b in BACKENDS:
         report(f"1k, FlatParams: whole opt.step() ({b})", t[b] * 1e6, "<= 3 us",
@@ -89,12 +90,12 @@ def target_10m(budget: float) -> None:
 
 
 def target_many(budget: float) -> None:
-    shapes = B.mlp_shapes(200, 1_000_000)
-    pg = B.data("float32", shapes)
+    shapes = workloads.mlp_shapes(200, 1_000_000)
+    pg = workloads.data("float32", shapes)
     impls = BACKENDS + ("torch-fused", "torch-foreach", "twin")
-    steps = {i: B.make_step(ADAM, i, "float32", shapes, flat=False, params_grads=pg)
+    steps = {i: peers.make_step(ADAM, i, "float32", shapes, flat=False, params_grads=pg)
              for i in impls}
-    t = B.measure(steps, budget=budget, min_rounds=5)
+    t = timing.measure(steps, budget=budget, min_rounds=5)
     for b in BACKENDS:
         report(f"200 tensors as a list (1.01M elements): torch fused / fastopt ({b})",
                t["torch-fused"] / t[b], ">= 3x", lambda v: v >= 3, "{:.2f}x",
@@ -104,24 +105,24 @@ def target_many(budget: float) -> None:
 
 def target_realistic(budget: float) -> None:
     for kind in ("sin", "matmul"):
-        work = B.busy_work(kind)
+        work = workloads.busy_work(kind)
         for n in (1_000, 100_000, 300_000, 1_000_000, 10_000_000):
-            pg = B.data("float32", [(n,)])
+            pg = workloads.data("float32", [(n,)])
             steps = {"work": work}
             for b in BACKENDS:
-                step = B.make_step(ADAM, b, "float32", [(n,)], params_grads=pg)
+                step = peers.make_step(ADAM, b, "float32", [(n,)], params_grads=pg)
                 for k in (1, 2):
                     def it(step=step, k=k):
                         fastopt.set_num_threads(k)
                         work()
                         step()
                     steps[f"{b}-{k}"] = it
-            t = B.measure(steps, budget=budget, min_rounds=7)
+            t = timing.measure(steps, budget=budget, min_rounds=7)
             fastopt.set_num_threads(None)
             for b in BACKENDS:
                 one, two = t[f"{b}-1"] - t["work"], t[f"{b}-2"] - t["work"]
                 # the ratio of whole iterations (work + step): robust where the step is tiny
-                report(f"realistic loop ({kind} between steps), {B.format_size(n)} ({b}): "
+                report(f"realistic loop ({kind} between steps), {format_size(n)} ({b}): "
                        f"iteration 1 thread / 2 threads", t[f"{b}-1"] / t[f"{b}-2"],
                        ">= 1 (2 never slower)", lambda v: v >= 0.97, "{:.2f}",
                        f"[step within the loop: 1t {one * 1e6:.0f} us, 2t {two * 1e6:.0f} us;"
@@ -225,15 +226,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads is not None:
         fastopt.set_num_threads(args.threads)
-        torch = B._torch()
+        torch = peers.import_torch()
         if torch is not None:
             torch.set_num_threads(args.threads)
-    machine = B.machine_line(True)
+    machine = machine_line(True)
     print(machine, file=sys.stderr)
     for name in args.only or TARGETS:
         for _ in range(args.repeat if name not in ("import", "numba", "alloc") else 1):
             if args.wait_quiet:
-                B.wait_quiet(args.wait_quiet)
+                timing.wait_quiet(args.wait_quiet)
             TARGETS[name](args.budget)
             if args.threads is not None:
                 fastopt.set_num_threads(args.threads)

@@ -7,16 +7,16 @@ import math
 import pytest
 
 from _common import peer_or_skip, run
-from fastopt import _bench
+from fastopt._bench import cases, peers, workloads
 
-SHAPES = _bench.mlp_shapes(200, 1_000_000)
-CASES = [pytest.param(c, id=c.id) for c in _bench.CASES]
+SHAPES = workloads.mlp_shapes(200, 1_000_000)
+CASES = [pytest.param(c, id=c.id) for c in cases.CASES]
 
 
-@pytest.mark.parametrize("impl", _bench.IMPLS)
+@pytest.mark.parametrize("impl", peers.IMPLS)
 @pytest.mark.parametrize("case", CASES)
 def test_many_tensors(benchmark, case, impl):
-    if _bench.fastopt_class(case) is None:
+    if cases.fastopt_class(case) is None:
         pytest.skip(f"fastopt has no {case.cls} yet")
     if impl == "numpy-naive" or impl == "numpy":
         pytest.skip("covered by test_steps; too slow a loop to add anything here")

@@ -8,14 +8,14 @@ import pytest
 
 import fastopt
 from _common import peer_or_skip, run, size_param
-from fastopt import _bench
+from fastopt._bench import cases, report, workloads
 
-ADAM = _bench.CASES_BY_ID["Adam"]
+ADAM = cases.CASES_BY_ID["Adam"]
 
 
 @pytest.fixture(params=["sin", "matmul"])
 def work(request):
-    return _bench.busy_work(request.param)
+    return workloads.busy_work(request.param)
 
 
 @pytest.fixture
@@ -25,11 +25,11 @@ def threads():
     fastopt.set_num_threads(None)
 
 
-@pytest.mark.parametrize("size", [size_param(n) for n in _bench.SIZES])
+@pytest.mark.parametrize("size", [size_param(n) for n in workloads.SIZES])
 @pytest.mark.parametrize("impl", ["work-only", "cython-1", "cython-2", "numba-1", "numba-2",
                                   "torch-fused"])
 def test_realistic_loop(benchmark, work, threads, impl, size):
-    benchmark.group = (f"realistic loop: Adam float32 n={_bench.format_size(size)}, "
+    benchmark.group = (f"realistic loop: Adam float32 n={report.format_size(size)}, "
                        f"{work.kind} between steps")
     benchmark.extra_info.update(impl=impl, size=size)
     if impl == "work-only":

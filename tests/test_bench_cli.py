@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import fastopt
-from fastopt import _bench
+from fastopt._bench import cli, peers
 
 HEADER = ["optimizer", "dtype", "size", "backend", "time/step", "vs NumPy", "vs torch", "floor"]
 
@@ -54,7 +54,7 @@ def test_quick_table_has_the_columns():
         assert r[:3] == ["Adam", "float32", "1e3"]
         assert TIME.match(r[4]), r[4]
         assert RATIO.match(r[5]), r[5]
-        if _bench._torch() is not None:
+        if peers.import_torch() is not None:
             assert re.match(r"^\S+x \((fused|foreach)\)$", r[6]), r[6]
         else:
             assert r[6] == "-"
@@ -87,13 +87,13 @@ def test_no_command_prints_usage():
 @pytest.mark.parametrize("text, n", [("1000", 1000), ("1e6", 10**6), ("10M", 10**7),
                                      ("2k", 2000), ("1_000", 1000)])
 def test_parse_size(text, n):
-    assert _bench.parse_size(text) == n
+    assert cli.parse_size(text) == n
 
 
 @pytest.mark.parametrize("text", ["0", "1.5", "x", "-3"])
 def test_parse_size_refuses(text):
     with pytest.raises(Exception):
-        _bench.parse_size(text)
+        cli.parse_size(text)
 
 
 def test_progress_bar_only_on_a_terminal(capsys):
@@ -104,7 +104,7 @@ def test_progress_bar_only_on_a_terminal(capsys):
             return True
     tty, pipe = Tty(), io.StringIO()
     for stream in (tty, pipe):
-        bar = _bench.Progress(4, stream=stream)
+        bar = cli.Progress(4, stream=stream)
         bar.show("Adam")
         bar.advance()
         bar.close()

@@ -1,19 +1,22 @@
 """The benches' peers do the same work: hand-written NumPy (naive and in-place), torch.optim
-(each implementation) and fastopt agree on every case, and the registry's claims about
-torch hold for the installed torch."""
+(each implementation) and fastopt agree on every case, and the optimizer table's
+claims about torch hold for the installed torch."""
+import inspect
+
 import numpy as np
 import pytest
 
-from fastopt import _bench
+import fastopt
+from fastopt._bench import cases, handwritten, peers, timing, workloads
 
-CASES = [pytest.param(c, id=c.id) for c in _bench.CASES]
+CASES = [pytest.param(c, id=c.id) for c in cases.CASES]
 
 
 def _after(case, impl, dtype, shapes, steps=20, flat=True):
-    pg = _bench.data(dtype, shapes, seed=3)
+    pg = workloads.data(dtype, shapes, seed=3)
     try:
-        step, params = _bench.make_peer(case, impl, dtype, shapes, params_grads=pg, flat=flat)
-    except _bench.Unavailable:
+        step, params = peers.make_peer(case, impl, dtype, shapes, params_grads=pg, flat=flat)
+    except peers.Unavailable:
         return None, pg[0]
     for _ in range(steps):
         step()
@@ -28,7 +31,7 @@ def test_peers_agree(case, flat):
     shapes = [(300,)] if flat else [(7, 5), (300,), (1,)]
     results = {}
     start = None
-    for impl in _bench.FASTOPT_BACKENDS + _bench.NUMPY_IMPLS + _bench.TORCH_IMPLS:
+    for impl in peers.FASTOPT_BACKENDS + peers.NUMPY_IMPLS + peers.TORCH_IMPLS:
         out, start = _after(case, impl, np.float64, shapes, flat=flat)
         if out is not None:
             results[impl] = out
@@ -46,7 +49,7 @@ def test_peers_agree(case, flat):
 @pytest.mark.parametrize("case", CASES)
 def test_twin_runs_for_every_case(case):
     out, start = _after(case, "twin", np.float32, [(100,)], steps=3)
-    g = _bench.data(np.float32, [(100,)], seed=3)[1][0]
+    g = workloads.data(np.float32, [(100,)], seed=3)[1][0]
     expect = start[0].copy()
     for _ in range(3 * case.passes):
         expect += g
@@ -54,7 +57,7 @@ def test_twin_runs_for_every_case(case):
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.values[0].torch is not None])
-def test_registry_matches_torch(case):
+def test_table_matches_torch(case):
     torch = pytest.importorskip("torch")
     cls = getattr(torch.optim, case.torch)
     for impl, flags in (("forloop", dict(foreach=False)), ("foreach", dict(foreach=True)),
@@ -70,7 +73,7 @@ def test_registry_matches_torch(case):
 
 
 def test_mlp_shapes():
-    shapes = _bench.mlp_shapes(200, 1_000_000)
+    shapes = workloads.mlp_shapes(200, 1_000_000)
     assert len(shapes) == 200
     assert 0.9e6 < sum(int(np.prod(s)) for s in shapes) < 1.1e6
     assert all(len(s) == 2 for s in shapes[::2]) and all(len(s) == 1 for s in shapes[1::2])
@@ -84,6 +87,6 @@ def test_measure_medians():
 
     def b():
         calls["b"] += 1
-    t = _bench.measure({"a": a, "b": b}, budget=0.001, min_rounds=3)
+    t = timing.measure({"a": a, "b": b}, budget=0.001, min_rounds=3)
     assert set(t) == {"a", "b"} and all(0 < v < 1e-3 for v in t.values())
     assert calls["a"] > 3 and calls["b"] > 3

@@ -16,13 +16,14 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _bench, _demo
+    from . import _demo
+    from ._bench import cli as bench
     invoked = os.path.basename(sys.argv[0])
     prog = "fastopt" if invoked in ("fastopt", "fastopt.exe") else "python -m fastopt"
     parser = argparse.ArgumentParser(prog=prog,
                                      description="fastopt's command-line tools")
     commands = parser.add_subparsers(dest="command", required=True)
-    _bench.add_parser(commands)
+    bench.add_parser(commands)
     _demo.add_parser(commands)
     return parser
 

@@ -27,7 +27,6 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``bench`` on the ``python -m fastopt`` dispatcher."""
     p = subparsers.add_parser(
@@ -139,7 +138,6 @@ def run_table(cases: list[Case], sizes: list[int], backends: list[str], dtypes: 
                 if progress is not None:
                     progress.advance()
     return rows
-
 
 
 def main(args: argparse.Namespace) -> int:

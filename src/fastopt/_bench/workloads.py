@@ -20,7 +20,6 @@ def data(dtype, shapes, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarra
     return params, grads
 
 
-
 def mlp_shapes(n_tensors: int = 200, total: int = 1_000_000) -> list[tuple[int, ...]]:
     """``n_tensors`` arrays shaped like an MLP's weights and biases (alternating), about
     ``total`` elements in all."""

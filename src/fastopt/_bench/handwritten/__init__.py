@@ -9,8 +9,8 @@ implements) and returns the optimizer's two versions side by side:
 - ``inplace(p, g)``: the best one can do with NumPy alone (ufuncs with ``out=``, scratch
   buffers allocated once).
 
-Both take one parameter array (updated in place) and its gradient (fixed: the benches
-measure the step, not the backward pass) and return a zero-argument step function.
+Both take one parameter array (updated in place) and its gradient (read on every step) and
+return a zero-argument step function.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .moments import moments, moments_inplace
+from .moments import moments_inplace
 
 
 def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
@@ -23,7 +23,8 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
                 p[...] = p - lr * wd * p
             elif wd:
                 grad = g + wd * p
-            m, v = moments(m, v, grad, b1, b2)
+            m = b1 * m + (1 - b1) * grad
+            v = b2 * v + (1 - b2) * grad * grad
             if amsgrad:
                 vmax = np.maximum(vmax, v)
             m_hat = m / (1 - b1 ** t)

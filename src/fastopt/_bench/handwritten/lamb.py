@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .moments import moments, moments_inplace
+from .moments import moments_inplace
 
 
 def trust(w_norm, r_norm):
@@ -22,7 +22,8 @@ def lamb(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
         def step():
             nonlocal m, v, t
             t += 1
-            m, v = moments(m, v, g, b1, b2)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
             r = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps) + wd * p
             p[...] = p - lr * trust(np.linalg.norm(p), np.linalg.norm(r)) * r
         return step

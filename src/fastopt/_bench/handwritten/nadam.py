@@ -1,8 +1,7 @@
-"""NAdam: torch.optim.NAdam (momentum decay; mu's running product per parameter here, as
-every parameter starts together)."""
+"""NAdam: torch.optim.NAdam (Nesterov momentum with momentum decay)."""
 import numpy as np
 
-from .moments import moments, moments_inplace
+from .moments import moments_inplace
 
 
 def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
@@ -24,7 +23,8 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
             nonlocal m, v, t, mu_prod
             t += 1
             bc2, c_grad, c_avg, mu_prod = scalars(t, mu_prod)
-            m, v = moments(m, v, g, b1, b2)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
             denom = np.sqrt(v / bc2) + eps
             p[...] = p - c_grad * g / denom - c_avg * m / denom
         return step

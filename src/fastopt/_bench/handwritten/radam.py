@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .moments import moments, moments_inplace
+from .moments import moments_inplace
 
 
 def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
@@ -28,7 +28,8 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
             nonlocal m, v, t
             t += 1
             bc1, bc2, rect = scalars(t)
-            m, v = moments(m, v, g, b1, b2)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
             m_hat = m / bc1
             if rect is None:
                 p[...] = p - lr * m_hat

@@ -24,3 +24,15 @@ def pytest_configure(config):
         if any(os.path.exists(os.path.join(beside, f)) for f in ("setup.py", "pyproject.toml")):
             raise pytest.UsageError(f"FASTOPT_TEST_INSTALLED is set, but fastopt was imported "
                                     f"from {where}, not from an installed wheel")
+
+
+@pytest.fixture
+def threaded():
+    """Force the threaded path on small plans; restore the defaults afterwards."""
+    import fastopt
+    from fastopt._core import threads
+    threshold = threads.parallel_threshold()
+    threads.set_parallel_threshold(0)
+    yield
+    threads.set_parallel_threshold(threshold)
+    fastopt.set_num_threads(None)

@@ -1,53 +1,14 @@
-"""Adagrad (lr_decay, initial_accumulator_value): every backend, dtype and option against
-the NumPy reference, and against torch.optim.Adagrad."""
+"""Adagrad (lr_decay, initial_accumulator_value): what the generic tests
+(test_optimizers.py) do not cover: tiny values, the accumulator's start and torch's decay."""
 import numpy as np
 import pytest
 
 import fastopt
-from harness import DTYPES, SIZES, initial
-from optcheck import (assert_close_run, check_backends, check_defaults, check_forms,
-                      check_refused, check_state_dict_resume, check_torch, run_torch,
-                      sizes_and_options)
+from harness import DTYPES, assert_close, check_backend, initial, reference, run_torch
 
-OPTIONS = [
-    dict(),
-    dict(lr_decay=0.05),
-    dict(initial_accumulator_value=0.1),
-    dict(weight_decay=0.1),
-    dict(maximize=True),
-    dict(lr=0.1, eps=1e-6),
-    dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.5, weight_decay=0.05,
-         maximize=True, eps=1e-8),
-]
-RICH = dict(lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.05)
 # Tiny gradients (their squares partly subnormal) and a tiny eps.
 TINY = {np.float32: dict(grad_scale=1e-15, eps=1e-30), np.float64: dict(grad_scale=1e-150,
                                                                         eps=1e-290)}
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_backends_match_reference_bitwise(dtype, kwargs):
-    check_backends(fastopt.Adagrad, kwargs, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size,kwargs", sizes_and_options(SIZES, RICH, [dict()]), ids=str)
-def test_sizes(dtype, size, kwargs):
-    check_backends(fastopt.Adagrad, kwargs, dtype, shapes=[(size,)])
-
-
-@pytest.mark.parametrize("form", ["dict", "flat", "groups"])
-def test_parameter_forms_agree(form):
-    check_forms(fastopt.Adagrad, RICH, np.float32, form,
-                groups=[{"params": [3]}, {"params": [0, 1, 2, 4]}])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_matches_torch(dtype, kwargs):
-    torch = pytest.importorskip("torch")
-    check_torch(fastopt.Adagrad, torch.optim.Adagrad, kwargs, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -59,22 +20,13 @@ def test_tiny_values(dtype, kwargs):
     scale = tiny["grad_scale"]
     kwargs = dict(kwargs, eps=tiny["eps"], lr=scale)
     run = dict(grad_scale=scale, param_scale=scale)
-    results = check_backends(fastopt.Adagrad, kwargs, dtype, **run)
-    params, state = results["numpy"]
+    for backend in ("cython", "numba"):
+        check_backend(fastopt.Adagrad, kwargs, backend, dtype, **run)
+    ref = reference(fastopt.Adagrad, kwargs, dtype, **run)
+    params, state = ref.params, ref.state
     assert 0 < np.abs(state[1]["sum"]).max() < scale
     assert 0 < np.abs(params[1]).max() < 1e-6          # (where g*g underflows, eps rules)
-    assert_close_run(results["cython"], run_torch(torch.optim.Adagrad, kwargs, dtype, **run),
-                     dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_param_groups_match_torch(dtype):
-    torch = pytest.importorskip("torch")
-    groups = [{"params": [0, 1], "lr_decay": 0.1}, {"params": [2, 3, 4], "lr": 0.1}]
-    results = check_backends(fastopt.Adagrad, dict(initial_accumulator_value=0.2), dtype,
-                             form="groups", groups=groups)
-    assert_close_run(results["cython"], run_torch(
-        torch.optim.Adagrad, dict(initial_accumulator_value=0.2), dtype, groups=groups), dtype)
+    assert_close(ref, run_torch(torch.optim.Adagrad, kwargs, dtype, **run), dtype)
 
 
 def test_initial_accumulator_value_fills_the_sum():
@@ -94,29 +46,6 @@ def test_lr_decay_step_size_is_torchs():
     assert p[0] == -0.5
     opt.step([np.array([3.0])])
     assert p[0] == -0.5 - (0.25 * 3.0) / (np.sqrt(25.0) + 1e-300)
-
-
-def test_defaults_are_torchs():
-    torch = pytest.importorskip("torch")
-    check_defaults(fastopt.Adagrad, torch.optim.Adagrad)
-
-
-REFUSED = [
-    ("lr", -0.01, ValueError), ("lr", [0.1], TypeError), ("lr_decay", -0.1, ValueError),
-    ("lr_decay", float("inf"), ValueError), ("weight_decay", -0.1, ValueError),
-    ("initial_accumulator_value", -0.1, ValueError), ("eps", 0.0, ValueError),
-    ("eps", float("nan"), ValueError), ("maximize", 0.5, TypeError),
-]
-
-
-@pytest.mark.parametrize("name,value,exc", REFUSED, ids=str)
-def test_bad_hyperparameters_are_refused(name, value, exc):
-    check_refused(fastopt.Adagrad, RICH, name, value, exc)
-
-
-@pytest.mark.parametrize("kwargs", [RICH, dict()], ids=str)
-def test_state_dict_resumes_bitwise(kwargs):
-    check_state_dict_resume(fastopt.Adagrad, kwargs)
 
 
 def test_fresh_optimizer_starts_from_the_loaded_sum():

@@ -8,13 +8,12 @@ import pytest
 
 import fastopt
 from fastopt._core import threads as _threads
+from fastopt.optimizers.table import OPTIMIZERS as TABLE
 from harness import BACKENDS, DTYPES, gradient, initial, snapshot
 
-# Every optimizer class fastopt exports: the fused options are the base class's, so each
-# one must accept them and behave the same.
-OPTIMIZERS = sorted((c for c in vars(fastopt).values() if isinstance(c, type)
-                     and issubclass(c, fastopt.Optimizer) and c is not fastopt.Optimizer),
-                    key=lambda c: c.__name__)
+# Every optimizer of the table (test_optimizers.py checks it has every exported class):
+# the fused options are the base class's, so each one must accept them and behave the same.
+OPTIMIZERS = [getattr(fastopt, info.cls) for info in TABLE]
 
 SHAPES = [(70_001,), (33, 40), (0,), (7,), (5, 1, 3)]
 NORM_TYPES = [2.0, 1.0, math.inf, 3.0, 0.5, "inf", 2]

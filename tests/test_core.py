@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt._core import threads as _threads
-from harness import assert_bitwise, gradient, initial, python_env, run_fastopt, snapshot
+from harness import assert_bitwise, gradient, initial, python_env, run, snapshot
 
 
 def make(dtype=np.float32, **kwargs):
@@ -153,28 +152,6 @@ def test_import_does_not_import_numba(tmp_path):
     assert out.stdout.strip() == "False", out.stderr
 
 
-@pytest.fixture
-def threaded_small_arrays():
-    """Run the threaded path even on small arrays; restore the settings afterwards."""
-    threshold = _threads.parallel_threshold()
-    _threads.set_parallel_threshold(0)
-    yield
-    _threads.set_parallel_threshold(threshold)
-    fastopt.set_num_threads(None)
-
-
-@pytest.mark.parametrize("backend", ["cython", "numba"])
-def test_one_and_two_threads_bitwise(threaded_small_arrays, backend):
-    shapes = [(70_001,), (3, 33_333), (1,)]
-    results = []
-    for n in (1, 2):
-        fastopt.set_num_threads(n)
-        assert fastopt.get_num_threads() == n
-        results.append(run_fastopt(fastopt.Adam, dict(amsgrad=True, weight_decay=0.1),
-                                   backend, np.float32, shapes=shapes, steps=20))
-    assert_bitwise(*results)
-
-
 def test_thread_settings():
     fastopt.set_num_threads(3)
     assert fastopt.get_num_threads() == 3
@@ -204,7 +181,7 @@ def test_threadpoolctl_limits_are_respected():
 @pytest.mark.parametrize("form", ["list", "dict", "flat"])
 def test_state_dict_resume_is_bitwise(backend, form):
     kwargs = dict(lr=0.01, amsgrad=True, weight_decay=0.01)
-    full = run_fastopt(fastopt.Adam, kwargs, backend, np.float32, steps=40, form=form)
+    full = run(fastopt.Adam, kwargs, backend, np.float32, steps=40, form=form).params
 
     shapes = [(7,), (33, 40), (0,), (1,), (5, 1, 3)]
     params = initial(shapes, np.float32)

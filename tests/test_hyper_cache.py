@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastopt
+from fastopt.optimizers.table import BUILT_AS_BASE, FIRST_ONLY, NO_EFFECT, OPTIMIZERS
 
 
 def _params(n=8):
@@ -75,98 +76,28 @@ def test_multi_group_error_names_the_group():
 
 # ---- every optimizer ------------------------------------------------------------------
 #
-# For each optimizer class fastopt exports: a base configuration (with every optional
-# buffer on, so that every hyperparameter can change), the changes a param group can take
-# between steps, and values (or combinations) a step must refuse.  A change marked
-# BUILT_AS_BASE leaves a buffer unused (momentum -> 0, centered -> False), so its fresh
-# twin is built with the base values (one built with the new value would lack the
-# buffer); NO_EFFECT marks a value read only when the optimizer is built (Adagrad's
-# initial_accumulator_value) and FIRST_ONLY one read on the first step (Rprop's lr).
+# Each row of the optimizer table gives a base configuration (hyper_base, with every
+# optional buffer on, so that every hyperparameter can change), the changes a param group
+# can take between steps (hyper_changes, some marked BUILT_AS_BASE, NO_EFFECT or
+# FIRST_ONLY: see the table) and the values a step must refuse (refused, beside the
+# common ones here).
 
-BUILT_AS_BASE, NO_EFFECT, FIRST_ONLY = "built as base", "no effect", "first step only"
-NAN, INF = float("nan"), float("inf")
+NAN = float("nan")
 _COMMON_BAD = [{"lr": -1.0}, {"lr": NAN}, {"lr": True}, {"lr": "0.1"}, {"maximize": 1}]
+ROWS = {getattr(fastopt, info.cls): info for info in OPTIMIZERS}
+CLASSES = list(ROWS)
 
-SPECS = {
-    fastopt.SGD: (
-        dict(lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.01),
-        [{"lr": 0.02}, {"momentum": 0.5}, ({"momentum": 0.0}, BUILT_AS_BASE),
-         {"dampening": 0.3}, {"weight_decay": 0.0}, {"nesterov": True}, {"maximize": True}],
-        [{"momentum": -0.5}, {"dampening": 1.5}, {"weight_decay": INF}, {"nesterov": 2},
-         {"nesterov": True, "dampening": 0.5}, {"nesterov": True, "momentum": 0.0}]),
-    fastopt.Adam: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
-         {"decoupled_weight_decay": True}, {"maximize": True}],
-        [{"betas": (0.9, 1.0)}, {"betas": 0.9}, {"eps": 0.0}, {"weight_decay": -0.1},
-         {"amsgrad": True}, {"decoupled_weight_decay": 2}]),
-    fastopt.AdamW: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.0},
-         {"decoupled_weight_decay": False}, {"maximize": True}],
-        [{"betas": (1.5, 0.9)}, {"eps": INF}, {"amsgrad": False}]),
-    fastopt.Adamax: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-1}, {"weight_decay": 0.1},
-         {"maximize": True}],
-        [{"betas": (0.9, -0.1)}, {"betas": [0.9]}, {"eps": -1e-8}, {"weight_decay": NAN}]),
-    fastopt.NAdam: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
-         {"momentum_decay": 0.1}, {"decoupled_weight_decay": True}, {"maximize": True}],
-        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1},
-         {"momentum_decay": -1.0}, {"decoupled_weight_decay": "yes"}]),
-    fastopt.RAdam: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3}, {"weight_decay": 0.1},
-         {"decoupled_weight_decay": True}, {"maximize": True}],
-        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1},
-         {"decoupled_weight_decay": 0.5}]),
-    fastopt.RMSprop: (
-        dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.01, momentum=0.5, centered=True),
-        [{"lr": 0.02}, {"alpha": 0.5}, {"eps": 1e-3}, {"weight_decay": 0.1},
-         {"momentum": 0.7}, ({"momentum": 0.0}, BUILT_AS_BASE),
-         ({"centered": False}, BUILT_AS_BASE), {"maximize": True}],
-        [{"alpha": 1.5}, {"eps": 0.0}, {"weight_decay": -0.1}, {"momentum": -0.5},
-         {"centered": 2}]),
-    fastopt.Adagrad: (
-        dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1,
-             eps=1e-6),
-        [{"lr": 0.2}, {"lr_decay": 0.5}, {"weight_decay": 0.1},
-         ({"initial_accumulator_value": 0.5}, NO_EFFECT), {"eps": 1e-1},
-         {"maximize": True}],
-        [{"lr_decay": -0.1}, {"weight_decay": INF}, {"initial_accumulator_value": -1.0},
-         {"eps": 0.0}]),
-    fastopt.Adadelta: (
-        dict(lr=0.5, rho=0.9, eps=1e-6, weight_decay=0.01),
-        [{"lr": 1.0}, {"rho": 0.5}, {"eps": 1e-3}, {"weight_decay": 0.1},
-         {"maximize": True}],
-        [{"rho": 1.5}, {"eps": 0.0}, {"weight_decay": -0.1}]),
-    fastopt.Rprop: (
-        dict(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)),
-        [({"lr": 0.02}, FIRST_ONLY), {"etas": (0.3, 1.5)}, {"step_sizes": (1e-3, 0.015)},
-         {"maximize": True}],
-        [{"etas": (0.5, 0.9)}, {"etas": 1.0}, {"etas": ("a", 1.2)},
-         {"step_sizes": (1.0, 0.5)}, {"step_sizes": (0.0, 1.0)}]),
-    fastopt.Lion: (
-        dict(lr=0.01, betas=(0.9, 0.99), weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.5, 0.9)}, {"weight_decay": 0.1}, {"maximize": True}],
-        [{"betas": (0.9, 1.0)}, {"betas": None}, {"weight_decay": -0.1}]),
-    fastopt.Lamb: (
-        dict(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01),
-        [{"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-1}, {"weight_decay": 0.1},
-         {"maximize": True}],
-        [{"betas": (0.9, 1.0)}, {"eps": 0.0}, {"weight_decay": -0.1}]),
-}
 
-CLASSES = [getattr(fastopt, name) for name in fastopt.__all__
-           if isinstance(getattr(fastopt, name), type)
-           and issubclass(getattr(fastopt, name), fastopt.Optimizer)
-           and getattr(fastopt, name) is not fastopt.Optimizer]
+def _base(cls):
+    return ROWS[cls].hyper_base
 
 
 def _changes(cls):
-    return [(c, None) if isinstance(c, dict) else c for c in SPECS[cls][1]]
+    return [(c, None) if isinstance(c, dict) else c for c in ROWS[cls].hyper_changes]
+
+
+def _bad(cls):
+    return _COMMON_BAD + [bad for bad, _, _ in ROWS[cls].refused]
 
 
 def _cases(which):
@@ -176,8 +107,7 @@ def _cases(which):
             out += [pytest.param(cls, c, how, id=f"{cls.__name__}-{_id(c)}")
                     for c, how in _changes(cls)]
         else:
-            out += [pytest.param(cls, c, id=f"{cls.__name__}-{_id(c)}")
-                    for c in _COMMON_BAD + SPECS[cls][2]]
+            out += [pytest.param(cls, c, id=f"{cls.__name__}-{_id(c)}") for c in _bad(cls)]
     return out
 
 
@@ -205,21 +135,13 @@ def _everything(opt, params):
     return b"".join(parts)
 
 
-def test_every_exported_optimizer_has_a_spec():
-    assert set(CLASSES) == set(SPECS)
-    for cls in CLASSES:      # every hyperparameter is changed by some case
-        names = {k for c, _ in _changes(cls) for k in c}
-        names |= {k for c in SPECS[cls][2] for k in c}
-        assert names >= set(cls([np.zeros(1, np.float32)]).defaults), cls.__name__
-
-
 @pytest.mark.parametrize("before", [0, 3])
 @pytest.mark.parametrize("cls, change, how", _cases("good"))
 def test_change_between_steps_takes_effect(cls, change, how, before):
     """Set between steps (after ``before`` steps with the old values, so the cache holds
     them), the new value gives bitwise what a fresh optimizer given the new value and the
     old one's state does."""
-    base = SPECS[cls][0]
+    base = _base(cls)
     grads = _grad_seq(before + 8)     # RAdam rectifies from step 6 on
     params = _start()
     opt = cls(params, **base)
@@ -270,7 +192,7 @@ def test_bad_value_between_steps_is_refused(cls, bad):
     """Set after cached steps, a bad value is refused with the error building with it
     gives, the refused step changes nothing, and the values put back step as if the bad
     one had never been there."""
-    base = SPECS[cls][0]
+    base = _base(cls)
     grads = _grad_seq(5)
     params = _start()
     opt = cls(params, **base)
@@ -296,7 +218,7 @@ def test_bad_value_between_steps_is_refused(cls, bad):
 def test_bad_value_in_loaded_state_dict_is_refused(cls, bad):
     """load_state_dict checks the loaded groups in full (as a step would): refused with
     the same error, nothing changed, and the optimizer steps on as before."""
-    base = SPECS[cls][0]
+    base = _base(cls)
     grads = _grad_seq(5)
     params = _start()
     opt = cls(params, **base)
@@ -330,7 +252,7 @@ def test_loaded_group_of_the_cached_values_under_other_keys_is_checked(cls):
     """A loaded group holding the very objects the cache checked, in the same order, but
     under other keys (lr <-> maximize) is checked, not taken from the cache."""
     params = _start()
-    opt = cls(params, **SPECS[cls][0])
+    opt = cls(params, **_base(cls))
     opt.step(_grad_seq(1)[0])
     sd = opt.state_dict()
     live = opt.param_groups[0]
@@ -348,7 +270,7 @@ def test_replaced_group_of_the_cached_values_under_other_keys_is_checked(cls):
     """A group dict replaced by one holding the very objects the cache checked, in the
     same order, but under other keys (lr <-> maximize) is checked at the next step."""
     params = _start()
-    opt = cls(params, **SPECS[cls][0])
+    opt = cls(params, **_base(cls))
     opt.step(_grad_seq(1)[0])
     live = opt.param_groups[0]
     assert next(iter(live)) == "params"
@@ -362,11 +284,11 @@ def test_replaced_group_of_the_cached_values_under_other_keys_is_checked(cls):
 
 
 @pytest.mark.parametrize("cls", [c for c in CLASSES
-                                 if any(isinstance(v, tuple) for v in SPECS[c][0].values())])
+                                 if any(isinstance(v, tuple) for v in _base(c).values())])
 def test_pairs_changed_in_place_are_checked_every_step(cls):
     """A pair given as a list (betas, etas, step_sizes) and changed in place takes effect
     on the next step and is refused when bad: the cache is not kept for mutable values."""
-    base = SPECS[cls][0]
+    base = _base(cls)
     grads = _grad_seq(6)
     for key, pair in base.items():
         if not isinstance(pair, tuple):
@@ -398,7 +320,7 @@ def test_pairs_changed_in_place_are_checked_every_step(cls):
 @pytest.mark.parametrize("cls", CLASSES)
 def test_every_optimizer_names_the_refusing_group(cls):
     a, b = _start(), _start()
-    opt = cls([{"params": a}, {"params": b}], **SPECS[cls][0])
+    opt = cls([{"params": a}, {"params": b}], **_base(cls))
     grads = _grad_seq(2)
     opt.step(grads[0] + grads[1])
     before = _everything(opt, a + b)

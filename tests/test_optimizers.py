@@ -9,7 +9,6 @@ import pytest
 
 import fastopt
 import oracles
-from fastopt._core import threads as _threads
 from fastopt.optimizers.table import OPTIMIZERS
 from harness import (BACKENDS, DTYPES, SHAPES, SIZES, assert_bitwise, assert_close,
                      check_backend, check_bad_gradients_refused, check_defaults,
@@ -142,16 +141,6 @@ def test_parameter_forms_agree(info, form, backend):
     """A dict, a FlatParams (LAMB's trust ratio is per array inside it too) and param
     groups of the same hyperparameters give bitwise the list's result."""
     check_backend(_cls(info), info.full, backend, np.float32, form=form)
-
-
-@pytest.fixture
-def threaded():
-    """Force the threaded path on small plans; restore the defaults afterwards."""
-    threshold = _threads.parallel_threshold()
-    _threads.set_parallel_threshold(0)
-    yield
-    _threads.set_parallel_threshold(threshold)
-    fastopt.set_num_threads(None)
 
 
 @pytest.mark.parametrize("info, dtype, backend", rows(DTYPES, FAST))

@@ -1,50 +1,10 @@
-"""Rprop: every backend, dtype, size, parameter form and option against the NumPy
-reference (bitwise) and against torch.optim.Rprop; the sign logic with exact zeros."""
+"""Rprop: what the generic tests (test_optimizers.py) do not cover: the sign logic with
+exact zeros, tiny products and NaN, the step size clamps and its start, as torch's."""
 import numpy as np
 import pytest
 
 import fastopt
-from harness import BACKENDS, DTYPES, SIZES, assert_bitwise, assert_close, run_fastopt, run_torch
-from optim_checks import (check_backend, check_bad_gradients_refused, check_defaults_are_torchs,
-                          check_refused, check_state_dict_round_trip)
-
-OPTIONS = [
-    dict(),
-    dict(lr=0.05),
-    dict(etas=(0.3, 1.5)),
-    dict(step_sizes=(1e-3, 0.1)),
-    dict(maximize=True),
-    dict(lr=0.2, etas=(0.1, 3.0), step_sizes=(0.05, 0.5), maximize=True),
-]
-FULL = dict(lr=0.05, etas=(0.4, 1.3), step_sizes=(1e-4, 1.0), maximize=True)
-
-
-@pytest.mark.parametrize("backend", ["cython", "numba"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_backends_match_reference_bitwise(backend, dtype, kwargs):
-    check_backend(fastopt.Rprop, kwargs, backend, dtype)
-
-
-@pytest.mark.parametrize("backend", ["cython", "numba"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", SIZES)
-def test_sizes(backend, dtype, size):
-    check_backend(fastopt.Rprop, FULL, backend, dtype, shapes=[(size,)])
-
-
-@pytest.mark.parametrize("form", ["flat", "dict"])
-@pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
-def test_parameter_forms_agree(form, backend):
-    check_backend(fastopt.Rprop, FULL, backend, np.float32, form=form)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_matches_torch(dtype, kwargs):
-    torch = pytest.importorskip("torch")
-    ours = run_fastopt(fastopt.Rprop, kwargs, "cython", dtype)
-    assert_close(ours, run_torch(torch.optim.Rprop, kwargs, dtype), dtype)
+from harness import BACKENDS, DTYPES, assert_bitwise
 
 
 def _signs_run(backend_or_torch, dtype, grads, **kwargs):
@@ -158,38 +118,6 @@ def test_step_size_starts_at_lr_of_first_step(backend):
     assert opt.state[0]["step_size"].max() < 0.1
 
 
-def test_defaults_are_torchs():
-    torch = pytest.importorskip("torch")
-    check_defaults_are_torchs(fastopt.Rprop, torch.optim.Rprop)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-1.0), "lr"), (dict(lr=float("nan")), "lr"),
-    (dict(etas=(1.0, 1.2)), "etas"), (dict(etas=(0.5, 1.0)), "etas"),
-    (dict(etas=(0.0, 1.2)), "etas"),
-    (dict(etas=(0.5, float("inf"))), "etas"), (dict(etas=(float("nan"), 1.2)), "etas"),
-    (dict(etas=0.5), "etas"), (dict(etas=(0.5, "1.2")), r"etas\[1\]"),
-    (dict(step_sizes=(0.0, 1.0)), "step_sizes"), (dict(step_sizes=(1.0, 0.5)), "step_sizes"),
-    (dict(step_sizes=(float("nan"), 1.0)), "step_sizes"),
-    (dict(step_sizes=(1e-6, float("nan"))), "step_sizes"),
-    (dict(step_sizes=(None, 1)), r"step_sizes\[0\]"),
-    (dict(step_sizes=(1e-6, 50, 3)), "step_sizes"), (dict(maximize=0.5), "maximize"),
-], ids=str)
-def test_invalid_hyperparameters_refused(kwargs, match):
-    check_refused(fastopt.Rprop, kwargs, match)
-
-
 def test_no_weight_decay():
     with pytest.raises(TypeError):
         fastopt.Rprop([np.zeros(3)], weight_decay=0.1)
-
-
-@pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
-def test_bad_gradients_change_nothing(backend):
-    check_bad_gradients_refused(fastopt.Rprop, FULL, backend)
-
-
-@pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
-def test_state_dict_round_trip_resumes_bitwise(backend):
-    sd = check_state_dict_round_trip(fastopt.Rprop, dict(etas=(0.3, 1.5)), backend)
-    assert set(sd["state"]["a"]) == {"prev", "step_size"}

@@ -1,72 +1,11 @@
-"""SGD (momentum, dampening, Nesterov): every backend, dtype and option against the NumPy
-reference, and against torch.optim.SGD."""
+"""SGD (momentum, dampening, Nesterov): what the generic tests (test_optimizers.py) do
+not cover: the lazy momentum buffer, momentum changing between steps as torch's, and
+Nesterov's conditions."""
 import numpy as np
 import pytest
 
 import fastopt
-from harness import DTYPES, SIZES, initial, snapshot
-from optcheck import (Run, Gradients, assert_close_run, check_backends, check_defaults,
-                      check_forms, check_refused, check_state_dict_resume, check_torch,
-                      run_backends, run_torch, sizes_and_options)
-
-OPTIONS = [
-    dict(),
-    dict(lr=0.01, momentum=0.9),
-    dict(lr=0.01, momentum=0.9, dampening=0.5),
-    dict(lr=0.01, momentum=0.9, dampening=1.0),
-    dict(lr=0.01, momentum=0.9, nesterov=True),
-    dict(lr=0.02, weight_decay=0.1),
-    dict(lr=0.01, maximize=True),
-    dict(lr=0.01, momentum=0.5, dampening=0.1, weight_decay=0.1, maximize=True),
-    dict(lr=0.005, momentum=0.99, nesterov=True, weight_decay=0.01, maximize=True),
-]
-RICH = dict(lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.01)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_backends_match_reference_bitwise(dtype, kwargs):
-    check_backends(fastopt.SGD, kwargs, dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size,kwargs", sizes_and_options(
-    SIZES, RICH, [dict(lr=0.01, momentum=0.9, dampening=0.3), dict(lr=0.01)]), ids=str)
-def test_sizes(dtype, size, kwargs):
-    check_backends(fastopt.SGD, kwargs, dtype, shapes=[(size,)])
-
-
-@pytest.mark.parametrize("form", ["dict", "flat", "groups"])
-def test_parameter_forms_agree(form):
-    check_forms(fastopt.SGD, dict(lr=0.01, momentum=0.9, dampening=0.2, weight_decay=0.1),
-                np.float32, form, groups=[{"params": [0, 2]}, {"params": [1, 3, 4]}])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
-def test_matches_torch(dtype, kwargs):
-    torch = pytest.importorskip("torch")
-    check_torch(fastopt.SGD, torch.optim.SGD, kwargs, dtype)
-
-
-GROUPS = [{"params": [0, 1], "momentum": 0.9, "nesterov": True},
-          {"params": [2], "lr": 0.05},                                  # no momentum buffer
-          {"params": [3, 4], "momentum": 0.5, "dampening": 0.5, "weight_decay": 0.1}]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_param_groups_match_torch(dtype):
-    torch = pytest.importorskip("torch")
-    results = check_backends(fastopt.SGD, dict(lr=0.01), dtype, form="groups", groups=GROUPS)
-    assert "momentum_buffer" not in results["numpy"][1][2]
-    assert_close_run(results["cython"],
-                     run_torch(torch.optim.SGD, dict(lr=0.01), dtype, groups=GROUPS), dtype)
-
-
-def test_defaults_are_torchs():
-    torch = pytest.importorskip("torch")
-    check_defaults(fastopt.SGD, torch.optim.SGD)
-
+from harness import Run, assert_close, gradients, initial, run_torch, snapshot
 
 def test_first_momentum_step_copies_the_gradient():
     """torch: buf = g (not (1-dampening)*g) on the first step, also with Nesterov."""
@@ -95,13 +34,13 @@ def test_momentum_changes_between_steps_as_torch(backend):
 
     run = Run(fastopt.SGD, dict(lr=0.01, momentum=0.9, dampening=0.1), backend, np.float64,
               [(7,), (3, 4)], "list", 0, 1.0)
-    grads = Gradients([(7,), (3, 4)], np.float64)
+    grads = gradients([(7,), (3, 4)], np.float64, 40)
     for t in range(40):
         between(t, run.opt)
-        run.step(grads.at(t))
+        run.step(grads[t])
     theirs = run_torch(torch.optim.SGD, dict(lr=0.01, momentum=0.9, dampening=0.1), np.float64,
                        shapes=[(7,), (3, 4)], steps=40, between=between)
-    assert_close_run(run.result(), theirs, np.float64)
+    assert_close(run.result(), theirs, np.float64)
 
 
 def test_momentum_zero_first_then_on_is_like_torch():
@@ -114,13 +53,13 @@ def test_momentum_zero_first_then_on_is_like_torch():
 
     run = Run(fastopt.SGD, dict(lr=0.01, momentum=0.9, dampening=0.5), "cython", np.float64,
               [(6,)], "list", 0, 1.0)
-    grads = Gradients([(6,)], np.float64)
+    grads = gradients([(6,)], np.float64, 10)
     for t in range(10):
         between(t, run.opt)
-        run.step(grads.at(t))
+        run.step(grads[t])
     theirs = run_torch(torch.optim.SGD, dict(lr=0.01, momentum=0.9, dampening=0.5),
                        np.float64, shapes=[(6,)], steps=10, between=between)
-    assert_close_run(run.result(), theirs, np.float64)
+    assert_close(run.result(), theirs, np.float64)
 
 
 @pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
@@ -135,16 +74,16 @@ def test_momentum_switched_on_later_is_like_torch(backend):
 
     run = Run(fastopt.SGD, dict(lr=0.01, dampening=0.5), backend, np.float64,
               [(6,), (2, 3)], "list", 0, 1.0)
-    grads = Gradients([(6,), (2, 3)], np.float64)
+    grads = gradients([(6,), (2, 3)], np.float64, 10)
     for t in range(10):
         between(t, run.opt)
         if t == 3:
             assert run.opt.state[0] == {}
-        run.step(grads.at(t))
+        run.step(grads[t])
     assert set(run.opt.state[0]) == {"momentum_buffer"}
     theirs = run_torch(torch.optim.SGD, dict(lr=0.01, dampening=0.5), np.float64,
                        shapes=[(6,), (2, 3)], steps=10, between=between)
-    assert_close_run(run.result(), theirs, np.float64)
+    assert_close(run.result(), theirs, np.float64)
     fresh_params = [p.copy() for p in run.params]
     fresh = fastopt.SGD(fresh_params, lr=0.01, backend=backend)
     fresh.load_state_dict(run.opt.state_dict())
@@ -171,10 +110,10 @@ def test_one_cycle_schedule_with_momentum_matches_torch():
     run = Run(fastopt.SGD, dict(lr=0.01, momentum=0.9), "cython", np.float64, shapes,
               "list", 0, 1.0)
     sched = fastopt.lr_scheduler.OneCycleLR(run.opt, max_lr=0.1, total_steps=30)
-    grads = Gradients(shapes, np.float64)
+    grads = gradients(shapes, np.float64, 30)
     momenta = []
     for t in range(30):
-        run.step(grads.at(t))
+        run.step(grads[t])
         sched.step()
         momenta.append(run.opt.param_groups[0]["momentum"])
     holder = {}
@@ -188,45 +127,18 @@ def test_one_cycle_schedule_with_momentum_matches_torch():
     theirs = run_torch(torch.optim.SGD, dict(lr=0.01, momentum=0.9), np.float64, shapes,
                        steps=30, between=between)
     assert len(set(momenta)) > 10
-    assert_close_run(run.result(), theirs, np.float64)
-
-
-REFUSED = [
-    ("lr", -0.1, ValueError), ("lr", float("nan"), ValueError), ("lr", "0.1", TypeError),
-    ("momentum", -0.5, ValueError), ("momentum", float("inf"), ValueError),
-    ("dampening", -0.1, ValueError), ("dampening", 1.5, ValueError),
-    ("weight_decay", -1e-4, ValueError), ("nesterov", "yes", TypeError),
-    ("maximize", None, TypeError),
-]
-
-
-@pytest.mark.parametrize("name,value,exc", REFUSED, ids=str)
-def test_bad_hyperparameters_are_refused(name, value, exc):
-    check_refused(fastopt.SGD, dict(lr=0.01, momentum=0.9), name, value, exc)
+    assert_close(run.result(), theirs, np.float64)
 
 
 @pytest.mark.parametrize("kwargs", [dict(momentum=0.9, dampening=0.1),
                                     dict(momentum=0.0, dampening=0.0)], ids=str)
 def test_nesterov_needs_momentum_and_no_dampening(kwargs):
+    """As torch (the table's refusals check that nothing changes)."""
     torch = pytest.importorskip("torch")
     with pytest.raises(ValueError):
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], nesterov=True, **kwargs)
     with pytest.raises(ValueError, match="nesterov"):
         fastopt.SGD(initial([(5,)], np.float32), nesterov=True, **kwargs)
-    params = initial([(5,)], np.float32)
-    opt = fastopt.SGD(params, lr=0.1, momentum=0.9)
-    opt.step([np.ones(5, np.float32)])
-    before = snapshot(opt, params)
-    opt.param_groups[0].update(nesterov=True, **kwargs)
-    with pytest.raises(ValueError, match="nesterov"):
-        opt.step([np.ones(5, np.float32)])
-    assert snapshot(opt, params) == before
-
-
-@pytest.mark.parametrize("kwargs", [RICH, dict(lr=0.1), dict(momentum=0.9, dampening=0.5)],
-                         ids=str)
-def test_state_dict_resumes_bitwise(kwargs):
-    check_state_dict_resume(fastopt.SGD, kwargs)
 
 
 def test_state_dict_from_another_structure_is_refused():
@@ -239,6 +151,8 @@ def test_state_dict_from_another_structure_is_refused():
     assert snapshot(b, params) == before
 
 
-def test_run_backends_covers_the_threaded_path():
-    assert max(SIZES) >= fastopt._core._native.get_parallel_threshold()
-    assert len(run_backends(fastopt.SGD, {}, np.float32, shapes=[(3,)], steps=1)) == 3
+def test_a_group_without_momentum_has_no_buffer():
+    a, b = initial([(5,), (3,)], np.float32)
+    opt = fastopt.SGD([{"params": [a], "momentum": 0.9}, {"params": [b]}], lr=0.01)
+    opt.step([np.ones(5, np.float32), np.ones(3, np.float32)])
+    assert set(opt.state[0]) == {"momentum_buffer"} and opt.state[1] == {}

@@ -7,6 +7,7 @@ import pytest
 
 import fastopt
 from fastopt.optimizers.table import BUILT_AS_BASE, FIRST_ONLY, NO_EFFECT, OPTIMIZERS
+from harness import initial, snapshot
 
 
 def _params(n=8):
@@ -116,23 +117,12 @@ def _id(change):
 
 
 def _start(shapes=((6,), (2, 3))):
-    rng = np.random.default_rng(1)
-    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    return initial(shapes, np.float32, seed=1)
 
 
 def _grad_seq(steps, shapes=((6,), (2, 3))):
     rng = np.random.default_rng(2)
     return [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(steps)]
-
-
-def _everything(opt, params):
-    """Every byte a step could change: parameters, state buffers, step count, and the
-    per-group scalar state (NAdam's mu_product, SGD's momentum_buffer_set)."""
-    parts = [p.tobytes() for p in params]
-    for key, bufs in sorted(opt.state.items(), key=lambda kv: str(kv[0])):
-        parts += [name.encode() + bufs[name].tobytes() for name in sorted(bufs)]
-    parts += [repr(opt.step_count).encode(), repr(opt.group_state).encode()]
-    return b"".join(parts)
 
 
 @pytest.mark.parametrize("before", [0, 3])
@@ -159,13 +149,13 @@ def test_change_between_steps_takes_effect(cls, change, how, before):
     fresh.load_state_dict(saved)
     for g in grads[before:]:
         fresh.step(g)
-    assert _everything(opt, params) == _everything(fresh, fresh_params)
+    assert snapshot(opt, params) == snapshot(fresh, fresh_params)
 
     unchanged_params = _start()
     unchanged = cls(unchanged_params, **base)
     for g in grads:
         unchanged.step(g)
-    differs = _everything(unchanged, unchanged_params) != _everything(opt, params)
+    differs = snapshot(unchanged, unchanged_params) != snapshot(opt, params)
     assert differs == (how != NO_EFFECT and not (how == FIRST_ONLY and before)), \
         "the case does not test what it says"
 
@@ -198,12 +188,12 @@ def test_bad_value_between_steps_is_refused(cls, bad):
     opt = cls(params, **base)
     for g in grads[:3]:
         opt.step(g)
-    before = _everything(opt, params)
+    before = snapshot(opt, params)
     good = dict(opt.param_groups[0])
     opt.param_groups[0].update(bad)
     refused = _refusal(lambda: opt.step(grads[3]))
     assert refused is not None
-    assert _everything(opt, params) == before
+    assert snapshot(opt, params) == before
     at_build = _refusal(lambda: cls(_start(), **{**base, **bad}))
     if at_build is not None:        # amsgrad (structural) is refused only once built
         assert refused == at_build
@@ -211,7 +201,7 @@ def test_bad_value_between_steps_is_refused(cls, bad):
     opt.param_groups[0].update(good)
     for g in grads[3:]:
         opt.step(g)
-    assert _everything(opt, params) == _everything(*_twin_run(cls, base, grads))
+    assert snapshot(opt, params) == snapshot(*_twin_run(cls, base, grads))
 
 
 @pytest.mark.parametrize("cls, bad", _cases("bad"))
@@ -226,10 +216,10 @@ def test_bad_value_in_loaded_state_dict_is_refused(cls, bad):
         opt.step(g)
     sd = opt.state_dict()
     sd["param_groups"][0].update(bad)
-    before, hyper = _everything(opt, params), list(opt.param_groups[0].items())
+    before, hyper = snapshot(opt, params), list(opt.param_groups[0].items())
     refused = _refusal(lambda: opt.load_state_dict(sd))
     assert refused is not None
-    assert _everything(opt, params) == before
+    assert snapshot(opt, params) == before
     assert all(k1 == k2 and v1 is v2
                for (k1, v1), (k2, v2) in zip(opt.param_groups[0].items(), hyper, strict=True))
     opt.param_groups[0].update(bad)
@@ -237,7 +227,7 @@ def test_bad_value_in_loaded_state_dict_is_refused(cls, bad):
     opt.param_groups[0].update(dict(hyper))
     for g in grads[3:]:
         opt.step(g)
-    assert _everything(opt, params) == _everything(*_twin_run(cls, base, grads))
+    assert snapshot(opt, params) == snapshot(*_twin_run(cls, base, grads))
 
 
 def _swapped(group, a, b):
@@ -259,10 +249,10 @@ def test_loaded_group_of_the_cached_values_under_other_keys_is_checked(cls):
     saved = {k: live[k] for k in live if k != "params"}       # the live objects, in order
     sd["param_groups"][0] = {**_swapped(saved, "lr", "maximize"),
                              "params": sd["param_groups"][0]["params"]}
-    before = _everything(opt, params)
+    before = snapshot(opt, params)
     with pytest.raises(TypeError, match="maximize must be True or False"):
         opt.load_state_dict(sd)
-    assert _everything(opt, params) == before
+    assert snapshot(opt, params) == before
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -277,10 +267,10 @@ def test_replaced_group_of_the_cached_values_under_other_keys_is_checked(cls):
     opt.param_groups[0] = {"params": live["params"],
                            **_swapped({k: live[k] for k in live if k != "params"},
                                       "lr", "maximize")}
-    before = _everything(opt, params)
+    before = snapshot(opt, params)
     with pytest.raises(TypeError, match="maximize must be True or False"):
         opt.step(_grad_seq(2)[1])
-    assert _everything(opt, params) == before
+    assert snapshot(opt, params) == before
 
 
 @pytest.mark.parametrize("cls", [c for c in CLASSES
@@ -309,12 +299,12 @@ def test_pairs_changed_in_place_are_checked_every_step(cls):
         fresh.load_state_dict(saved)
         for g in grads[2:4]:
             fresh.step(g)
-        assert _everything(opt, params) == _everything(fresh, fresh_params), key
+        assert snapshot(opt, params) == snapshot(fresh, fresh_params), key
         opt.param_groups[0][key][1] = -1.0
-        before = _everything(opt, params)
+        before = snapshot(opt, params)
         with pytest.raises((TypeError, ValueError), match=key):
             opt.step(grads[4])
-        assert _everything(opt, params) == before
+        assert snapshot(opt, params) == before
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -323,8 +313,8 @@ def test_every_optimizer_names_the_refusing_group(cls):
     opt = cls([{"params": a}, {"params": b}], **_base(cls))
     grads = _grad_seq(2)
     opt.step(grads[0] + grads[1])
-    before = _everything(opt, a + b)
+    before = snapshot(opt, a + b)
     opt.param_groups[1]["lr"] = -1.0
     with pytest.raises(ValueError, match=r"^param group 1: lr must be a finite number >= 0"):
         opt.step(grads[1] + grads[0])
-    assert _everything(opt, a + b) == before
+    assert snapshot(opt, a + b) == before

@@ -19,7 +19,12 @@ FAST = ["cython", "numba"]          # held to the reference, the numpy backend
 
 
 def _id(value):
-    return ",".join(f"{k}={v!r}" for k, v in value.items()) or "defaults"
+    """A case's id: its hyperparameters (the first dict of a tuple, the number before)."""
+    if isinstance(value, tuple):
+        return "-".join(_id(v) for v in value if isinstance(v, (dict, int)))
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v!r}" for k, v in value.items()) or "defaults"
+    return str(value)
 
 
 def cases(what, *more):
@@ -28,7 +33,7 @@ def cases(what, *more):
     if what is None:
         out = [pytest.param(info, id=info.cls) for info in OPTIMIZERS]
     else:
-        out = [pytest.param(info, x, id=f"{info.cls}-{_id(x) if isinstance(x, dict) else x}")
+        out = [pytest.param(info, x, id=f"{info.cls}-{_id(x)}")
                for info in OPTIMIZERS for x in what(info)]
     for values in more:
         out = [pytest.param(*p.values, v, id=f"{p.id}-{getattr(v, '__name__', v)}")
@@ -128,12 +133,15 @@ def _sized(info):
 
 @pytest.mark.parametrize("info, case, dtype, backend", cases(_sized, DTYPES, BACKENDS))
 def test_sizes(info, case, dtype, backend):
-    """Every size, the threaded one included (the numpy backend: that it runs)."""
+    """Every size, the threaded one included (the numpy backend, the reference itself,
+    in flat form)."""
     size, kwargs = case
-    if backend == "numpy":
-        assert len(reference(_cls(info), kwargs, dtype, shapes=[(size,)]).params) == 1
-    else:
-        check_backend(_cls(info), kwargs, backend, dtype, shapes=[(size,)])
+    check_backend(_cls(info), kwargs, backend, dtype, shapes=[(size,)],
+                  form="flat" if backend == "numpy" else "list")
+
+
+def test_sizes_reach_the_threaded_path():
+    assert max(SIZES) >= fastopt._core._native.get_parallel_threshold()
 
 
 @pytest.mark.parametrize("info, form, backend", rows(["dict", "flat", "groups"], BACKENDS))

@@ -67,6 +67,8 @@ def oracle(info, kwargs, dtype, groups=None, **run_args):
 
 
 def _oracle_bitwise(info, kwargs, groups=()):
+    """Whether the oracle must agree bitwise: the row says so for these options (given
+    to the constructor or to a group)."""
     unless = info.oracle_bitwise_unless
     return unless is not None and not any(
         d.get(k) for d in (kwargs, *groups) for k in unless)
@@ -102,8 +104,8 @@ def test_backends_match_reference_bitwise(info, kwargs, dtype, backend):
 @pytest.mark.parametrize("info, kwargs, dtype", cases(lambda i: i.option_sets, DTYPES))
 def test_matches_oracle(info, kwargs, dtype):
     """cython's run (bitwise the reference's) against the oracle's."""
-    ours = run(_cls(info), kwargs, "cython", dtype)
     theirs = oracle(info, kwargs, dtype)
+    ours = run(_cls(info), kwargs, "cython", dtype)
     if _oracle_bitwise(info, kwargs):
         assert_bitwise(ours, theirs)
     else:
@@ -174,22 +176,28 @@ def test_bad_hyperparameters_are_refused(info, refusal):
 
 @pytest.mark.parametrize("info, fixed", cases(lambda i: i.fixed))
 def test_options_that_decide_the_state_cannot_change(info, fixed):
-    """Refused by the next step and by load_state_dict, with nothing changed."""
+    """Refused by the next step and by load_state_dict, with nothing changed; the
+    built value back, it steps on."""
     built, change, match = fixed
     cls = _cls(info)
     params = initial([(5,), (2, 3)], np.float32)
     opt = cls(params, **built)
-    opt.step(gradients([(5,), (2, 3)], np.float32, 1)[0])
+    grads = gradients([(5,), (2, 3)], np.float32, 2)
+    opt.step(grads[0])
     sd = opt.state_dict()
     sd["param_groups"][0].update(change)
     before, groups = snapshot(opt, params), groups_snapshot(opt)
     with pytest.raises(ValueError, match=match):
         opt.load_state_dict(sd)
     assert snapshot(opt, params) == before and groups_snapshot(opt) == groups
+    good = {k: opt.param_groups[0][k] for k in change}
     opt.param_groups[0].update(change)
     with pytest.raises(ValueError, match=match):
-        opt.step(gradients([(5,), (2, 3)], np.float32, 1)[0])
+        opt.step(grads[1])
     assert snapshot(opt, params) == before
+    opt.param_groups[0].update(good)
+    opt.step(grads[1])
+    assert opt.step_count == 2
 
 
 @pytest.mark.parametrize("info, backend", rows(BACKENDS))

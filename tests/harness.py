@@ -58,15 +58,29 @@ def default_steps(shapes) -> int:
     return BIG_STEPS if _elements(shapes) > BIG else STEPS
 
 
+_KEEP_BIG = 2
+
+
+def _cached(cache, key, big, make):
+    """``make()``, made once per process; of the big ones (above BIG elements) only the
+    last _KEEP_BIG are kept, which is enough: pytest runs the backends of a case in a row."""
+    store = cache.setdefault(big, {})
+    if key not in store:
+        store[key] = make()
+        if big and len(store) > _KEEP_BIG:
+            del store[next(iter(store))]
+    return store[key]
+
+
 _GRADIENTS: dict = {}
 
 
 def gradients(shapes, dtype, steps: int, seed: int = 0, scale: float = 1.0):
     """The gradient of every parameter at every step (``gradient``'s, seeded with
-    ``seed + 1``, times ``scale``), made once per process: do not write into them.  Above
-    BIG elements a pool of five is drawn once and cycled with changing scale and sign."""
-    key = (repr(shapes), np.dtype(dtype).str, steps, seed, scale)
-    if key not in _GRADIENTS:
+    ``seed + 1``, times ``scale``), made once (``_cached``): do not write into them.
+    Above BIG elements a pool of five is drawn once and cycled with changing scale and
+    sign."""
+    def make():
         rng = np.random.default_rng(seed + 1)
         if _elements(shapes) > BIG:
             pool = [[gradient(rng, s, dtype, t) for s in shapes] for t in range(5)]
@@ -76,8 +90,9 @@ def gradients(shapes, dtype, steps: int, seed: int = 0, scale: float = 1.0):
             out = [[gradient(rng, s, dtype, t) for s in shapes] for t in range(steps)]
         if scale != 1.0:
             out = [[(g * scale).astype(dtype) for g in gs] for gs in out]
-        _GRADIENTS[key] = out
-    return _GRADIENTS[key]
+        return out
+    key = (repr(shapes), np.dtype(dtype).str, steps, seed, scale)
+    return _cached(_GRADIENTS, key, _elements(shapes) > BIG, make)
 
 
 def start(shapes, dtype, seed: int = 0, param_scale: float = 1.0) -> list[np.ndarray]:
@@ -157,13 +172,12 @@ _REFERENCE: dict = {}
 
 def reference(cls, kwargs, dtype, groups=None, **run_args) -> Result:
     """The NumPy backend's run (in list form, or with ``groups`` in that form), made once
-    per process: do not write into it."""
+    (``_cached``): do not write into it."""
     key = (cls.__name__, repr(kwargs), np.dtype(dtype).str, repr(groups),
            repr(sorted(run_args.items())))
-    if key not in _REFERENCE:
-        _REFERENCE[key] = run(cls, kwargs, "numpy", dtype, groups=groups,
-                              form="list" if groups is None else "groups", **run_args)
-    return _REFERENCE[key]
+    return _cached(_REFERENCE, key, _elements(run_args.get("shapes", SHAPES)) > BIG,
+                   lambda: run(cls, kwargs, "numpy", dtype, groups=groups,
+                               form="list" if groups is None else "groups", **run_args))
 
 
 def check_backend(cls, kwargs, backend, dtype, form="list", groups=None, **run_args):

@@ -46,7 +46,7 @@ class OptimizerInfo:
     torch_impls: tuple[str, ...]         # of ALL_TORCH that torch 2.13 has on CPU
     benches: tuple[Bench, ...]
     #: Option sets every backend is held to the reference on (bitwise, both dtypes), the
-    #: oracle too (to rounding), and that a state_dict resumes (``full`` is added).
+    #: oracle too, and that a state_dict resumes from (``full`` is added to them).
     options: tuple[dict[str, Any], ...] = ()
     #: One option set with everything on: every size, parameter form, thread count, bad
     #: gradient and refused hyperparameter is tried with it.
@@ -58,8 +58,8 @@ class OptimizerInfo:
     #: What the options are checked against to rounding: None is torch.optim.<torch>;
     #: otherwise a function of tests/oracles.py (a NumPy transcription of optax).
     oracle: str | None = None
-    #: The options without which the oracle agrees bitwise (None: to rounding only; ()
-    #: bitwise always).
+    #: Where the oracle agrees bitwise, not just to rounding: with none of these options
+    #: set (None: never; (): always).
     oracle_bitwise_unless: tuple[str, ...] | None = None
     #: Hyperparameters refused when building, when set on a param group, between cached
     #: steps and in a loaded state_dict: (values, exception, regex the message matches).

@@ -135,7 +135,8 @@ CYTHON_SEG = r"(?P<name>\w+)\s*=\s*(?:<[^>]+>\s*)?(?P<read>\bseg_in\[(?P<j>\d+)\
 def test_cython_reads_buffers_and_scalars_by_their_names(name):
     kernel = DEFINED[name]
     sources = _cython_sources()
-    assert f"{name}_chunk" in sources, f"kernel {name!r}, backend cython: no {name}_chunk in the .pxi files"
+    assert f"{name}_chunk" in sources, \
+        f"kernel {name!r}, backend cython: no {name}_chunk in the .pxi files"
     text = "".join(src for fn, src in sources.items()
                    if fn == f"{name}_chunk" or fn.startswith(f"_{name}_"))
     buffers = ("p", "g") + kernel.buffers

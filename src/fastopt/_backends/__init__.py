@@ -1,14 +1,13 @@
 """The kernel backends, three sibling packages of the same shape.
 
-Each of ``cython``, ``numba`` and ``numpy`` has one file per optimizer (its kernels, named
-as the optimizer's ``Kernel`` says, reading the buffers and scalars in that order into
-variables of the names it gives), the training toolkit's kernels and the memory-traffic
-twin's; its ``__init__`` holds the registry of kernels by name (the Cython one is
-``kernels()`` in ``cython/math.pxi``) and exposes
-``bind(kernel, addrs, chunks, dtype, nelem, seg_in, out)``: a callable that runs the kernel
-over a plan's chunks from a tuple of scalars.  ``numpy`` is the readable reference the
-compiled two are held to, bitwise; ``tests/test_kernel_interfaces.py`` holds every
-backend to the ``Kernel`` definitions.
+Each of ``cython``, ``numba`` and ``numpy`` has one file per optimizer (its kernels, which
+read the buffers and scalars of the optimizer's ``Kernel`` in its order into variables of
+its names), the training toolkit's kernels and the memory-traffic twin's.  Its
+``__init__`` holds the registry of kernels by name (the Cython one is ``kernels()`` in
+``cython/math.pxi``) and exposes ``bind(name, addrs, chunks, dtype, nelem, seg_in, out)``:
+a callable that runs the kernel over a plan's chunks from a tuple of scalars.  ``numpy``
+is the readable reference the compiled two are held to, bitwise;
+``tests/test_kernel_interfaces.py`` holds every backend to the ``Kernel`` definitions.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The numba backend: the same kernels as the Cython backend, as ``@njit`` functions
 compiled on first use for each dtype and cached on disk.
 
-Each optimizer module defines the update of one chunk; ``driver.compile`` makes a serial
+Each optimizer module defines the update of one chunk; ``driver.loops`` makes a serial
 and a parallel (``prange`` over chunks) loop over a plan's chunks from it.  Small plans run
 the serial one, so a step never wakes numba's thread pool below the threshold.
 """
@@ -41,8 +41,8 @@ def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
          seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
     loops = _LOOPS.get(name)
     if loops is None:
-        loops = _LOOPS[name] = driver.compile(name, KERNELS[name],
-                                              len(definition(name).all_scalars))
+        loops = _LOOPS[name] = driver.loops(name, KERNELS[name],
+                                            len(definition(name).all_scalars))
     serial, parallel = loops
     like = np.empty(0, dtype)
     seg_in = np.zeros((addrs.shape[0], 0)) if seg_in is None else seg_in

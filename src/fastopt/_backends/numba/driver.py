@@ -1,7 +1,7 @@
 """The chunk loop of every numba kernel, as ``_drive`` in fastopt._core._native is the
 Cython kernels': an optimizer module defines the update of one chunk,
 ``name(addrs, chunk, like, s, seg_in, out)`` (``seg_in`` the chunk's tensor's inputs, ``out``
-the chunk's outputs), and :func:`compile` makes the serial and the parallel (``prange``)
+the chunk's outputs), and :func:`loops` makes the serial and the parallel (``prange``)
 loop over a plan's chunks from it.
 
 numba's disk cache keys a compiled function by its qualified name and the source file of
@@ -32,12 +32,12 @@ def _template(n_scalars: int, refusal: str) -> Any:
     return drive
 
 
-def compile(name: str, kernel: Any, n_scalars: int) -> tuple[Any, Any]:
+def loops(name: str, kernel: Any, n_scalars: int) -> tuple[Any, Any]:
     """(serial, parallel) loops over a plan's chunks calling the chunk function ``kernel``
     (an ``@njit(inline="always")`` function), which takes ``n_scalars`` scalars."""
     template = _template(n_scalars, f"kernel {name} takes {n_scalars} scalars")
     source = inspect.getfile(kernel.py_func)
-    loops = []
+    made = []
     for suffix, parallel in (("_driver", False), ("_driver_parallel", True)):
         code = template.__code__.replace(co_filename=source, co_name=name + suffix)
         fn = types.FunctionType(code, {"__builtins__": builtins, "prange": prange,
@@ -45,5 +45,5 @@ def compile(name: str, kernel: Any, n_scalars: int) -> tuple[Any, Any]:
                                 None, template.__closure__)
         fn.__qualname__ = name + suffix
         fn.__module__ = kernel.py_func.__module__
-        loops.append(njit(parallel=parallel, **JIT)(fn))
-    return loops[0], loops[1]
+        made.append(njit(parallel=parallel, **JIT)(fn))
+    return made[0], made[1]

@@ -4,16 +4,19 @@ Cython kernels': an optimizer module defines the update of one chunk,
 the chunk's outputs), and :func:`loops` makes the serial and the parallel (``prange``)
 loop over a plan's chunks from it.
 
-numba's disk cache keys a compiled function by its qualified name and the source file of
-its code object, and checks only that file's contents: a loop compiled from this file's
-code would be served stale after an edit of the chunk function that it inlines.  So each
-kernel's loops are copies of :func:`_template`'s code under the kernel's own names and the
-chunk function's own file name.
+numba's disk cache keys a compiled function by its qualified name, its bytecode, the values
+of its closure and the contents of the source file of its code object, and of no other
+file: a loop compiled from this file's code would be served stale after an edit of the
+chunk function that it inlines.  So each kernel's loops are copies of :func:`_template`'s
+code under the kernel's own names and the chunk function's own file name, with a digest of
+this file and of ``_common.py`` (whose helpers they inline too) in their closure.
 """
 from __future__ import annotations
 
 import builtins
+import hashlib
 import inspect
+import os
 import types
 from typing import Any
 
@@ -22,8 +25,18 @@ from numba import njit, prange
 from ._common import JIT
 
 
-def _template(n_scalars: int, refusal: str) -> Any:
+def _digest() -> str:
+    folder = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for name in ("driver.py", "_common.py"):
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def _template(n_scalars: int, refusal: str, sources: str) -> Any:
     def drive(addrs, chunks, like, s, seg_in, out):
+        sources              # only for the cache key: the loop is compiled from these
         if len(s) != n_scalars:      # len of a tuple is a constant: no run-time cost
             raise ValueError(refusal)
         for c in prange(chunks.shape[0]):
@@ -32,10 +45,13 @@ def _template(n_scalars: int, refusal: str) -> Any:
     return drive
 
 
+_SOURCES = _digest()
+
+
 def loops(name: str, kernel: Any, n_scalars: int) -> tuple[Any, Any]:
     """(serial, parallel) loops over a plan's chunks calling the chunk function ``kernel``
     (an ``@njit(inline="always")`` function), which takes ``n_scalars`` scalars."""
-    template = _template(n_scalars, f"kernel {name} takes {n_scalars} scalars")
+    template = _template(n_scalars, f"kernel {name} takes {n_scalars} scalars", _SOURCES)
     source = inspect.getfile(kernel.py_func)
     made = []
     for suffix, parallel in (("_driver", False), ("_driver_parallel", True)):

@@ -11,12 +11,13 @@ cdef inline void _rmsprop_loop(floating** b, Py_ssize_t n, const floating* s, bi
     # Called with constant flags, so that each of the four versions is its own loop over
     # only the buffers it uses (one loop over all five, with the flags inside, is not
     # vectorised by GCC 12): grad_avg is read only where centered, momentum_buffer only
-    # where use_momentum.
-    cdef floating* p = b[0]
-    cdef const floating* g = b[1]
-    cdef floating* square_avg = b[2]
-    cdef floating* grad_avg = b[3]
+    # where use_momentum.  (Read last to first, the addresses get the registers they had
+    # when the caller passed b[0]..b[4].)
     cdef floating* momentum_buffer = b[4]
+    cdef floating* grad_avg = b[3]
+    cdef floating* square_avg = b[2]
+    cdef const floating* g = b[1]
+    cdef floating* p = b[0]
     cdef floating gscale = s[0], weight_decay = s[1], alpha = s[2], one_minus_alpha = s[3]
     cdef floating eps = s[4], lr = s[5], momentum = s[6], gi, v, ga, a, bi
     cdef Py_ssize_t i

@@ -272,8 +272,8 @@ cdef class BoundKernel:
 
     cdef int _check(self, tuple scalars) except -1:
         if len(scalars) != self.kernel.n_scalars:
-            raise TypeError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
-                            f"scalars, got {len(scalars)}")
+            raise ValueError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
+                             f"scalars, got {len(scalars)}")
         return 0
 
     cdef void _run(self, tuple scalars) noexcept:
@@ -418,8 +418,19 @@ def uninterrupted(run, tuple args):
 
 def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
          cnp.ndarray seg_in=None, cnp.ndarray out=None):
-    """The backend entry point: kernel ``name`` bound to a plan's tables."""
-    return BoundKernel(KERNELS[name], addrs, chunks, dtype, nelem, seg_in, out)
+    """The backend entry point: kernel ``name`` bound to a plan's tables.  A compiled
+    kernel whose arity is not its definition's (fastopt._core.kernel) is refused here, and
+    a tuple of another length than its scalar count at each call (by _check)."""
+    from fastopt._backends import definition
+    cdef Kernel kernel = KERNELS[name]
+    spec = definition(name)
+    if (kernel.n_scalars, kernel.n_seg_in, kernel.n_out) != \
+            (len(spec.all_scalars), len(spec.seg_in), len(spec.outputs)):
+        raise ValueError(f"kernel {name} is compiled for {kernel.n_scalars} scalars, "
+                         f"{kernel.n_seg_in} seg_in inputs and {kernel.n_out} outputs, but "
+                         f"its definition has {len(spec.all_scalars)}, {len(spec.seg_in)} "
+                         f"and {len(spec.outputs)}: rebuild the extensions")
+    return BoundKernel(kernel, addrs, chunks, dtype, nelem, seg_in, out)
 
 
 # ----------------------------------------------------------------------------------------

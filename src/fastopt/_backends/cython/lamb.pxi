@@ -2,11 +2,10 @@
 #   lamb_moments: m, v updated; the chunk's partial sums of p*p and u*u (float64) to out;
 #   lamb_update:  u recomputed from the new m, v (the same bits), p -= (lr*r) * u, where
 #                 lr*r, the per-tensor trust ratio times lr, comes in seg_in[0].
-# The optimizer combines the chunks' partial sums into per-tensor norms in between.
-# Buffers: param, grad, exp_avg, exp_avg_sq.
-# Scalars (both passes): gscale, 1-beta1, beta1, 1-beta2, beta2, bias_correction1,
-#          bias_correction2, eps, wd, lr (lr is for the optimizer, which makes lr*r; the
-#          kernels do not read it).
+# The optimizer combines the chunks' partial sums into per-tensor norms in between
+# (trust_ratios in fastopt._core._native).  Buffers and scalars: Lamb.kernel and
+# Lamb.update_kernel in fastopt/optimizers/lamb.py (lr is for the optimizer, which makes
+# lr*r; the kernels do not read it).
 #
 # Partial sums: element i of a chunk is added to lane i % 16 (in element order, so each
 # lane is a fixed sequence of float64 additions that GCC can vectorise across lanes);
@@ -20,10 +19,11 @@ cdef enum:
     LAMB_LANES = 16
 
 
-cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bc1,
-                             floating bc2, floating eps, floating wd) noexcept nogil:
-    cdef floating u = (mi / bc1) / (_sqrt(vi / bc2) + eps)
-    return u + wd * pi if wd != 0 else u
+cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bias_correction1,
+                             floating bias_correction2, floating eps,
+                             floating weight_decay) noexcept nogil:
+    cdef floating u = (mi / bias_correction1) / (_sqrt(vi / bias_correction2) + eps)
+    return u + weight_decay * pi if weight_decay != 0 else u
 
 
 cdef inline double _lanes_sum(double* a) noexcept nogil:
@@ -39,10 +39,11 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
                              const double* seg_in, double* out) noexcept nogil:
     cdef const floating* p = b[0]
     cdef const floating* g = b[1]
-    cdef floating* m = b[2]
-    cdef floating* v = b[3]
-    cdef floating gscale = s[0], w1 = s[1], beta1 = s[2], w2 = s[3], beta2 = s[4]
-    cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], gi, mi, vi, pi, u
+    cdef floating* exp_avg = b[2]
+    cdef floating* exp_avg_sq = b[3]
+    cdef floating gscale = s[0], one_minus_beta1 = s[1], beta1 = s[2], one_minus_beta2 = s[3]
+    cdef floating beta2 = s[4], bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
+    cdef floating weight_decay = s[8], gi, mi, vi, pi, u
     cdef double pp[LAMB_LANES]
     cdef double uu[LAMB_LANES]
     cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
@@ -54,23 +55,23 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
         for k in range(LAMB_LANES):
             i = j + k
             gi = g[i] * gscale
-            mi = w1 * gi + beta1 * m[i]
-            vi = w2 * (gi * gi) + beta2 * v[i]
-            m[i] = mi
-            v[i] = vi
+            mi = one_minus_beta1 * gi + beta1 * exp_avg[i]
+            vi = one_minus_beta2 * (gi * gi) + beta2 * exp_avg_sq[i]
+            exp_avg[i] = mi
+            exp_avg_sq[i] = vi
             pi = p[i]
-            u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+            u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
             pp[k] = pp[k] + <double>pi * <double>pi
             uu[k] = uu[k] + <double>u * <double>u
     for i in range(nfull, n):
         k = i - nfull
         gi = g[i] * gscale
-        mi = w1 * gi + beta1 * m[i]
-        vi = w2 * (gi * gi) + beta2 * v[i]
-        m[i] = mi
-        v[i] = vi
+        mi = one_minus_beta1 * gi + beta1 * exp_avg[i]
+        vi = one_minus_beta2 * (gi * gi) + beta2 * exp_avg_sq[i]
+        exp_avg[i] = mi
+        exp_avg_sq[i] = vi
         pi = p[i]
-        u = _lamb_u(mi, vi, pi, bc1, bc2, eps, wd)
+        u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
         pp[k] = pp[k] + <double>pi * <double>pi
         uu[k] = uu[k] + <double>u * <double>u
     out[0] = _lanes_sum(pp)
@@ -80,11 +81,13 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
 cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,
                             const double* seg_in, double* out) noexcept nogil:
     cdef floating* p = b[0]
-    cdef const floating* m = b[2]
-    cdef const floating* v = b[3]
-    cdef floating bc1 = s[5], bc2 = s[6], eps = s[7], wd = s[8], pi
-    cdef floating lr_ratio = <floating>seg_in[0]
+    cdef const floating* exp_avg = b[2]
+    cdef const floating* exp_avg_sq = b[3]
+    cdef floating bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
+    cdef floating weight_decay = s[8], pi
+    cdef floating lr_trust_ratio = <floating>seg_in[0]
     cdef Py_ssize_t i
     for i in range(n):
         pi = p[i]
-        p[i] = pi - lr_ratio * _lamb_u(m[i], v[i], pi, bc1, bc2, eps, wd)
+        p[i] = pi - lr_trust_ratio * _lamb_u(exp_avg[i], exp_avg_sq[i], pi, bias_correction1,
+                                             bias_correction2, eps, weight_decay)

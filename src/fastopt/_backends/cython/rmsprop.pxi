@@ -1,33 +1,39 @@
-# RMSprop, centered or not, with or without momentum (docs/optimizers.md#rmsprop).
-# Buffers: param, grad, square_avg, grad_avg (centered only), momentum_buffer (momentum only).
-# Scalars: gscale, wd (L2), alpha, 1-alpha, eps, lr, momentum, centered, use_momentum.
+# RMSprop, centered or not, with or without momentum (docs/optimizers.md#rmsprop); buffers
+# and scalars: RMSprop.kernel in fastopt/optimizers/rmsprop.py (grad_avg is NULL unless
+# centered, momentum_buffer unless the group has momentum).
 
 cdef enum:
     RMSPROP_SCALARS = 9
 
 
-cdef inline void _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,
-                               floating* buf, Py_ssize_t n, const floating* s,
-                               bint centered, bint use_momentum) noexcept nogil:
+cdef inline void _rmsprop_loop(floating** b, Py_ssize_t n, const floating* s, bint centered,
+                               bint use_momentum) noexcept nogil:
     # Called with constant flags, so that each of the four versions is its own loop over
     # only the buffers it uses (one loop over all five, with the flags inside, is not
-    # vectorised by GCC 12).
-    cdef floating gscale = s[0], wd = s[1], alpha = s[2], w = s[3], eps = s[4], lr = s[5]
-    cdef floating momentum = s[6], gi, v, ga, a, bi
+    # vectorised by GCC 12): grad_avg is read only where centered, momentum_buffer only
+    # where use_momentum.  (Read last to first, the addresses get the registers they had
+    # when the caller passed b[0]..b[4].)
+    cdef floating* momentum_buffer = b[4]
+    cdef floating* grad_avg = b[3]
+    cdef floating* square_avg = b[2]
+    cdef const floating* g = b[1]
+    cdef floating* p = b[0]
+    cdef floating gscale = s[0], weight_decay = s[1], alpha = s[2], one_minus_alpha = s[3]
+    cdef floating eps = s[4], lr = s[5], momentum = s[6], gi, v, ga, a, bi
     cdef Py_ssize_t i
     for i in range(n):
-        gi = _grad(g[i], p[i], gscale, wd)
-        v = alpha * sq[i] + w * gi * gi
-        sq[i] = v
+        gi = _grad(g[i], p[i], gscale, weight_decay)
+        v = alpha * square_avg[i] + one_minus_alpha * gi * gi
+        square_avg[i] = v
         if centered:
-            ga = _lerp(gavg[i], gi, w)
-            gavg[i] = ga
+            ga = _lerp(grad_avg[i], gi, one_minus_alpha)
+            grad_avg[i] = ga
             a = _sqrt(v - ga * ga) + eps
         else:
             a = _sqrt(v) + eps
         if use_momentum:
-            bi = momentum * buf[i] + gi / a
-            buf[i] = bi
+            bi = momentum * momentum_buffer[i] + gi / a
+            momentum_buffer[i] = bi
             p[i] = p[i] - lr * bi
         else:
             p[i] = p[i] - (lr * gi) / a
@@ -38,10 +44,10 @@ cdef void rmsprop_chunk(floating** b, Py_ssize_t n, const floating* s, const dou
     cdef bint centered = s[7] != 0, use_momentum = s[8] != 0
     if centered:
         if use_momentum:
-            _rmsprop_loop(b[0], b[1], b[2], b[3], b[4], n, s, True, True)
+            _rmsprop_loop(b, n, s, True, True)
         else:
-            _rmsprop_loop(b[0], b[1], b[2], b[3], NULL, n, s, True, False)
+            _rmsprop_loop(b, n, s, True, False)
     elif use_momentum:
-        _rmsprop_loop(b[0], b[1], b[2], NULL, b[4], n, s, False, True)
+        _rmsprop_loop(b, n, s, False, True)
     else:
-        _rmsprop_loop(b[0], b[1], b[2], NULL, NULL, n, s, False, False)
+        _rmsprop_loop(b, n, s, False, False)

@@ -10,10 +10,7 @@
 # combines the chunks' partials with an exactly rounded sum (math.fsum), which does not
 # depend on their order either.
 #
-# Buffers: reductions, scale and clamp use the gradient (b[1]) only; ema and swap the
-# parameter (b[0]) and the average (b[2]).
-# Scalars: sumsq/abs_sum/abs_max/pow_sum none (pow_sum reads p from seg_in[0]);
-#          scale the factor; clamp the bound c >= 0; ema the weight 1 - decay; swap none.
+# Buffers, scalars, inputs and outputs: the toolkit's kernels in fastopt/_core/kernel.py.
 
 from libc.math cimport pow as _pow
 from libc.stdint cimport uint32_t, uint64_t
@@ -83,20 +80,21 @@ cdef void abs_max_chunk(floating** b, Py_ssize_t n, const floating* s, const dou
     NaN-propagating float select does not)."""
     cdef const uint32_t* u32
     cdef const uint64_t* u64
+    cdef const floating* g = b[1]
     cdef uint32_t m32 = 0, y32
     cdef uint64_t m64 = 0, y64
     cdef float f32
     cdef double f64
     cdef Py_ssize_t i
     if floating is float:
-        u32 = <const uint32_t*>b[1]
+        u32 = <const uint32_t*>g
         for i in range(n):
             y32 = u32[i] & 0x7fffffffu
             m32 = y32 if y32 > m32 else m32
         memcpy(&f32, &m32, 4)
         out[0] = f32
     else:
-        u64 = <const uint64_t*>b[1]
+        u64 = <const uint64_t*>g
         for i in range(n):
             y64 = u64[i] & 0x7fffffffffffffffu
             m64 = y64 if y64 > m64 else m64
@@ -108,58 +106,60 @@ cdef void pow_sum_chunk(floating** b, Py_ssize_t n, const floating* s, const dou
                         double* out) noexcept nogil:
     cdef const floating* g = b[1]
     cdef double acc[LANES]
-    cdef double p = seg_in[0]
+    cdef double norm_type = seg_in[0]
     cdef Py_ssize_t i, nb = n - n % LANES
     cdef int k
     for k in range(LANES):
         acc[k] = 0
     for i in range(0, nb, 16):      # LANES
         for k in range(LANES):
-            acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), p)
+            acc[k] = acc[k] + _pow(<double>_abs(g[i + k]), norm_type)
     for k in range(n - nb):
-        acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), p)
+        acc[k] = acc[k] + _pow(<double>_abs(g[nb + k]), norm_type)
     out[0] = _fold_sum(acc)
 
 
 cdef void scale_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
                       double* out) noexcept nogil:
     cdef floating* g = b[1]
-    cdef floating c = s[0]
+    cdef floating factor = s[0]
     cdef Py_ssize_t i
     for i in range(n):
-        g[i] = g[i] * c
+        g[i] = g[i] * factor
 
 
 cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
                       double* out) noexcept nogil:
-    """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
+    """g = min(max(g, -clip_value), clip_value), NaN kept (torch.clamp)."""
     cdef floating* g = b[1]
-    cdef floating hi = s[0], lo = -s[0], x
+    cdef floating clip_value = s[0], x
+    cdef floating lo = -clip_value
     cdef Py_ssize_t i
     for i in range(n):
         x = g[i]
         x = lo if x < lo else x
-        g[i] = hi if x > hi else x
+        g[i] = clip_value if x > clip_value else x
 
 
 cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
                     double* out) noexcept nogil:
-    """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+    """average += weight * (param - average) (weight = 1 - decay), as torch.lerp computes
+    it."""
     cdef const floating* p = b[0]
-    cdef floating* a = b[2]
-    cdef floating w = s[0]
+    cdef floating* average = b[2]
+    cdef floating weight = s[0]
     cdef Py_ssize_t i
     for i in range(n):
-        a[i] = _lerp(a[i], p[i], w)
+        average[i] = _lerp(average[i], p[i], weight)
 
 
 cdef void swap_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
                      double* out) noexcept nogil:
     cdef floating* p = b[0]
-    cdef floating* a = b[2]
+    cdef floating* average = b[2]
     cdef floating x
     cdef Py_ssize_t i
     for i in range(n):
         x = p[i]
-        p[i] = a[i]
-        a[i] = x
+        p[i] = average[i]
+        average[i] = x

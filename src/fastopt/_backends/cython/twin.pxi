@@ -1,7 +1,8 @@
 # The memory-traffic twin (src/fastopt/_bench/twin.py): the reads and writes of an optimizer
 # with k state buffers and trivial math, p += g and s += g for each state buffer.  Benches
 # measure it beside each optimizer: no step can beat the twin with the same k.
-# Buffers: param, grad, s0, s1, s2 (the first k in use).  Scalars: gscale (unused), k.
+# Buffers and scalars: TWIN in fastopt/_core/kernel.py (the first k of s0, s1, s2 in use;
+# gscale unused).
 
 cdef enum:
     TWIN_SCALARS = 2

@@ -1,41 +1,49 @@
 """The numba backend: the same kernels as the Cython backend, as ``@njit`` functions
 compiled on first use for each dtype and cached on disk.
 
-Each optimizer module defines one Python function over the plan tables; ``kernel`` turns
-it into a serial and a parallel (``prange`` over chunks) compiled version.  Small plans
-run the serial one, so a step never wakes numba's thread pool below the threshold.
+Each optimizer module defines the update of one chunk; ``driver.loops`` makes a serial
+and a parallel (``prange`` over chunks) loop over a plan's chunks from it.  Small plans run
+the serial one, so a step never wakes numba's thread pool below the threshold.
 """
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numba
 import numpy as np
 
+from .. import definition
 from ..._core import _native
-from ..._core._native import trust_ratios  # noqa: F401
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     # workqueue costs >100 us per parallel call; tbb is rarely importable from a venv.
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]  # type: ignore[attr-defined]
 
 # (imported after the threading layer is chosen)
-from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam,  # noqa: E402
-               rmsprop, rprop, sgd, toolkit, twin)
+from . import (adadelta, adagrad, adam, adamax, driver, lamb, lion, nadam,  # noqa: E402
+               radam, rmsprop, rprop, sgd, toolkit, twin)
+from .lamb import trust_ratios  # noqa: E402,F401
 
 KERNELS = {
-    "adam": adam.KERNEL, "sgd": sgd.KERNEL, "rmsprop": rmsprop.KERNEL, "adagrad": adagrad.KERNEL,
-    "adadelta": adadelta.KERNEL, "adamax": adamax.KERNEL, "nadam": nadam.KERNEL,
-    "radam": radam.KERNEL, "rprop": rprop.KERNEL, "lion": lion.KERNEL,
-    "lamb_moments": lamb.MOMENTS, "lamb_update": lamb.UPDATE,
+    "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
+    "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
+    "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
+    "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     **toolkit.KERNELS,
-    "twin": twin.KERNEL,      # the memory-traffic twin (fastopt._bench.twin, benches)
+    "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
 }
+
+_LOOPS: dict[str, tuple[Any, Any]] = {}
 
 
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
          seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
-    serial, parallel = KERNELS[name]
+    loops = _LOOPS.get(name)
+    if loops is None:
+        loops = _LOOPS[name] = driver.loops(name, KERNELS[name],
+                                            len(definition(name).all_scalars))
+    serial, parallel = loops
     like = np.empty(0, dtype)
     seg_in = np.zeros((addrs.shape[0], 0)) if seg_in is None else seg_in
     out = np.zeros((chunks.shape[0], 0)) if out is None else out

@@ -1,22 +1,23 @@
-"""Adagrad for numba (buffers and scalars as in ../cython/adagrad.pxi)."""
+"""Adagrad for numba (the interface: Adagrad.kernel in fastopt/optimizers/adagrad.py; the
+math as in ../cython/adagrad.pxi)."""
 import numpy as np
-from numba import prange
+from numba import njit
 
-from ._support import buffer, grad, kernel
+from ._common import JIT, buffer, grad
 
 
-def _adagrad(addrs, chunks, like, s, seg_in, out):
+@njit(inline="always", **JIT)
+def adagrad(addrs, chunk, like, s, seg_in, out):
     dt = like.dtype.type
-    gscale, wd, clr, eps = dt(s[0]), dt(s[1]), dt(s[2]), dt(s[3])
-    for c in prange(chunks.shape[0]):
-        chunk = chunks[c]
-        p, g = buffer(addrs, chunk, 0, like), buffer(addrs, chunk, 1, like)
-        acc = buffer(addrs, chunk, 2, like)
-        for i in range(p.shape[0]):
-            gi = grad(g[i], p[i], gscale, wd)
-            si = acc[i] + gi * gi
-            acc[i] = si
-            p[i] = p[i] - (clr * gi) / (np.sqrt(si) + eps)
-
-
-KERNEL = kernel(_adagrad)
+    p = buffer(addrs, chunk, 0, like)
+    g = buffer(addrs, chunk, 1, like)
+    sum = buffer(addrs, chunk, 2, like)      # noqa: A001 (torch's name for the state)
+    gscale = dt(s[0])
+    weight_decay = dt(s[1])
+    clr = dt(s[2])
+    eps = dt(s[3])
+    for i in range(p.shape[0]):
+        gi = grad(g[i], p[i], gscale, weight_decay)
+        si = sum[i] + gi * gi
+        sum[i] = si
+        p[i] = p[i] - (clr * gi) / (np.sqrt(si) + eps)

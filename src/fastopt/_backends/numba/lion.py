@@ -1,23 +1,26 @@
-"""Lion for numba (buffers and scalars as in ../cython/lion.pxi)."""
-from numba import prange
+"""Lion for numba (the interface: Lion.kernel in fastopt/optimizers/lion.py; the math as in
+../cython/lion.pxi)."""
+from numba import njit
 
-from ._support import buffer, kernel, sign_nan
+from ._common import JIT, buffer, sign_nan
 
 
-def _lion(addrs, chunks, like, s, seg_in, out):
+@njit(inline="always", **JIT)
+def lion(addrs, chunk, like, s, seg_in, out):
     dt = like.dtype.type
-    gscale, decay, beta1, w1 = dt(s[0]), dt(s[1]), dt(s[2]), dt(s[3])
-    lr, beta2, w2 = dt(s[4]), dt(s[5]), dt(s[6])
+    p = buffer(addrs, chunk, 0, like)
+    g = buffer(addrs, chunk, 1, like)
+    exp_avg = buffer(addrs, chunk, 2, like)
+    gscale = dt(s[0])
+    decay = dt(s[1])
+    beta1 = dt(s[2])
+    one_minus_beta1 = dt(s[3])
+    lr = dt(s[4])
+    beta2 = dt(s[5])
+    one_minus_beta2 = dt(s[6])
     zero, one = dt(0), dt(1)
-    for c in prange(chunks.shape[0]):
-        chunk = chunks[c]
-        p, g = buffer(addrs, chunk, 0, like), buffer(addrs, chunk, 1, like)
-        m = buffer(addrs, chunk, 2, like)
-        for i in range(p.shape[0]):
-            gi = g[i] * gscale
-            mi = m[i]
-            p[i] = p[i] * decay - lr * sign_nan(beta1 * mi + w1 * gi, zero, one)
-            m[i] = beta2 * mi + w2 * gi
-
-
-KERNEL = kernel(_lion)
+    for i in range(p.shape[0]):
+        gi = g[i] * gscale
+        mi = exp_avg[i]
+        p[i] = p[i] * decay - lr * sign_nan(beta1 * mi + one_minus_beta1 * gi, zero, one)
+        exp_avg[i] = beta2 * mi + one_minus_beta2 * gi

@@ -1,39 +1,47 @@
-"""RAdam for numba (buffers and scalars as in ../cython/radam.pxi)."""
+"""RAdam for numba (the interface: RAdam.kernel in fastopt/optimizers/radam.py; the math as
+in ../cython/radam.pxi)."""
 import numpy as np
-from numba import prange
+from numba import njit
 
-from ._support import buffer, grad, kernel, lerp
+from ._common import JIT, buffer, grad, lerp
 
 
-def _radam(addrs, chunks, like, s, seg_in, out):
+@njit(inline="always", **JIT)
+def radam(addrs, chunk, like, s, seg_in, out):
     dt = like.dtype.type
-    gscale, decay, wd = dt(s[0]), dt(s[1]), dt(s[2])
-    w1, beta2, w2 = dt(s[3]), dt(s[4]), dt(s[5])
-    bc1, lr, bc2_sqrt, eps, rect = dt(s[6]), dt(s[7]), dt(s[8]), dt(s[9]), dt(s[10])
+    p = buffer(addrs, chunk, 0, like)
+    g = buffer(addrs, chunk, 1, like)
+    exp_avg = buffer(addrs, chunk, 2, like)
+    exp_avg_sq = buffer(addrs, chunk, 3, like)
+    gscale = dt(s[0])
+    decay = dt(s[1])
+    weight_decay = dt(s[2])
+    one_minus_beta1 = dt(s[3])
+    beta2 = dt(s[4])
+    one_minus_beta2 = dt(s[5])
+    bias_correction1 = dt(s[6])
+    lr = dt(s[7])
+    bias_correction2_sqrt = dt(s[8])
+    eps = dt(s[9])
+    rect = dt(s[10])
     rectified = s[11] != 0
-    w1_rest = dt(1) - w1
+    lerp_rest = dt(1) - one_minus_beta1
     one = dt(1)
-    for c in prange(chunks.shape[0]):
-        chunk = chunks[c]
-        p, g = buffer(addrs, chunk, 0, like), buffer(addrs, chunk, 1, like)
-        m, v = buffer(addrs, chunk, 2, like), buffer(addrs, chunk, 3, like)
-        if rectified:
-            for i in range(p.shape[0]):
-                pi = p[i] * decay
-                gi = grad(g[i], pi, gscale, wd)
-                mi = lerp(m[i], gi, w1, w1_rest)
-                m[i] = mi
-                vi = beta2 * v[i] + w2 * gi * gi
-                v[i] = vi
-                p[i] = pi - mi / bc1 * lr * (one / (np.sqrt(vi) + eps) * bc2_sqrt) * rect
-        else:
-            for i in range(p.shape[0]):
-                pi = p[i] * decay
-                gi = grad(g[i], pi, gscale, wd)
-                mi = lerp(m[i], gi, w1, w1_rest)
-                m[i] = mi
-                v[i] = beta2 * v[i] + w2 * gi * gi
-                p[i] = pi - mi / bc1 * lr
-
-
-KERNEL = kernel(_radam)
+    if rectified:
+        for i in range(p.shape[0]):
+            pi = p[i] * decay
+            gi = grad(g[i], pi, gscale, weight_decay)
+            mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
+            exp_avg[i] = mi
+            vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
+            exp_avg_sq[i] = vi
+            p[i] = pi - mi / bias_correction1 * lr * (
+                one / (np.sqrt(vi) + eps) * bias_correction2_sqrt) * rect
+    else:
+        for i in range(p.shape[0]):
+            pi = p[i] * decay
+            gi = grad(g[i], pi, gscale, weight_decay)
+            mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
+            exp_avg[i] = mi
+            exp_avg_sq[i] = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
+            p[i] = pi - mi / bias_correction1 * lr

@@ -1,36 +1,38 @@
-"""SGD with momentum, dampening and Nesterov for numba (buffers and scalars as in
-../cython/sgd.pxi)."""
-from numba import prange
+"""SGD with momentum, dampening and Nesterov for numba (the interface: SGD.kernel in
+fastopt/optimizers/sgd.py; the math as in ../cython/sgd.pxi)."""
+from numba import njit
 
-from ._support import buffer, grad, kernel
+from ._common import JIT, buffer, grad
 
 
-def _sgd(addrs, chunks, like, s, seg_in, out):
+@njit(inline="always", **JIT)
+def sgd(addrs, chunk, like, s, seg_in, out):
     dt = like.dtype.type
-    gscale, wd, lr = dt(s[0]), dt(s[1]), dt(s[2])
-    momentum, damp = dt(s[3]), dt(s[4])
-    use_momentum, first, nesterov = s[5] != 0, s[6] != 0, s[7] != 0
-    for c in prange(chunks.shape[0]):
-        chunk = chunks[c]
-        p, g = buffer(addrs, chunk, 0, like), buffer(addrs, chunk, 1, like)
-        buf = buffer(addrs, chunk, 2, like)
-        if not use_momentum:
-            for i in range(p.shape[0]):
-                p[i] = p[i] - lr * grad(g[i], p[i], gscale, wd)
-        elif first:
-            for i in range(p.shape[0]):
-                gi = grad(g[i], p[i], gscale, wd)
-                buf[i] = gi
-                if nesterov:
-                    gi = gi + momentum * gi
-                p[i] = p[i] - lr * gi
-        else:
-            for i in range(p.shape[0]):
-                gi = grad(g[i], p[i], gscale, wd)
-                bi = momentum * buf[i] + damp * gi
-                buf[i] = bi
-                gi = gi + momentum * bi if nesterov else bi
-                p[i] = p[i] - lr * gi
-
-
-KERNEL = kernel(_sgd)
+    p = buffer(addrs, chunk, 0, like)
+    g = buffer(addrs, chunk, 1, like)
+    momentum_buffer = buffer(addrs, chunk, 2, like)
+    gscale = dt(s[0])
+    weight_decay = dt(s[1])
+    lr = dt(s[2])
+    momentum = dt(s[3])
+    one_minus_dampening = dt(s[4])
+    use_momentum = s[5] != 0
+    first = s[6] != 0
+    nesterov = s[7] != 0
+    if not use_momentum:
+        for i in range(p.shape[0]):
+            p[i] = p[i] - lr * grad(g[i], p[i], gscale, weight_decay)
+    elif first:
+        for i in range(p.shape[0]):
+            gi = grad(g[i], p[i], gscale, weight_decay)
+            momentum_buffer[i] = gi
+            if nesterov:
+                gi = gi + momentum * gi
+            p[i] = p[i] - lr * gi
+    else:
+        for i in range(p.shape[0]):
+            gi = grad(g[i], p[i], gscale, weight_decay)
+            bi = momentum * momentum_buffer[i] + one_minus_dampening * gi
+            momentum_buffer[i] = bi
+            gi = gi + momentum * bi if nesterov else bi
+            p[i] = p[i] - lr * gi

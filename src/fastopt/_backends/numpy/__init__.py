@@ -8,14 +8,15 @@ so per-chunk outputs line up too.
 from __future__ import annotations
 
 import ctypes
+import inspect
 from typing import Any, Callable
 
 import numpy as np
 
-from ..._core._native import trust_ratios  # noqa: F401
-
+from .. import definition
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
+from .lamb import trust_ratios  # noqa: F401
 
 KERNELS: dict[str, Callable[..., Any]] = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -40,13 +41,21 @@ def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
 def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
          seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
     fn = KERNELS[name]
+    kernel = definition(name)
+    if tuple(inspect.signature(fn).parameters) != kernel.arguments:
+        raise ValueError(f"kernel {name}: the NumPy function takes "
+                         f"{tuple(inspect.signature(fn).parameters)}, not {kernel.arguments}")
     dtype = np.dtype(dtype)
     itemsize = dtype.itemsize
+    # A toolkit kernel may run on an optimizer's plan: its table has more columns than the
+    # kernel's buffers.
+    ncols = 2 + len(kernel.buffers)
 
     def run(scalars: tuple[float, ...]) -> None:
         typed = [dtype.type(x) for x in scalars]
         for c, (row, start, n) in enumerate(chunks.tolist()):
-            views = [_array_at(a + start * itemsize if a else 0, n, dtype) for a in addrs[row].tolist()]
+            views = [_array_at(a + start * itemsize if a else 0, n, dtype)
+                     for a in addrs[row, :ncols].tolist()]
             extra = ([seg_in[row]] if seg_in is not None else []) + ([out[c]] if out is not None else [])
             fn(*views, *typed, *extra)
 

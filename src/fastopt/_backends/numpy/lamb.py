@@ -1,6 +1,8 @@
 """LAMB: the reference rule (docs/optimizers.md#lamb; optax.lamb), as the two passes the
 compiled kernels make (see ../cython/lamb.pxi): the moments and each chunk's partial sums
 of p*p and u*u, then the update with lr*r for the chunk's tensor."""
+import math
+
 import numpy as np
 
 LANES = 16
@@ -45,3 +47,21 @@ def lamb_update(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
     lr_ratio = p.dtype.type(seg_in[0])           # lr * trust ratio of this tensor
     p -= lr_ratio * _update_direction(p, exp_avg, exp_avg_sq, bias_correction1,
                                       bias_correction2, eps, weight_decay)
+
+
+def trust_ratios(chunks, partial, lr, out):
+    """lr times each tensor's trust ratio ||p|| / ||u||, into ``out[row, 0]``: the norms
+    from the partial sums of its chunks (columns 0 and 1 of ``partial``, one row per chunk
+    of ``chunks``), added in chunk order in float64; lr where either norm is 0 (and for a
+    tensor of size 0, which has no chunks)."""
+    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
+        raise ValueError("trust_ratios: chunks, partial and out do not match")
+    rows = chunks[:, 0].tolist()
+    for row in range(out.shape[0]):
+        p_sumsq = u_sumsq = 0.0
+        for c in range(len(rows)):
+            if rows[c] == row:
+                p_sumsq = p_sumsq + float(partial[c, 0])
+                u_sumsq = u_sumsq + float(partial[c, 1])
+        p_norm, u_norm = math.sqrt(p_sumsq), math.sqrt(u_sumsq)
+        out[row, 0] = lr if p_norm == 0 or u_norm == 0 else lr * (p_norm / u_norm)

@@ -2,9 +2,7 @@
 
 The reductions write the same per-chunk partials as the compiled kernels: element i of a
 chunk goes to lane i % 16, each lane is summed in element order (np.cumsum is a
-sequential sum), and the lanes are folded by the same pairwise tree.  Reductions may run
-on an optimizer's plan, whose tables have a column per state buffer: they take those
-columns (unused) and the output row as ``*rest``.
+sequential sum), and the lanes are folded by the same pairwise tree.
 """
 import math
 from typing import Any, Callable
@@ -29,10 +27,9 @@ def _lane_sum(terms: np.ndarray) -> float:
     return float(acc[0])
 
 
-def sumsq(p, g, *rest):
+def sumsq(p, g, out):
     """out[0] = sum of g*g in float64; out[1] = sum of g*0 (NaN iff some g is inf/NaN),
     computed only where out[0] is not finite."""
-    out = rest[-1]
     x = g.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 is the NaN we look for
         total = _lane_sum(x * x)
@@ -40,12 +37,12 @@ def sumsq(p, g, *rest):
         out[1] = 0.0 if total <= np.finfo(np.float64).max else np.cumsum(x * 0.0)[-1]
 
 
-def abs_sum(p, g, *rest):
-    rest[-1][0] = _lane_sum(np.abs(g).astype(np.float64))
+def abs_sum(p, g, out):
+    out[0] = _lane_sum(np.abs(g).astype(np.float64))
 
 
-def abs_max(p, g, *rest):
-    rest[-1][0] = np.abs(g).max()                          # np.max propagates NaN
+def abs_max(p, g, out):
+    out[0] = np.abs(g).max()                          # np.max propagates NaN
 
 
 def _pow(x: float, q: float) -> float:
@@ -57,25 +54,25 @@ def _pow(x: float, q: float) -> float:
         return math.inf
 
 
-def pow_sum(p, g, *rest):
-    seg_in, out = rest[-2], rest[-1]
-    q = float(seg_in[0])
-    out[0] = _lane_sum(np.array([_pow(x, q) for x in np.abs(g).astype(np.float64).tolist()]))
+def pow_sum(p, g, seg_in, out):
+    norm_type = float(seg_in[0])
+    out[0] = _lane_sum(np.array([_pow(x, norm_type) for x in np.abs(g).astype(np.float64).tolist()]))
 
 
 def scale(p, g, factor):
     g *= factor
 
 
-def clamp(p, g, c):
-    """g = min(max(g, -c), c), NaN kept (torch.clamp)."""
-    np.clip(g, -c, c, out=g)
+def clamp(p, g, clip_value):
+    """g = min(max(g, -clip_value), clip_value), NaN kept (torch.clamp)."""
+    np.clip(g, -clip_value, clip_value, out=g)
 
 
-def ema(p, g, average, w):
-    """average += (1 - decay) * (param - average), as torch.lerp computes it."""
+def ema(p, g, average, weight):
+    """average += weight * (param - average) (weight = 1 - decay), as torch.lerp computes
+    it."""
     with np.errstate(invalid="ignore", over="ignore"):   # inf/NaN parameters: as compiled
-        average[...] = lerp(average, p, w)
+        average[...] = lerp(average, p, weight)
 
 
 def swap(p, g, average):
@@ -84,5 +81,6 @@ def swap(p, g, average):
     average[...] = held
 
 
-KERNELS: dict[str, Callable[..., Any]] = {"sumsq": sumsq, "abs_sum": abs_sum, "abs_max": abs_max, "pow_sum": pow_sum,
-           "scale": scale, "clamp": clamp, "ema": ema, "swap": swap}
+KERNELS: dict[str, Callable[..., Any]] = {
+    "sumsq": sumsq, "abs_sum": abs_sum, "abs_max": abs_max, "pow_sum": pow_sum,
+    "scale": scale, "clamp": clamp, "ema": ema, "swap": swap}

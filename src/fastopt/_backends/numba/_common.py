@@ -1,9 +1,7 @@
-"""What every numba kernel uses: arrays over the addresses in a plan's table, the element
-helpers shared with the Cython kernels' math, and the decorator that compiles a kernel
-twice (serial and parallel)."""
+"""What the numba kernels share: the compile options, the arrays over the addresses in a
+plan's table, and the element helpers of the Cython kernels' math (../cython/math.pxi)."""
 from __future__ import annotations
 
-import types as types_module
 from typing import Any
 
 from numba import njit, types
@@ -41,18 +39,6 @@ def buffer(addrs, chunk, j, like):
     if a != 0:
         a += start * like.itemsize
     return _array_at(a, n, like)
-
-
-def kernel(fn):
-    """(serial, parallel) compiled versions of a kernel written with ``prange``.
-
-    The parallel one compiles a copy of the function under another name: numba's disk
-    cache is keyed by the function's name, and would otherwise hand one version's machine
-    code to the other."""
-    twin = types_module.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel",
-                                     fn.__defaults__, fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
-    return njit(**JIT)(fn), njit(parallel=True, **JIT)(twin)
 
 
 @njit(inline="always", **JIT)

@@ -416,14 +416,13 @@ def uninterrupted(run, tuple args):
             PyErr_SetInterrupt()
 
 
-def bind(str name, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
+def bind(spec, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
          cnp.ndarray seg_in=None, cnp.ndarray out=None):
-    """The backend entry point: kernel ``name`` bound to a plan's tables.  A compiled
-    kernel whose arity is not its definition's (fastopt._core.kernel) is refused here, and
-    a tuple of another length than its scalar count at each call (by _check)."""
-    from fastopt._backends import definition
+    """The backend entry point: the compiled kernel of ``spec`` (a fastopt._core.kernel.
+    Kernel) bound to a plan's tables.  One whose arity is not the Kernel's is refused here,
+    and a tuple of another length than its scalar count at each call (by _check)."""
+    name = spec.name
     cdef Kernel kernel = KERNELS[name]
-    spec = definition(name)
     if (kernel.n_scalars, kernel.n_seg_in, kernel.n_out) != \
             (len(spec.all_scalars), len(spec.seg_in), len(spec.outputs)):
         raise ValueError(f"kernel {name} is compiled for {kernel.n_scalars} scalars, "

@@ -84,8 +84,7 @@ class Plan:
         len(kernel.outputs)) it uses (None where it has none)."""
         seg_in = np.zeros((len(self.tensors), len(kernel.seg_in))) if kernel.seg_in else None
         out = np.zeros((len(self.chunks), len(kernel.outputs))) if kernel.outputs else None
-        run = backend.bind(kernel.name, self.addrs, self.chunks, self.dtype, self.nelem,
-                           seg_in, out)
+        run = backend.bind(kernel, self.addrs, self.chunks, self.dtype, self.nelem, seg_in, out)
         return run, seg_in, out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from .. import definition
+from ..._core.kernel import Kernel
 from ..._core import _native
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
@@ -37,12 +37,12 @@ KERNELS = {
 _LOOPS: dict[str, tuple[Any, Any]] = {}
 
 
-def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
+def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
          seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
-    loops = _LOOPS.get(name)
+    loops = _LOOPS.get(kernel.name)
     if loops is None:
-        loops = _LOOPS[name] = driver.loops(name, KERNELS[name],
-                                            len(definition(name).all_scalars))
+        loops = _LOOPS[kernel.name] = driver.loops(kernel.name, KERNELS[kernel.name],
+                                                   len(kernel.all_scalars))
     serial, parallel = loops
     like = np.empty(0, dtype)
     seg_in = np.zeros((addrs.shape[0], 0)) if seg_in is None else seg_in

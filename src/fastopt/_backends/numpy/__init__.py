@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import definition
+from ..._core.kernel import Kernel
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
 from .lamb import trust_ratios  # noqa: F401
@@ -38,12 +38,11 @@ def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
     return np.ctypeslib.as_array((_CTYPES[dtype] * n).from_address(addr))
 
 
-def bind(name: str, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
+def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
          seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
-    fn = KERNELS[name]
-    kernel = definition(name)
+    fn = KERNELS[kernel.name]
     if tuple(inspect.signature(fn).parameters) != kernel.arguments:
-        raise ValueError(f"kernel {name}: the NumPy function takes "
+        raise ValueError(f"kernel {kernel.name}: the NumPy function takes "
                          f"{tuple(inspect.signature(fn).parameters)}, not {kernel.arguments}")
     dtype = np.dtype(dtype)
     itemsize = dtype.itemsize

@@ -4,7 +4,7 @@
 (compiled per CPU level in the _math_* modules), and the per-step gathering of gradient
 addresses.
 
-Work is described by two int64 tables built once per optimizer (see ``_plan.py``):
+Work is described by two int64 tables built once per optimizer (see ``plan.py``):
 ``addrs[row, j]`` is the address of buffer ``j`` (param, grad, then the state buffers)
 of tensor ``row``; ``chunks[c] = (row, start, length)`` splits every tensor into pieces
 of a fixed size.  The driver hands each chunk to an optimizer's chunk function, serially

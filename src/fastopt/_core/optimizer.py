@@ -391,7 +391,8 @@ class Optimizer:
     def _step_locked(self, grads: GradsLike) -> None:
         _native.check_params(self.param_groups, self._group_arrays, self._labels,
                               self._table, self._rows, self._nbytes)
-        self._take_grads(grads)
+        if grads is not None or not self._grads_are_default:    # else: FlatParams' own
+            self._take_grads(grads)
         t = self._step + 1
         if t > MAX_STEP:
             raise ValueError(f"the step count would pass {MAX_STEP}")

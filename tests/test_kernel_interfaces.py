@@ -91,6 +91,24 @@ def _check_no_other_reads(kernel: Kernel, backend: str, text: str, any_read: str
         f"kernel {kernel.name!r}, backend {backend}: {what} read without being assigned to "
         f"a variable of its name: {loose}")
 
+def _check_compiled_source(kernel: Kernel, backend: str, text: str,
+                           patterns: tuple[tuple[str, str], ...]) -> None:
+    """A compiled kernel's source ``text`` reads its buffers, scalars and seg_in inputs
+    (``patterns``: the named read and any read of each, in that order) into variables of
+    the Kernel's names, reads nothing else, and writes only the Kernel's outputs."""
+    checked = 0
+    for (named, loose), what, names in zip(
+            patterns, ("buffer", "scalar", "seg_in input"),
+            (("p", "g") + kernel.buffers, kernel.all_scalars, kernel.seg_in)):
+        _check_no_other_reads(kernel, backend, text, loose, named, what)
+        checked += _check_reads(kernel, backend, text, named, what, names)
+    outputs = [int(j) for j in re.findall(r"\bout\[(\d+)\]", text)]
+    assert all(j < len(kernel.outputs) for j in outputs), (
+        f"kernel {kernel.name!r}, backend {backend}: writes out{sorted(set(outputs))}, but "
+        f"the Kernel has the outputs {kernel.outputs}")
+    assert checked, f"kernel {kernel.name!r}, backend {backend}: no named read found"
+
+
 
 # ---- (a) NumPy ---------------------------------------------------------------------------
 
@@ -139,19 +157,8 @@ def test_cython_reads_buffers_and_scalars_by_their_names(name):
         f"kernel {name!r}, backend cython: no {name}_chunk in the .pxi files"
     text = "".join(src for fn, src in sources.items()
                    if fn == f"{name}_chunk" or fn.startswith(f"_{name}_"))
-    buffers = ("p", "g") + kernel.buffers
-    checked = 0
-    for named, loose, what, names in (
-            (CYTHON_B, r"\bb\[", "buffer", buffers),
-            (CYTHON_S, r"\bs\[", "scalar", kernel.all_scalars),
-            (CYTHON_SEG, r"\bseg_in\[", "seg_in input", kernel.seg_in)):
-        _check_no_other_reads(kernel, "cython", text, loose, named, what)
-        checked += _check_reads(kernel, "cython", text, named, what, names)
-    outputs = [int(j) for j in re.findall(r"\bout\[(\d+)\]", text)]
-    assert all(j < len(kernel.outputs) for j in outputs), (
-        f"kernel {name!r}, backend cython: writes out{sorted(set(outputs))}, but the Kernel "
-        f"has the outputs {kernel.outputs}")
-    assert checked, f"kernel {name!r}, backend cython: no named read found"
+    _check_compiled_source(kernel, "cython", text, (
+        (CYTHON_B, r"\bb\["), (CYTHON_S, r"\bs\["), (CYTHON_SEG, r"\bseg_in\[")))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -181,19 +188,8 @@ def test_numba_reads_buffers_and_scalars_by_their_names(name):
     kernel = DEFINED[name]
     fn = backend.KERNELS[name].py_func
     text = _without_comments(inspect.getsource(fn))
-    buffers = ("p", "g") + kernel.buffers
-    checked = 0
-    for named, loose, what, names in (
-            (NUMBA_B, r"\bbuffer\(", "buffer", buffers),
-            (NUMBA_S, r"\bs\[", "scalar", kernel.all_scalars),
-            (NUMBA_SEG, r"\bseg_in\[", "seg_in input", kernel.seg_in)):
-        _check_no_other_reads(kernel, "numba", text, loose, named, what)
-        checked += _check_reads(kernel, "numba", text, named, what, names)
-    outputs = [int(j) for j in re.findall(r"\bout\[(\d+)\]", text)]
-    assert all(j < len(kernel.outputs) for j in outputs), (
-        f"kernel {name!r}, backend numba: writes out{sorted(set(outputs))}, but the Kernel "
-        f"has the outputs {kernel.outputs}")
-    assert checked, f"kernel {name!r}, backend numba: no named read found"
+    _check_compiled_source(kernel, "numba", text, (
+        (NUMBA_B, r"\bbuffer\("), (NUMBA_S, r"\bs\["), (NUMBA_SEG, r"\bseg_in\[")))
 
 
 # ---- (d) the registries ------------------------------------------------------------------

@@ -403,3 +403,45 @@ def test_flatten_refusals():
         fastopt.flatten(fastopt.flatten([np.zeros(2)]))
     with pytest.raises(TypeError, match="names must be strings"):
         fastopt.flatten({0: np.zeros(2)})
+
+
+def test_prepare_load_state_dict_checks_first_and_loads_only_when_called():
+    """prepare_load_state_dict refuses a bad state_dict changing nothing; a good one is
+    loaded by the returned function, and not before."""
+    params = initial([(5,), (2, 3)], np.float32)
+    opt = fastopt.Adam(params, lr=0.01)
+    rng = np.random.default_rng(3)
+    for t in range(3):
+        opt.step([gradient(rng, p.shape, np.float32, t) for p in params])
+    saved = opt.state_dict()
+    opt.step([gradient(rng, p.shape, np.float32, 3) for p in params])
+    before = snapshot(opt, params)
+    bad = {**saved, "step": -1}
+    with pytest.raises(ValueError, match="step"):
+        opt.prepare_load_state_dict(bad)
+    assert snapshot(opt, params) == before
+    load = opt.prepare_load_state_dict(saved)
+    assert snapshot(opt, params) == before and opt.step_count == 4
+    load()
+    assert opt.step_count == 3
+    assert [k for k, _ in opt.named_parameters()] == [0, 1]
+    assert all(a is p for (_, a), p in zip(opt.named_parameters(), params))
+
+
+def test_ema_prepare_load_and_swapped():
+    params = initial([(4,)], np.float32)
+    ema = fastopt.EMA(params, decay=0.5)
+    saved = ema.state_dict()
+    params[0] += 1.0
+    ema.update()
+    before = ema.shadow[0].copy()
+    with pytest.raises(ValueError):
+        ema.prepare_load_state_dict({**saved, "num_updates": -1})
+    load = ema.prepare_load_state_dict(saved)
+    assert np.array_equal(ema.shadow[0], before) and ema.num_updates == 1
+    load()
+    assert ema.num_updates == 0
+    assert not ema.swapped
+    with ema.average_parameters():
+        assert ema.swapped
+    assert not ema.swapped

@@ -46,7 +46,7 @@ def test_norms_bitwise_same_for_1_and_2_threads(threaded, backend, dtype):
         partials = []
         for g in grads:
             opt.step(g)
-            partials.append(opt._runs[0][2].copy())       # per-chunk sums of p*p and u*u
+            partials.append(opt._runs[0].stages[1].partial.copy())       # per-chunk sums of p*p and u*u
         results[backend_, n] = params, partials
     (p1, s1), (p2, s2), (pr, sr) = results.values()
     assert_bitwise(p1, p2)
@@ -61,7 +61,7 @@ def test_partial_sums_are_the_norms():
     before = p.astype(np.float64)
     opt = fastopt.Lamb([p, np.ones(5, np.float32)])
     opt.step([np.ones_like(p), np.ones(5, np.float32)])
-    partial = opt._runs[0][2]
+    partial = opt._runs[0].stages[1].partial
     chunks = opt._plans[0].chunks
     p_sq = partial[chunks[:, 0] == 0, 0].sum()
     np.testing.assert_allclose(np.sqrt(p_sq), np.linalg.norm(before), rtol=1e-14)

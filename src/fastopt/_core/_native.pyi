@@ -23,14 +23,30 @@ class Kernel:
     n_seg_in: int
     n_out: int
 
-class BoundKernel:
+def kernel_at(name: str, f32: int, f64: int, n_scalars: int, n_seg_in: int, n_out: int,
+              owner: Any = ...) -> Kernel: ...
+
+class Stage:
+    def __call__(self, scalars: tuple[float, ...]) -> None: ...
+
+class Program(Stage):
+    stages: tuple[Stage, ...]
+    def __init__(self, *stages: Stage) -> None: ...
+
+class TrustRatios(Stage):
+    chunks: np.ndarray
+    partial: np.ndarray
+    out: np.ndarray
+    def __init__(self, chunks: np.ndarray, partial: np.ndarray, out: np.ndarray) -> None: ...
+
+class BoundKernel(Stage):
     def __init__(self, kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray,
                  dtype: DTypeLike, nelem: int, seg_in: np.ndarray | None = ...,
                  out: np.ndarray | None = ...) -> None: ...
-    def __call__(self, scalars: tuple[float, ...]) -> None: ...
 
 def bind(spec: Any, addrs: np.ndarray, chunks: np.ndarray, dtype: DTypeLike, nelem: int,
-         seg_in: np.ndarray | None = ..., out: np.ndarray | None = ...) -> BoundKernel: ...
+         seg_in: np.ndarray | None = ..., out: np.ndarray | None = ...,
+         kernels: dict[str, Kernel] | None = ...) -> BoundKernel: ...
 def gather_addresses(seq: Sequence[Any], params: list[np.ndarray], labels: list[str],
                      table: np.ndarray, rows: np.ndarray, col: int, span_lo: np.ndarray,
                      span_hi: np.ndarray, span_labels: list[str]) -> None: ...

@@ -141,14 +141,34 @@ cdef void _drive(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
 
 
 cdef class Kernel:
-    """An optimizer's chunk function for both dtypes, with its arity."""
+    """An optimizer's chunk function for both dtypes, with its arity: compiled here (the
+    _math_* modules) or elsewhere (numba's cfuncs, see :func:`kernel_at`)."""
     cdef void* f32
     cdef void* f64
     cdef readonly str name
     cdef readonly int n_scalars, n_seg_in, n_out
+    cdef object owner          # what keeps the machine code alive (numba's cfuncs)
 
     def __repr__(self):
         return f"<fastopt kernel {self.name}>"
+
+
+def kernel_at(str name, intptr_t f32, intptr_t f64, int n_scalars, int n_seg_in, int n_out,
+              owner=None):
+    """A Kernel whose chunk functions are at these addresses (numba cfuncs of the
+    ``chunk_f32`` / ``chunk_f64`` signatures), kept alive by ``owner``.  Bound with
+    :func:`bind`, it runs in this module's driver like a Cython kernel."""
+    if not f32 or not f64:
+        raise ValueError(f"kernel {name}: a chunk function address is NULL")
+    if not (0 <= n_scalars <= MAX_SCALARS) or n_seg_in < 0 or n_out < 0:
+        raise ValueError(f"kernel {name}: bad arity")
+    cdef Kernel k = Kernel.__new__(Kernel)
+    k.name = name
+    k.f32 = <void*>f32
+    k.f64 = <void*>f64
+    k.n_scalars, k.n_seg_in, k.n_out = n_scalars, n_seg_in, n_out
+    k.owner = owner
+    return k
 
 
 cdef extern from *:
@@ -212,7 +232,45 @@ cdef Kernel _kernel(str name, tuple entry):
 KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
 
 
-cdef class BoundKernel:
+cdef class Stage:
+    """A compiled part of a step, run with the plan's scalars: ``check`` refuses what
+    ``run`` could not do (before anything of the step runs), and ``run`` cannot fail, so
+    a step made of stages commits in one C call (see commit_compiled)."""
+
+    def __call__(self, tuple scalars):
+        self.check(scalars)
+        self.run(scalars)
+
+    cdef int check(self, tuple scalars) except -1:
+        return 0
+
+    cdef void run(self, tuple scalars) noexcept:
+        pass
+
+
+cdef class Program(Stage):
+    """Stages run in order with the same scalars (LAMB: moments, trust ratios, update)."""
+    cdef readonly tuple stages
+
+    def __init__(self, *stages):
+        for st in stages:
+            if not isinstance(st, Stage):
+                raise TypeError(f"a Program runs Stages, not {type(st).__name__}")
+        self.stages = stages
+
+    cdef int check(self, tuple scalars) except -1:
+        cdef Stage st
+        for st in self.stages:
+            st.check(scalars)
+        return 0
+
+    cdef void run(self, tuple scalars) noexcept:
+        cdef Stage st
+        for st in self.stages:
+            st.run(scalars)
+
+
+cdef class BoundKernel(Stage):
     """A kernel bound to one plan: calling it with the step's scalars runs one step.
 
     ``seg_in`` (float64, one row per tensor) and ``out`` (float64, one row per chunk) are
@@ -266,18 +324,14 @@ cdef class BoundKernel:
         else:
             raise TypeError(f"unsupported dtype {dtype}")
 
-    def __call__(self, tuple scalars):
-        self._check(scalars)
-        self._run(scalars)
-
-    cdef int _check(self, tuple scalars) except -1:
+    cdef int check(self, tuple scalars) except -1:
         if len(scalars) != self.kernel.n_scalars:
             raise ValueError(f"kernel {self.kernel.name} takes {self.kernel.n_scalars} "
                              f"scalars, got {len(scalars)}")
         return 0
 
-    cdef void _run(self, tuple scalars) noexcept:
-        """The step (scalars checked by _check first: this cannot fail)."""
+    cdef void run(self, tuple scalars) noexcept:
+        """The step (scalars checked by check first: this cannot fail)."""
         cdef float s32[MAX_SCALARS]
         cdef double s64[MAX_SCALARS]
         cdef Py_ssize_t i, ns = len(scalars)
@@ -378,15 +432,15 @@ cdef int _finish(opt, Py_ssize_t step, list group_state) except -1:
 
 
 def commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
-    """Run ``runs[i](scalars[i])`` for every plan (compiled kernels), then apply the
+    """Run ``runs[i](scalars[i])`` for every plan (Stages), then apply the
     per-group state updates (a dict or None per group) and set ``opt._step = step``."""
     cdef Py_ssize_t i, n = len(runs)
     if len(scalars) != n:
         raise ValueError("one tuple of scalars per kernel")
     for i in range(n):
-        (<BoundKernel?>runs[i])._check(<tuple?>scalars[i])
+        (<Stage?>runs[i]).check(<tuple?>scalars[i])
     for i in range(n):
-        (<BoundKernel>runs[i])._run(<tuple>scalars[i])
+        (<Stage>runs[i]).run(<tuple>scalars[i])
     _finish(opt, step, group_state)
 
 
@@ -417,18 +471,19 @@ def uninterrupted(run, tuple args):
 
 
 def bind(spec, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
-         cnp.ndarray seg_in=None, cnp.ndarray out=None):
+         cnp.ndarray seg_in=None, cnp.ndarray out=None, dict kernels=None):
     """The backend entry point: the compiled kernel of ``spec`` (a fastopt._core.kernel.
-    Kernel) bound to a plan's tables.  One whose arity is not the Kernel's is refused here,
-    and a tuple of another length than its scalar count at each call (by _check)."""
+    Kernel) bound to a plan's tables, from ``kernels`` (name -> Kernel; default: the
+    Cython kernels).  One whose arity is not the Kernel's is refused here, and a tuple of
+    another length than its scalar count at each call (by check)."""
     name = spec.name
-    cdef Kernel kernel = KERNELS[name]
+    cdef Kernel kernel = (KERNELS if kernels is None else kernels)[name]
     if (kernel.n_scalars, kernel.n_seg_in, kernel.n_out) != \
             (len(spec.all_scalars), len(spec.seg_in), len(spec.outputs)):
         raise ValueError(f"kernel {name} is compiled for {kernel.n_scalars} scalars, "
                          f"{kernel.n_seg_in} seg_in inputs and {kernel.n_out} outputs, but "
                          f"its definition has {len(spec.all_scalars)}, {len(spec.seg_in)} "
-                         f"and {len(spec.outputs)}: rebuild the extensions")
+                         f"and {len(spec.outputs)}: rebuild the extensions (or clear numba's cache)")
     return BoundKernel(kernel, addrs, chunks, dtype, nelem, seg_in, out)
 
 
@@ -615,26 +670,52 @@ cdef int _params_changed(Py_ssize_t gi) except -1:
 from libc.math cimport sqrt
 
 
-def trust_ratios(const int64_t[:, ::1] chunks, const double[:, ::1] partial, double scale,
-                 double[:, ::1] out):
-    """For each tensor (row) of a plan: ``a`` and ``b``, the sums of its chunks' partial
-    sums in columns 0 and 1 of ``partial`` (added in chunk order, in float64, so they do
-    not depend on the thread count), and ``out[row, 0] = scale * sqrt(a) / sqrt(b)``, or
-    ``scale`` where either norm is 0 (LAMB's lr times the trust ratio ||p|| / ||u||).
-    A tensor with no chunks (size 0) gets ``scale``."""
-    cdef Py_ssize_t c, row, nrows = out.shape[0]
-    cdef double a, b
-    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
-        raise ValueError("trust_ratios: chunks, partial and out do not match")
-    with nogil:
-        c = 0
-        for row in range(nrows):
-            a = 0.0
-            b = 0.0
-            while c < chunks.shape[0] and chunks[c, 0] == row:
-                a = a + partial[c, 0]
-                b = b + partial[c, 1]
-                c = c + 1
-            a = sqrt(a)
-            b = sqrt(b)
-            out[row, 0] = scale if a == 0 or b == 0 else scale * (a / b)
+cdef class TrustRatios(Stage):
+    """LAMB's step between its two kernels, for one plan: for each tensor (row), ``a`` and
+    ``b``, the sums of its chunks' partial sums in columns 0 and 1 of ``partial`` (added in
+    chunk order, in float64, so they do not depend on the thread count), and
+    ``out[row, 0] = scale * sqrt(a) / sqrt(b)``, or ``scale`` where either norm is 0 (lr
+    times the trust ratio ||p|| / ||u||), ``scale`` being the step's last scalar.  A
+    tensor with no chunks (size 0) gets ``scale``."""
+    cdef readonly cnp.ndarray chunks, partial, out
+    cdef const int64_t* chunk_rows
+    cdef const double* sums
+    cdef double* ratios
+    cdef Py_ssize_t nchunks, nrows, pcols, ocols
+
+    def __init__(self, cnp.ndarray chunks, cnp.ndarray partial, cnp.ndarray out):
+        for what, a, dt in (("chunks", chunks, np.int64), ("partial", partial, np.float64),
+                            ("out", out, np.float64)):
+            if a.dtype != dt or a.ndim != 2 or not a.flags.c_contiguous:
+                raise TypeError(f"TrustRatios: {what} must be a C-contiguous 2-D {dt.__name__} "
+                                f"array")
+        if chunks.shape[0] != partial.shape[0] or chunks.shape[1] != 3 \
+                or partial.shape[1] < 2 or out.shape[1] < 1:
+            raise ValueError("TrustRatios: chunks, partial and out do not match")
+        self.chunks, self.partial, self.out = chunks, partial, out
+        self.chunk_rows = <const int64_t*>cnp.PyArray_DATA(chunks)
+        self.sums = <const double*>cnp.PyArray_DATA(partial)
+        self.ratios = <double*>cnp.PyArray_DATA(out)
+        self.nchunks, self.nrows = chunks.shape[0], out.shape[0]
+        self.pcols, self.ocols = partial.shape[1], out.shape[1]
+
+    cdef int check(self, tuple scalars) except -1:
+        if len(scalars) == 0:
+            raise ValueError("TrustRatios needs the step's scalars (lr last)")
+        return 0
+
+    cdef void run(self, tuple scalars) noexcept:
+        cdef double scale = <double>scalars[len(scalars) - 1]
+        cdef Py_ssize_t c = 0, row
+        cdef double a, b
+        with nogil:
+            for row in range(self.nrows):
+                a = 0.0
+                b = 0.0
+                while c < self.nchunks and self.chunk_rows[3 * c] == row:
+                    a = a + self.sums[c * self.pcols]
+                    b = b + self.sums[c * self.pcols + 1]
+                    c = c + 1
+                a = sqrt(a)
+                b = sqrt(b)
+                self.ratios[row * self.ocols] = scale if a == 0 or b == 0 else scale * (a / b)

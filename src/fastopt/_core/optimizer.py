@@ -174,10 +174,11 @@ class Optimizer:
                     for name, values in keep.get(t.key, {}).items():
                         plan.state_view(name, row)[...] = values
         arrays = [t.array for t in tensors]
+        runs = [self._bind(self._module, plan) for plan in plans]
         layout = dict(
             _tensors=tensors, _flat=flat, _arrays=arrays, _labels=[t.label for t in tensors],
             _plans=plans, _table=table, _rows=rows,
-            _runs=[self._bind(self._module, plan) for plan in plans],
+            _runs=runs,
             _group_arrays=[tuple(t.array for t in tensors if t.group == gi)
                            for gi in range(n_groups)],
             _nbytes=np.array([a.nbytes for a in arrays], np.int64),
@@ -185,7 +186,8 @@ class Optimizer:
             _grads_are_default=flat is not None,
             _prepass=None, _prepass_outs=[],
             # Compiled kernels committed in one C call; anything else under a held SIGINT.
-            _compiled=(type(self)._run is Optimizer._run and self.backend == "cython"),
+            _compiled=(type(self)._run is Optimizer._run
+                       and all(isinstance(run, _native.Stage) for run in runs)),
         )
         layout["_one_plan"] = layout["_compiled"] and len(plans) == 1 and n_groups == 1
         layout["_flat_grad_offsets"], layout["_flat_grad_shape"] = \

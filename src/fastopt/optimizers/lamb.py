@@ -54,7 +54,7 @@ class Lamb(Optimizer):
 
     # A step is two kernel calls with the same buffers and scalars (see _bind): the
     # moments, which write each chunk's partial sums of p*p and u*u, then the update,
-    # which reads each tensor's lr * trust ratio.
+    # which reads each tensor's lr * trust ratio (lr is the last scalar).
     kernel = Kernel("lamb_moments", buffers=_BUFFERS, scalars=_SCALARS,
                     outputs=("param_sumsq", "update_sumsq"))
     update_kernel = Kernel("lamb_update", buffers=_BUFFERS, scalars=_SCALARS,
@@ -82,13 +82,7 @@ class Lamb(Optimizer):
     def _bind(self, module: Any, plan: Any) -> Any:
         moments, _, partial = plan.bind(module, self.kernel)
         update, lr_ratio, _ = plan.bind(module, self.update_kernel)
-        return moments, update, partial, lr_ratio, plan.chunks, module.trust_ratios
-
-    def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
-        for (moments, update, partial, lr_ratio, chunks, trust_ratios), s in zip(self._runs,
-                                                                                 scalars):
-            moments(s)
-            # Per tensor: the norms from its chunks' partial sums (in chunk order, float64),
-            # and lr * ||p|| / ||u|| (lr where either norm is 0) for the update pass.
-            trust_ratios(chunks, partial, s[-1], lr_ratio)
-            update(s)
+        # Between the passes, per tensor: the norms from its chunks' partial sums (in chunk
+        # order, float64), and lr * ||p|| / ||u|| (lr where either norm is 0).
+        return module.Program(moments, module.TrustRatios(plan.chunks, partial, lr_ratio),
+                              update)

@@ -66,7 +66,8 @@ class Rprop(Optimizer):
     """
 
     kernel = Kernel("rprop", buffers=("prev", "step_size"),
-                    scalars=("eta_minus", "eta_plus", "step_size_min", "step_size_max"))
+                    scalars=("eta_minus", "eta_plus", "step_size_min", "step_size_max",
+                             "first", "initial_step_size"))
 
     def __init__(self, params: Any, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
@@ -78,19 +79,13 @@ class Rprop(Optimizer):
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         return float(group["lr"]) if name == "step_size" else 0.0
 
-    # lr is not a kernel scalar (_run fills the step sizes from the live group's lr on
-    # the first step), but it is checked with the rest.
+    # torch fills the step sizes with lr on a group's first step (kernel scalar
+    # initial_step_size, used where first is 1).
     hyperparameters = dict(lr=check.non_negative, etas=_etas, step_sizes=_step_sizes)
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         (eta_minus, eta_plus), (step_size_min, step_size_max) = h["etas"], h["step_sizes"]
         return self.kernel.pack(eta_minus=eta_minus, eta_plus=eta_plus,
-                                step_size_min=step_size_min, step_size_max=step_size_max)
-
-    def _run(self, scalars: list[tuple[float, ...]], step: int) -> None:
-        # torch creates the step sizes on a group's first step, from its lr then
-        for plan in self._plans:
-            if step - self._joined[plan.group] == 1:
-                plan.state["step_size"].fill(float(self.param_groups[plan.group]["lr"]))
-        super()._run(scalars, step)
+                                step_size_min=step_size_min, step_size_max=step_size_max,
+                                first=1.0 if step == 1 else 0.0, initial_step_size=h["lr"])

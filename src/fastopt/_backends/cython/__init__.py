@@ -6,7 +6,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     # Looked up on use: _native imports the _math_* modules of this package as it loads.
-    if name in ("bind", "trust_ratios"):
+    if name in ("bind", "Program", "TrustRatios"):
         from ..._core import _native
         return getattr(_native, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

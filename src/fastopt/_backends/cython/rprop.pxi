@@ -1,8 +1,9 @@
 # Rprop (docs/optimizers.md#rprop), with torch's sign (NaN counts as 0); buffers and
-# scalars: Rprop.kernel in fastopt/optimizers/rprop.py.
+# scalars: Rprop.kernel in fastopt/optimizers/rprop.py.  A group's first step starts
+# from initial_step_size (torch fills the step sizes with lr then).
 
 cdef enum:
-    RPROP_SCALARS = 5
+    RPROP_SCALARS = 7
 
 
 cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
@@ -13,13 +14,15 @@ cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const doubl
     cdef floating* step_size = b[3]
     cdef floating gscale = s[0], eta_minus = s[1], eta_plus = s[2]
     cdef floating step_size_min = s[3], step_size_max = s[4]
+    cdef bint first = s[5] != 0
+    cdef floating initial_step_size = s[6]
     cdef floating gi, prod, f, st, zero = 0, one = 1
     cdef Py_ssize_t i
     for i in range(n):
         gi = g[i] * gscale
         prod = gi * prev[i]
         f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
-        st = step_size[i] * f
+        st = (initial_step_size if first else step_size[i]) * f
         st = step_size_min if st < step_size_min else st   # torch.clamp: NaN stays NaN
         st = step_size_max if st > step_size_max else st
         step_size[i] = st

@@ -23,7 +23,8 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 # (imported after the threading layer is chosen)
 from . import (adadelta, adagrad, adam, adamax, driver, lamb, lion, nadam,  # noqa: E402
                radam, rmsprop, rprop, sgd, toolkit, twin)
-from .lamb import trust_ratios  # noqa: E402,F401
+from .lamb import trust_ratios  # noqa: E402
+from ..numpy import Program  # noqa: E402,F401
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -59,3 +60,13 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
             serial(addrs, chunks, like, scalars, seg_in, out)
 
     return run
+
+
+class TrustRatios:
+    """LAMB's step between its kernels (as fastopt._core._native.TrustRatios)."""
+
+    def __init__(self, chunks: np.ndarray, partial: np.ndarray, out: np.ndarray):
+        self.chunks, self.partial, self.out = chunks, partial, out
+
+    def __call__(self, scalars: tuple[float, ...]) -> None:
+        trust_ratios(self.chunks, self.partial, scalars[-1], self.out)

@@ -17,12 +17,14 @@ def rprop(addrs, chunk, like, s, seg_in, out):
     eta_plus = dt(s[2])
     step_size_min = dt(s[3])
     step_size_max = dt(s[4])
+    first = s[5] != 0
+    initial_step_size = dt(s[6])
     zero, one = dt(0), dt(1)
     for i in range(p.shape[0]):
         gi = g[i] * gscale
         prod = gi * prev[i]
         f = eta_plus if prod > zero else (eta_minus if prod < zero else one)
-        st = step_size[i] * f
+        st = (initial_step_size if first else step_size[i]) * f
         st = step_size_min if st < step_size_min else st
         st = step_size_max if st > step_size_max else st
         step_size[i] = st

@@ -16,7 +16,7 @@ import numpy as np
 from ..._core.kernel import Kernel
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
-from .lamb import trust_ratios  # noqa: F401
+from .lamb import TrustRatios  # noqa: F401
 
 KERNELS: dict[str, Callable[..., Any]] = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -59,3 +59,14 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
             fn(*views, *typed, *extra)
 
     return run
+
+
+class Program:
+    """Stages run in order with the same scalars (as fastopt._core._native.Program)."""
+
+    def __init__(self, *stages: Callable[[tuple[float, ...]], None]):
+        self.stages = stages
+
+    def __call__(self, scalars: tuple[float, ...]) -> None:
+        for stage in self.stages:
+            stage(scalars)

@@ -49,19 +49,26 @@ def lamb_update(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
                                       bias_correction2, eps, weight_decay)
 
 
-def trust_ratios(chunks, partial, lr, out):
-    """lr times each tensor's trust ratio ||p|| / ||u||, into ``out[row, 0]``: the norms
-    from the partial sums of its chunks (columns 0 and 1 of ``partial``, one row per chunk
-    of ``chunks``), added in chunk order in float64; lr where either norm is 0 (and for a
-    tensor of size 0, which has no chunks)."""
-    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
-        raise ValueError("trust_ratios: chunks, partial and out do not match")
-    rows = chunks[:, 0].tolist()
-    for row in range(out.shape[0]):
-        p_sumsq = u_sumsq = 0.0
-        for c in range(len(rows)):
-            if rows[c] == row:
-                p_sumsq = p_sumsq + float(partial[c, 0])
-                u_sumsq = u_sumsq + float(partial[c, 1])
-        p_norm, u_norm = math.sqrt(p_sumsq), math.sqrt(u_sumsq)
-        out[row, 0] = lr if p_norm == 0 or u_norm == 0 else lr * (p_norm / u_norm)
+class TrustRatios:
+    """LAMB's step between its two kernels (as fastopt._core._native.TrustRatios): lr
+    times each tensor's trust ratio ||p|| / ||u||, into ``out[row, 0]``, lr being the
+    step's last scalar: the norms from the partial sums of its chunks (columns 0 and 1 of
+    ``partial``, one row per chunk of ``chunks``), added in chunk order in float64; lr
+    where either norm is 0 (and for a tensor of size 0, which has no chunks)."""
+
+    def __init__(self, chunks, partial, out):
+        if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
+            raise ValueError("TrustRatios: chunks, partial and out do not match")
+        self.chunks, self.partial, self.out = chunks, partial, out
+        self.rows = chunks[:, 0].tolist()
+
+    def __call__(self, scalars):
+        lr = scalars[-1]
+        for row in range(self.out.shape[0]):
+            p_sumsq = u_sumsq = 0.0
+            for c, r in enumerate(self.rows):
+                if r == row:
+                    p_sumsq = p_sumsq + float(self.partial[c, 0])
+                    u_sumsq = u_sumsq + float(self.partial[c, 1])
+            p_norm, u_norm = math.sqrt(p_sumsq), math.sqrt(u_sumsq)
+            self.out[row, 0] = lr if p_norm == 0 or u_norm == 0 else lr * (p_norm / u_norm)

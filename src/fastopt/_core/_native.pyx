@@ -156,10 +156,11 @@ cdef class Kernel:
 def kernel_at(str name, intptr_t f32, intptr_t f64, int n_scalars, int n_seg_in, int n_out,
               owner=None):
     """A Kernel whose chunk functions are at these addresses (numba cfuncs of the
-    ``chunk_f32`` / ``chunk_f64`` signatures), kept alive by ``owner``.  Bound with
-    :func:`bind`, it runs in this module's driver like a Cython kernel."""
-    if not f32 or not f64:
-        raise ValueError(f"kernel {name}: a chunk function address is NULL")
+    ``chunk_f32`` / ``chunk_f64`` signatures; 0 for a dtype it is not compiled for), kept
+    alive by ``owner``.  Bound with :func:`bind`, it runs in this module's driver like a
+    Cython kernel."""
+    if not f32 and not f64:
+        raise ValueError(f"kernel {name}: no chunk function address")
     if not (0 <= n_scalars <= MAX_SCALARS) or n_seg_in < 0 or n_out < 0:
         raise ValueError(f"kernel {name}: bad arity")
     cdef Kernel k = Kernel.__new__(Kernel)
@@ -323,6 +324,8 @@ cdef class BoundKernel(Stage):
             self.is_f32 = False
         else:
             raise TypeError(f"unsupported dtype {dtype}")
+        if (kernel.f32 if self.is_f32 else kernel.f64) == NULL:
+            raise TypeError(f"kernel {kernel.name} is not compiled for {dtype}")
 
     cdef int check(self, tuple scalars) except -1:
         if len(scalars) != self.kernel.n_scalars:

@@ -434,7 +434,7 @@ cdef int _finish(opt, Py_ssize_t step, list group_state) except -1:
     return 0
 
 
-def commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
+cpdef commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
     """Run ``runs[i](scalars[i])`` for every plan (Stages), then apply the
     per-group state updates (a dict or None per group) and set ``opt._step = step``."""
     cdef Py_ssize_t i, n = len(runs)
@@ -447,7 +447,7 @@ def commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_st
     _finish(opt, step, group_state)
 
 
-def commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
+cpdef commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
     """``run(*args)`` (Python code that must not be cut short), then the state updates as
     commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all is done."""
     fastopt_hold_sigint()
@@ -589,7 +589,7 @@ from cpython.dict cimport PyDict_Next
 from cpython.ref cimport PyObject
 
 
-def group_unchanged(dict group, tuple entry):
+cpdef bint group_unchanged(dict group, tuple entry):
     """Whether the hyperparameter check cached in ``entry`` (see Optimizer._check_group)
     still holds for ``group``: the very dict it was made from (entry[3]), with the same
     keys in the same order (entry[4]) and the very same value objects (entry[0]).  Keys
@@ -609,7 +609,7 @@ def group_unchanged(dict group, tuple entry):
     return True
 
 
-def check_params(param_groups, list group_arrays, list labels, cnp.ndarray table,
+cpdef check_params(param_groups, list group_arrays, list labels, cnp.ndarray table,
                  cnp.ndarray rows, cnp.ndarray nbytes):
     """Check that the optimizer's parameters are where it was built with them:
     ``param_groups`` (the user-visible list) holds the same groups with the same arrays
@@ -722,3 +722,93 @@ cdef class TrustRatios(Stage):
                 a = sqrt(a)
                 b = sqrt(b)
                 self.ratios[row * self.ocols] = scale if a == 0 or b == 0 else scale * (a / b)
+
+
+# ----------------------------------------------------------------------------------------
+# The step: Optimizer.step after its closure, in one C function that calls back into
+# Python only for what an optimizer defines (its scalars and group state) and for the less
+# common paths (a param group whose values changed, gradients given per step, the guarded
+# step, kernels that are not Stages).  A small step is mostly this path: each Python frame
+# it does not enter saves a tenth of a microsecond.
+
+#: The step counter is an int64: a step count beyond this is refused.
+MAX_STEP = 2 ** 62
+
+
+def step(opt, grads):
+    """One step of ``opt`` with ``grads`` (None: FlatParams' own), taking turns with
+    other threads on ``opt._lock``."""
+    lock = opt._lock
+    if not lock.acquire(False):
+        lock.acquire()
+    try:
+        _step_locked(opt, grads)
+    finally:
+        lock.release()
+
+
+cdef int _step_locked(opt, grads) except -1:
+    cdef list param_groups = opt.param_groups
+    cdef list joined = opt._joined
+    cdef list plan_groups
+    cdef Py_ssize_t gi, i, ngroups = len(param_groups)
+    check_params(param_groups, opt._group_arrays, opt._labels, opt._table, opt._rows,
+                 opt._nbytes)
+    if grads is not None or not opt._grads_are_default:
+        opt._take_grads(grads)
+    t = opt._step + 1
+    if t > MAX_STEP:
+        raise ValueError(f"the step count would pass {MAX_STEP}")
+    cdef list per_group = [_group_step(opt, gi, t - joined[gi], param_groups[gi])
+                           for gi in range(ngroups)]
+    cdef list scalars, updates = None
+    if ngroups == 1:
+        scalars = [(<tuple>per_group[0])[0]] * len(opt._runs)
+    else:
+        plan_groups = opt._plan_groups
+        scalars = [(<tuple>per_group[<Py_ssize_t>plan_groups[i]])[0]
+                   for i in range(len(plan_groups))]
+    if opt._has_group_state:
+        updates = [(<tuple>u)[1] for u in per_group]
+    if opt._guarded:
+        scalars = opt._guarded_scalars(scalars, t)
+        if scalars is None:
+            return 0
+    if opt._compiled:
+        commit_compiled(opt, opt._runs, scalars, t, updates)
+    else:
+        commit_deferred(opt, opt._run, (scalars, t), t, updates)
+    return 0
+
+
+def group_step(opt, Py_ssize_t gi, step):
+    """Group ``gi``'s kernel scalars for its own step ``step`` and its group state after
+    it (the changed entries, or None), checking everything they are made of."""
+    return _group_step(opt, gi, step, opt.param_groups[gi])
+
+
+cdef tuple _group_step(opt, Py_ssize_t gi, step, group):
+    # The group's values are checked once and then only when one of them is replaced
+    # (see group_unchanged); checking costs more than the rest of a small step.
+    checked = opt._checked[gi]
+    if checked is None or type(group) is not dict or not group_unchanged(group, checked):
+        return opt._checked_group_step(gi, step, group, opt.group_state[gi], True)
+    gstate = opt.group_state[gi]
+    # Where the optimizer's scalars and group state do not read the step (SGD, ...), they
+    # are reused while the checked values and the group state stay the same objects.
+    cdef list cache = opt._scalar_cache
+    cached = cache[gi] if cache is not None else None
+    if cached is not None and (<tuple>cached)[0] is checked and type(gstate) is dict \
+            and group_unchanged(gstate, <tuple>(<tuple>cached)[1]):
+        return <tuple>(<tuple>cached)[2]
+    h = (<tuple>checked)[2]
+    try:
+        scalars = (<tuple>checked)[1] + opt._scalars(gi, h, step, gstate)
+        update = opt._next_group_state(gi, h, step, gstate) if opt._has_group_state else None
+    except (TypeError, ValueError, OverflowError) as e:
+        raise opt._group_error(e, gi) from None
+    result = (scalars, update)
+    if cache is not None and type(gstate) is dict:
+        cache[gi] = (checked, (tuple(gstate.values()), None, None, gstate, tuple(gstate)),
+                     result)
+    return result

@@ -21,7 +21,6 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from . import _native
-from ._native import group_unchanged
 from . import backend as _backend
 from . import checks as check
 from .errors import NonFiniteError
@@ -32,8 +31,7 @@ from .plan import GRAD, Plan, address, build_plans, fsum_partials
 
 STATE_FORMAT = 1
 NONFINITE = ("propagate", "skip", "raise")
-#: The step counter is an int64: a step count beyond this is refused.
-MAX_STEP = 2 ** 62
+MAX_STEP = _native.MAX_STEP
 
 
 def _check_max_grad_norm(value: Any) -> float | None:
@@ -79,6 +77,10 @@ class Optimizer:
     kernel: ClassVar[Kernel]
     #: Hyperparameters that decide which state buffers exist: fixed once built.
     structural: ClassVar[tuple[str, ...]] = ()
+    #: Whether :meth:`_scalars` and :meth:`_next_group_state` read the step number.  Where
+    #: they do not, a step reuses their last result while the group's checked values and
+    #: its group state are the same objects.
+    scalars_read_step: ClassVar[bool] = True
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]
@@ -96,7 +98,8 @@ class Optimizer:
     _prepass: list[Any] | None
     _prepass_outs: list[np.ndarray]
     _compiled: bool
-    _one_plan: bool
+    _plan_groups: list[int]
+    _scalar_cache: list[Any] | None
     _flat_grad_offsets: np.ndarray | None
     _flat_grad_shape: tuple[int, ...] | None
 
@@ -188,8 +191,9 @@ class Optimizer:
             # Compiled kernels committed in one C call; anything else under a held SIGINT.
             _compiled=(type(self)._run is Optimizer._run
                        and all(isinstance(run, _native.Stage) for run in runs)),
+            _plan_groups=[plan.group for plan in plans],
+            _scalar_cache=None if self.scalars_read_step else [None] * n_groups,
         )
-        layout["_one_plan"] = layout["_compiled"] and len(plans) == 1 and n_groups == 1
         layout["_flat_grad_offsets"], layout["_flat_grad_shape"] = \
             _flat_gradient_layout(arrays, flat, table, rows)
         return layout
@@ -306,21 +310,9 @@ class Optimizer:
 
     def _group_step(self, gi: int, step: int) -> tuple[tuple[float, ...], dict[str, float] | None]:
         """Group ``gi``'s kernel scalars for (its own) step ``step`` and its scalar state
-        after it, checking everything they are made of."""
-        group = self.param_groups[gi]
-        # The group's values are checked once and then only when one of them is replaced
-        # (compared by identity, so 1 == 1.0 == True and -0.0 == 0.0 don't hide a
-        # change), the keys move or the group dict itself is replaced (a new dict may hold
-        # the same objects under other keys); the cache is kept only when every value is
-        # immutable (no list or array that could change in place).  Checking costs more
-        # than the rest of a small step.
-        checked = self._checked[gi]
-        if checked is None or not group_unchanged(group, checked):
-            return self._checked_group_step(gi, step, group, self.group_state[gi], True)
-        try:
-            return self._scalars_and_state(gi, checked, step, self.group_state[gi])
-        except (TypeError, ValueError, OverflowError) as e:     # group state, step
-            raise _in_group(e, gi, len(self.param_groups)) from None
+        after it, checking everything they are made of (cached while the group's values
+        stay the same: see _native.group_step)."""
+        return _native.group_step(self, gi, step)
 
     def _checked_group_step(self, gi: int, step: int, group: dict[str, Any],
                             gstate: dict[str, float], cache: bool = False
@@ -328,20 +320,19 @@ class Optimizer:
         """_group_step on ``group`` and ``gstate`` (the optimizer's own, or ones to be
         loaded), checked in full; cached where ``cache``."""
         try:
-            return self._scalars_and_state(gi, self._check_group(gi, group, cache), step,
-                                           gstate)
+            checked = self._check_group(gi, group, cache)
+            h = checked[2]
+            scalars = checked[1] + self._scalars(gi, h, step, gstate)
+            if self._has_group_state:
+                return scalars, self._next_group_state(gi, h, step, gstate)
+            return scalars, None
         except KeyError as e:
             raise _in_group(ValueError(f"no hyperparameter {e}"), gi, 2) from None
         except (TypeError, ValueError, OverflowError) as e:
-            raise _in_group(e, gi, len(self.param_groups)) from None
+            raise self._group_error(e, gi) from None
 
-    def _scalars_and_state(self, gi: int, checked: tuple, step: int, gstate: dict[str, float]
-                           ) -> tuple[tuple[float, ...], dict[str, float] | None]:
-        h = checked[2]
-        scalars = checked[1] + self._scalars(gi, h, step, gstate)
-        if self._has_group_state:
-            return scalars, self._next_group_state(gi, h, step, gstate)
-        return scalars, None
+    def _group_error(self, e: Exception, gi: int) -> Exception:
+        return _in_group(e, gi, len(self.param_groups))
 
     def _check_group(self, gi: int, group: dict[str, Any], cache: bool = True) -> tuple:
         """Check the group's structural options, maximize and (where the subclass has
@@ -375,47 +366,19 @@ class Optimizer:
         ``step_count`` are all as before the step or all as after it.  Two threads
         stepping one optimizer take turns.
         """
-        if closure is None and callable(grads) and not isinstance(grads, (np.ndarray,
+        if closure is None:
+            if grads is None or not callable(grads) or isinstance(grads, (np.ndarray,
                                                                           Mapping)):
+                return _native.step(self, grads)
             grads, closure = None, grads
-        loss = None
-        if closure is not None:
-            if grads is None and self._flat is None:
-                raise TypeError("step(closure): the closure writes the gradients, and these "
-                                "parameters keep none; pass the arrays it writes into as "
-                                "well (step(grads, closure)), or build the optimizer on "
-                                "fastopt.flatten(...) and write into params.grads")
-            loss = closure()
-        with self._lock:
-            self._step_locked(grads)     # type: ignore[arg-type]
+        if grads is None and self._flat is None:
+            raise TypeError("step(closure): the closure writes the gradients, and these "
+                            "parameters keep none; pass the arrays it writes into as "
+                            "well (step(grads, closure)), or build the optimizer on "
+                            "fastopt.flatten(...) and write into params.grads")
+        loss = closure()
+        _native.step(self, grads)
         return loss
-
-    def _step_locked(self, grads: GradsLike) -> None:
-        _native.check_params(self.param_groups, self._group_arrays, self._labels,
-                              self._table, self._rows, self._nbytes)
-        if grads is not None or not self._grads_are_default:    # else: FlatParams' own
-            self._take_grads(grads)
-        t = self._step + 1
-        if t > MAX_STEP:
-            raise ValueError(f"the step count would pass {MAX_STEP}")
-        if self._one_plan and not self._guarded:        # the common case, kept short
-            scalars1, update = self._group_step(0, t - self._joined[0])
-            _native.commit_compiled(self, self._runs, [scalars1], t,
-                                     None if update is None else [update])
-            return
-        per_group = [self._group_step(gi, t - self._joined[gi])
-                     for gi in range(len(self.param_groups))]
-        scalars = [per_group[plan.group][0] for plan in self._plans]
-        updates = [u for _, u in per_group] if self._has_group_state else None
-        if self._guarded:
-            guarded = self._guarded_scalars(scalars, t)
-            if guarded is None:
-                return
-            scalars = guarded
-        if self._compiled:
-            _native.commit_compiled(self, self._runs, scalars, t, updates)
-        else:
-            _native.commit_deferred(self, self._run, (scalars, t), t, updates)
 
     # ---- the guarded step: max_grad_norm and nonfinite --------------------------------
 

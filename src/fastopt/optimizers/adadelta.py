@@ -40,6 +40,7 @@ class Adadelta(Optimizer):
     %(options)s
     """
 
+    scalars_read_step = False
     kernel = Kernel("adadelta", buffers=("square_avg", "acc_delta"),
                     scalars=("weight_decay", "rho", "one_minus_rho", "eps", "lr"))
 

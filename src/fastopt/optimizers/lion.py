@@ -41,6 +41,7 @@ class Lion(Optimizer):
     %(options)s
     """
 
+    scalars_read_step = False
     kernel = Kernel("lion", buffers=("exp_avg",),
                     scalars=("decay", "beta1", "one_minus_beta1", "lr", "beta2",
                              "one_minus_beta2"))

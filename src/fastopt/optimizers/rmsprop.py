@@ -55,6 +55,7 @@ class RMSprop(Optimizer):
     %(options)s
     """
 
+    scalars_read_step = False
     kernel = Kernel("rmsprop", buffers=("square_avg", "grad_avg", "momentum_buffer"),
                     scalars=("weight_decay", "alpha", "one_minus_alpha", "eps", "lr",
                              "momentum", "centered", "use_momentum"))

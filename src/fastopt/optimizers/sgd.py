@@ -48,6 +48,7 @@ class SGD(Optimizer):
     %(options)s
     """
 
+    scalars_read_step = False
     kernel = Kernel("sgd", buffers=("momentum_buffer",),
                     scalars=("weight_decay", "lr", "momentum", "one_minus_dampening",
                              "use_momentum", "first", "nesterov"))

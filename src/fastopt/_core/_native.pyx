@@ -236,7 +236,7 @@ KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()
 cdef class Stage:
     """A compiled part of a step, run with the plan's scalars: ``check`` refuses what
     ``run`` could not do (before anything of the step runs), and ``run`` cannot fail, so
-    a step made of stages commits in one C call (see commit_compiled)."""
+    a step made of stages commits in one C call (see _commit_compiled)."""
 
     def __call__(self, tuple scalars):
         self.check(scalars)
@@ -358,9 +358,9 @@ cdef class BoundKernel(Stage):
 # Committing a step: the kernels, the per-group scalar state and the step counter change
 # together or not at all.  KeyboardInterrupt is raised by the interpreter between two
 # bytecodes, never inside a C call: a step whose kernels are all compiled commits in one
-# C call (commit_compiled), and one that runs Python code (the NumPy backend, numba's
+# C call (_commit_compiled), and one that runs Python code (the NumPy backend, numba's
 # dispatch, an optimizer with a pass of its own) holds SIGINT back while it runs
-# (commit_deferred) and re-raises it once the step is whole.
+# (_commit_deferred) and re-raises it once the step is whole.
 
 cdef extern from *:
     """
@@ -421,22 +421,23 @@ cdef extern from *:
 from cpython.exc cimport PyErr_CheckSignals, PyErr_SetInterrupt
 
 
-cdef int _finish(opt, Py_ssize_t step, list group_state) except -1:
+cdef int _finish(StepPath path, list group_states, step, list updates) except -1:
     # Only C-level operations on built-in objects: no bytecode runs here.
     cdef Py_ssize_t gi
-    if group_state is not None:
-        states = opt.group_state
-        for gi in range(len(group_state)):
-            update = group_state[gi]
+    if updates is not None:
+        for gi in range(len(updates)):
+            update = updates[gi]
             if update is not None:
-                (<dict>states[gi]).update(<dict>update)
-    opt._step = step
+                (<dict>group_states[gi]).update(<dict>update)
+    path.step = step
     return 0
 
 
-cpdef commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_state):
-    """Run ``runs[i](scalars[i])`` for every plan (Stages), then apply the
-    per-group state updates (a dict or None per group) and set ``opt._step = step``."""
+cdef int _commit_compiled(StepPath path, list group_states, list scalars, step,
+                          list updates) except -1:
+    """Run ``runs[i](scalars[i])`` for every plan (Stages), then apply the per-group
+    state updates (a dict or None per group) and set the step count, in one C call."""
+    cdef list runs = path.runs
     cdef Py_ssize_t i, n = len(runs)
     if len(scalars) != n:
         raise ValueError("one tuple of scalars per kernel")
@@ -444,25 +445,29 @@ cpdef commit_compiled(opt, list runs, list scalars, Py_ssize_t step, list group_
         (<Stage?>runs[i]).check(<tuple?>scalars[i])
     for i in range(n):
         (<Stage>runs[i]).run(<tuple>scalars[i])
-    _finish(opt, step, group_state)
+    _finish(path, group_states, step, updates)
+    return 0
 
 
-cpdef commit_deferred(opt, run, tuple args, Py_ssize_t step, list group_state):
-    """``run(*args)`` (Python code that must not be cut short), then the state updates as
-    commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all is done."""
+cdef int _commit_deferred(StepPath path, list group_states, list scalars, step,
+                          list updates) except -1:
+    """``path.run(scalars, step)`` (Python code that must not be cut short), then the state
+    updates as _commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all
+    is done."""
     fastopt_hold_sigint()
     try:
         PyErr_CheckSignals()        # a Ctrl-C from just before: raised before anything ran
-        run(*args)
-        _finish(opt, step, group_state)
+        path.run(scalars, step)
+        _finish(path, group_states, step, updates)
     finally:
         fastopt_restore_sigint()
         if fastopt_take_sigint():
             PyErr_SetInterrupt()        # Python's SIGINT handler runs at the next check
+    return 0
 
 
 def uninterrupted(run, tuple args):
-    """``run(*args)`` with Ctrl-C held back until it returns (as commit_deferred)."""
+    """``run(*args)`` with Ctrl-C held back until it returns (as _commit_deferred)."""
     fastopt_hold_sigint()
     try:
         PyErr_CheckSignals()
@@ -734,69 +739,124 @@ cdef class TrustRatios(Stage):
 #: The step counter is an int64: a step count beyond this is refused.
 MAX_STEP = 2 ** 62
 
+from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
+                               PyThread_acquire_lock, PyThread_release_lock, NOWAIT_LOCK,
+                               PY_LOCK_ACQUIRED)
+
+cdef extern from "pythread.h":
+    int PyThread_acquire_lock_timed(PyThread_type_lock, long long microseconds,
+                                    int intr_flag) nogil
+
+
+cdef class StepPath:
+    """What a step reads about its optimizer, as C fields (each attribute of a Python
+    object read costs a dictionary lookup, and a small step made about twenty), and the
+    lock its steps take turns on (``with path:``).
+
+    The optimizer owns the objects: the lists here are its own (changed in place, never
+    replaced), and the layout's are set again with each layout (Optimizer._install_layout).
+    """
+    cdef PyThread_type_lock lock
+    #: the step count, an int
+    cdef public object step
+    cdef public bint guarded, grads_are_default, compiled, has_group_state
+    cdef public list checked, joined, runs, plan_groups, scalar_cache, group_arrays, labels
+    cdef public cnp.ndarray table, rows, nbytes
+    #: Optimizer._run, for kernels that are not Stages
+    cdef public object run
+
+    def __cinit__(self):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError("cannot allocate a lock")
+        self.step = 0
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+    cdef int acquire(self) except -1:
+        cdef int got
+        if PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+            return 0
+        while True:         # wait without the GIL, but see a Ctrl-C every 20 ms
+            with nogil:
+                got = PyThread_acquire_lock_timed(self.lock, 20000, 0)
+            if got == PY_LOCK_ACQUIRED:
+                return 0
+            PyErr_CheckSignals()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        PyThread_release_lock(self.lock)
+        return False
+
 
 def step(opt, grads):
     """One step of ``opt`` with ``grads`` (None: FlatParams' own), taking turns with
-    other threads on ``opt._lock``."""
-    lock = opt._lock
-    if not lock.acquire(False):
-        lock.acquire()
+    other threads."""
+    cdef StepPath path = opt._path
+    path.acquire()
     try:
-        _step_locked(opt, grads)
+        _step_locked(opt, path, grads)
     finally:
-        lock.release()
+        PyThread_release_lock(path.lock)
 
 
-cdef int _step_locked(opt, grads) except -1:
+cdef int _step_locked(opt, StepPath path, grads) except -1:
     cdef list param_groups = opt.param_groups
-    cdef list joined = opt._joined
+    cdef list group_states = opt.group_state
+    cdef list joined = path.joined
     cdef list plan_groups
     cdef Py_ssize_t gi, i, ngroups = len(param_groups)
-    check_params(param_groups, opt._group_arrays, opt._labels, opt._table, opt._rows,
-                 opt._nbytes)
-    if grads is not None or not opt._grads_are_default:
+    check_params(param_groups, path.group_arrays, path.labels, path.table, path.rows,
+                 path.nbytes)
+    if grads is not None or not path.grads_are_default:
         opt._take_grads(grads)
-    t = opt._step + 1
+    t = path.step + 1
     if t > MAX_STEP:
         raise ValueError(f"the step count would pass {MAX_STEP}")
-    cdef list per_group = [_group_step(opt, gi, t - joined[gi], param_groups[gi])
+    cdef list per_group = [_group_step(opt, path, gi, t - joined[gi], param_groups[gi],
+                                       group_states[gi])
                            for gi in range(ngroups)]
     cdef list scalars, updates = None
     if ngroups == 1:
-        scalars = [(<tuple>per_group[0])[0]] * len(opt._runs)
+        scalars = [(<tuple>per_group[0])[0]] * len(path.runs)
     else:
-        plan_groups = opt._plan_groups
+        plan_groups = path.plan_groups
         scalars = [(<tuple>per_group[<Py_ssize_t>plan_groups[i]])[0]
                    for i in range(len(plan_groups))]
-    if opt._has_group_state:
+    if path.has_group_state:
         updates = [(<tuple>u)[1] for u in per_group]
-    if opt._guarded:
+    if path.guarded:
         scalars = opt._guarded_scalars(scalars, t)
         if scalars is None:
             return 0
-    if opt._compiled:
-        commit_compiled(opt, opt._runs, scalars, t, updates)
+    if path.compiled:
+        _commit_compiled(path, group_states, scalars, t, updates)
     else:
-        commit_deferred(opt, opt._run, (scalars, t), t, updates)
+        _commit_deferred(path, group_states, scalars, t, updates)
     return 0
 
 
 def group_step(opt, Py_ssize_t gi, step):
     """Group ``gi``'s kernel scalars for its own step ``step`` and its group state after
     it (the changed entries, or None), checking everything they are made of."""
-    return _group_step(opt, gi, step, opt.param_groups[gi])
+    return _group_step(opt, opt._path, gi, step, opt.param_groups[gi], opt.group_state[gi])
 
 
-cdef tuple _group_step(opt, Py_ssize_t gi, step, group):
+cdef tuple _group_step(opt, StepPath path, Py_ssize_t gi, step, group, gstate):
     # The group's values are checked once and then only when one of them is replaced
     # (see group_unchanged); checking costs more than the rest of a small step.
-    checked = opt._checked[gi]
+    checked = path.checked[gi]
     if checked is None or type(group) is not dict or not group_unchanged(group, checked):
-        return opt._checked_group_step(gi, step, group, opt.group_state[gi], True)
-    gstate = opt.group_state[gi]
+        return opt._checked_group_step(gi, step, group, gstate, True)
     # Where the optimizer's scalars and group state do not read the step (SGD, ...), they
     # are reused while the checked values and the group state stay the same objects.
-    cdef list cache = opt._scalar_cache
+    cdef list cache = path.scalar_cache
     cached = cache[gi] if cache is not None else None
     if cached is not None and (<tuple>cached)[0] is checked and type(gstate) is dict \
             and group_unchanged(gstate, <tuple>(<tuple>cached)[1]):
@@ -804,7 +864,7 @@ cdef tuple _group_step(opt, Py_ssize_t gi, step, group):
     h = (<tuple>checked)[2]
     try:
         scalars = (<tuple>checked)[1] + opt._scalars(gi, h, step, gstate)
-        update = opt._next_group_state(gi, h, step, gstate) if opt._has_group_state else None
+        update = opt._next_group_state(gi, h, step, gstate) if path.has_group_state else None
     except (TypeError, ValueError, OverflowError) as e:
         raise opt._group_error(e, gi) from None
     result = (scalars, update)

@@ -14,7 +14,6 @@ no pass rewrites the gradient.  With both off (the default) the step runs no pre
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from typing import Any, Callable, ClassVar
 
@@ -43,6 +42,12 @@ def _check_nonfinite(value: Any) -> str:
         raise ValueError(f"nonfinite must be one of {', '.join(map(repr, NONFINITE))}, "
                          f"got {value!r}")
     return value
+
+
+def _on_path(name: str, doc: str) -> Any:
+    """An attribute kept in the optimizer's StepPath, where the C step reads it."""
+    return property(lambda self: getattr(self._path, name),
+                    lambda self, value: setattr(self._path, name, value), doc=doc)
 
 
 class Optimizer:
@@ -94,7 +99,6 @@ class Optimizer:
     _group_arrays: list[tuple[np.ndarray, ...]]
     _nbytes: np.ndarray
     _default_grads: np.ndarray | None
-    _grads_are_default: bool
     _prepass: list[Any] | None
     _prepass_outs: list[np.ndarray]
     _compiled: bool
@@ -102,6 +106,13 @@ class Optimizer:
     _scalar_cache: list[Any] | None
     _flat_grad_offsets: np.ndarray | None
     _flat_grad_shape: tuple[int, ...] | None
+
+    _step = _on_path("step", "Steps taken so far.")
+    _grads_are_default = _on_path("grads_are_default",
+                                  "Whether the table's gradient column is FlatParams' own.")
+    _guarded = _on_path("guarded", "Whether a step runs the pre-pass (see _update_guard).")
+    _has_group_state = _on_path("has_group_state",
+                                "Whether the optimizer defines _next_group_state.")
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
@@ -113,6 +124,9 @@ class Optimizer:
         nonfinite = _check_nonfinite(nonfinite)
         self.backend, module = _backend.load(backend)
         self._module = module
+        # What the step reads, in C fields; also the lock two threads stepping one
+        # optimizer take turns on.
+        self._path = _native.StepPath()
         overrides, tensors, flat = parse_params(params)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
@@ -125,17 +139,16 @@ class Optimizer:
         self._skipped = 0
         # The step count at which each group joined (add_param_group): a group's own step,
         # which bias corrections and schedules of per-group state read, is step - joined.
-        self._joined = [0] * len(self.param_groups)
+        self._joined = self._path.joined = [0] * len(self.param_groups)
         self._plans: list = []                  # (the layout, made once the groups check)
         self._structure = [self._structure_of(g) for g in self.param_groups]
         self._checked: list[tuple | None] = [None] * len(self.param_groups)
+        self._path.checked = self._checked
         self._has_group_state = \
             type(self)._next_group_state is not Optimizer._next_group_state
         for gi in range(len(self.param_groups)):
             self._checked_group_step(gi, 1, self.param_groups[gi], self.group_state[gi],
                                      True)              # checks every hyperparameter
-        # One step at a time: two threads stepping one optimizer take turns.
-        self._lock = threading.Lock()
         self._max_grad_norm = max_grad_norm
         self._nonfinite = nonfinite
         #: The global gradient 2-norm the last guarded step measured (None without a
@@ -186,7 +199,6 @@ class Optimizer:
                            for gi in range(n_groups)],
             _nbytes=np.array([a.nbytes for a in arrays], np.int64),
             _default_grads=table[:, GRAD].copy() if flat is not None else None,
-            _grads_are_default=flat is not None,
             _prepass=None, _prepass_outs=[],
             # Compiled kernels committed in one C call; anything else under a held SIGINT.
             _compiled=(type(self)._run is Optimizer._run
@@ -200,6 +212,12 @@ class Optimizer:
 
     def _install_layout(self, layout: dict[str, Any]) -> None:
         self.__dict__.update(layout)
+        path = self._path
+        for name in ("runs", "plan_groups", "scalar_cache", "group_arrays", "labels", "table",
+                     "rows", "nbytes", "compiled"):
+            setattr(path, name, layout["_" + name])
+        path.run = self._run
+        self._grads_are_default = self._flat is not None
         self._update_spans()
         self._guarded = False
         self._update_guard()
@@ -502,7 +520,7 @@ class Optimizer:
         (a list of arrays, or a dict of named arrays where the optimizer's parameters are
         named) and optional hyperparameters; the rest come from the defaults.  Its state
         starts fresh; the existing parameters keep theirs."""
-        with self._lock:
+        with self._path:
             if not isinstance(param_group, Mapping):
                 raise TypeError(f"a param group must be a dict, got "
                                 f"{type(param_group).__name__}")
@@ -581,7 +599,7 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  One of another optimizer or
         another parameter layout is refused, and nothing changes."""
-        with self._lock:
+        with self._path:
             checked = self._check_state_dict(state_dict)
             _native.uninterrupted(self._apply_state_dict, (checked,))
 
@@ -593,7 +611,7 @@ class Optimizer:
         checked = self._check_state_dict(state_dict)
 
         def load() -> None:
-            with self._lock:
+            with self._path:
                 self._apply_state_dict(checked)
         return load
 
@@ -692,7 +710,7 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.group_state[:] = checked["group_state"]
-        self._checked = [None] * len(self.param_groups)
+        self._checked[:] = [None] * len(self.param_groups)
         self._step = checked["step"]
         self._joined[:] = checked["joined"]
         self._skipped = checked["skipped_steps"]

@@ -318,3 +318,57 @@ def test_every_optimizer_names_the_refusing_group(cls):
     with pytest.raises(ValueError, match=r"^param group 1: lr must be a finite number >= 0"):
         opt.step(grads[1] + grads[0])
     assert snapshot(opt, a + b) == before
+
+
+# ---- optimizers whose scalars do not read the step reuse them (scalars_read_step) -------
+
+STEP_FREE = [cls for cls in CLASSES if not cls.scalars_read_step]
+
+
+def test_step_free_optimizers_are_declared():
+    # Their reuse is what makes a small SGD step cheaper than NumPy's w -= lr*g; a class
+    # losing the declaration would still be right, only slower.
+    assert {c.__name__ for c in STEP_FREE} >= {"SGD", "RMSprop", "Adadelta", "Lion"}
+
+
+@pytest.mark.parametrize("option_set", range(3))
+@pytest.mark.parametrize("cls", STEP_FREE, ids=lambda c: c.__name__)
+def test_step_free_scalars_do_not_read_the_step(cls, option_set):
+    """What the declaration promises: the scalars and the next group state are the same
+    at every step, for every option set of the table and every group state reached."""
+    info = ROWS[cls]
+    options = info.option_sets[option_set % len(info.option_sets)]
+    opt = cls(_start(), **options)
+    for t in range(4):
+        gstate = opt.group_state[0]
+        h = opt._check_group(0, opt.param_groups[0], cache=False)[2]
+        results = {(opt._scalars(0, h, s, gstate),
+                    repr(opt._next_group_state(0, h, s, gstate)))
+                   for s in (1, 2, 3, 10, 2 ** 40)}
+        assert len(results) == 1, f"{cls.__name__}{options}: scalars read the step"
+        opt.step(_grad_seq(1)[0])
+
+
+@pytest.mark.parametrize("cls", STEP_FREE, ids=lambda c: c.__name__)
+def test_reused_scalars_follow_changes_and_loads(cls):
+    """Reused scalars are bitwise what a fresh optimizer computes, through hyperparameter
+    changes, a group state that changes (SGD's momentum buffer) and a load_state_dict."""
+    params = _start()
+    opt = cls(params, **_base(cls))
+    fresh_params = _start()
+    for t, grads in enumerate(_grad_seq(8), 1):
+        if t == 4:
+            for change, _ in _changes(cls)[:1]:
+                opt.param_groups[0].update(change)
+        if t == 6:
+            opt.load_state_dict(opt.state_dict())
+        # the same step from the same state on a copy built afresh (nothing cached)
+        fresh = cls(fresh_params, **{k: v for k, v in opt.param_groups[0].items()
+                                     if k != "params"})
+        fresh.load_state_dict(opt.state_dict())
+        for a, b in zip(fresh_params, params):
+            a[...] = b
+        opt.step(grads)
+        fresh.step(grads)
+        for a, b in zip(fresh_params, params):
+            assert a.tobytes() == b.tobytes(), f"{cls.__name__}: step {t} differs"

@@ -83,16 +83,12 @@ class NAdam(Optimizer):
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-        momentum_decay, decoupled = h["momentum_decay"], h["decoupled_weight_decay"]
-        # mu_product is per-group state, not a hyperparameter: it changes every step
-        # and with load_state_dict, so it is read and checked every step.
-        if not isinstance(gstate, dict) or "mu_product" not in gstate:
-            raise ValueError("NAdam's group state must hold mu_product")
-        mu_product = check.unit_interval("mu_product", gstate["mu_product"], closed=True)
+        momentum_decay = h["momentum_decay"]
         mu = _mu(beta1, momentum_decay, step)
         mu_next = _mu(beta1, momentum_decay, step + 1)
-        mu_product = mu_product * mu
+        mu_product = _mu_product(gstate) * mu
         mu_product_next = mu_product * mu_next
+        decoupled = h["decoupled_weight_decay"]
         return self.kernel.pack(
             decay=1.0 - lr * wd if decoupled else 1.0,
             weight_decay=0.0 if decoupled else wd,
@@ -103,5 +99,17 @@ class NAdam(Optimizer):
 
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float]:
-        return {"mu_product": gstate["mu_product"] * _mu(h["betas"][0], h["momentum_decay"],
-                                                         step)}
+        return {"mu_product": _mu_product(gstate) * _mu(h["betas"][0], h["momentum_decay"],
+                                                        step)}
+
+
+def _mu_product(gstate: Any) -> float:
+    """The group state's mu_product, checked: it is per-group state, not a hyperparameter
+    (it changes every step and with load_state_dict), so it is read and checked every
+    step."""
+    mu_product = gstate.get("mu_product") if type(gstate) is dict else None
+    if type(mu_product) is float and 0.0 <= mu_product <= 1.0:
+        return mu_product                   # (the common case, without a call)
+    if not isinstance(gstate, dict) or "mu_product" not in gstate:
+        raise ValueError("NAdam's group state must hold mu_product")
+    return check.unit_interval("mu_product", gstate["mu_product"], closed=True)

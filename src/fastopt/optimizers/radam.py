@@ -72,11 +72,12 @@ class RAdam(Optimizer):
                  gstate: dict[str, float]) -> tuple[float, ...]:
         lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
         decoupled = h["decoupled_weight_decay"]
+        beta2_t = beta2 ** step
         bias_correction1 = 1.0 - beta1 ** step
-        bias_correction2 = 1.0 - beta2 ** step
+        bias_correction2 = 1.0 - beta2_t
         # torch's arithmetic, in its order
         rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        rho_t = rho_inf - 2 * step * beta2_t / bias_correction2
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5

@@ -445,3 +445,14 @@ def test_ema_prepare_load_and_swapped():
     with ema.average_parameters():
         assert ema.swapped
     assert not ema.swapped
+
+
+def test_flat_params_indexed_like_an_array_says_where_the_buffers_are():
+    params = fastopt.flatten({"w": np.zeros(3, np.float32)})
+    with pytest.raises(TypeError, match=r"params\.grad\b"):
+        params.grads[:] = 1.0
+    with pytest.raises(TypeError, match=r"params\.grad\b"):
+        params.grads[...]
+    with pytest.raises(TypeError, match=r"params\.data"):
+        params[:]
+    assert not params.grad.any()

@@ -103,6 +103,9 @@ class FlatParams(Mapping):
                                 {k: v.copy() for k, v in self.grads.items()}))
 
     def __getitem__(self, key: Key) -> np.ndarray:
+        if isinstance(key, (slice, tuple)) or key is Ellipsis:
+            raise TypeError("FlatParams maps each parameter's name to its view; the flat "
+                            "parameter buffer is params.data")
         return self._views[key]
 
     def __iter__(self) -> Iterator[Key]:
@@ -139,6 +142,10 @@ class FlatParams(Mapping):
         return f"FlatParams({{{shapes}}})"
 
 
+_NOT_AN_ARRAY = ("params.grads maps each parameter's name to its gradient view; the flat "
+                 "gradient buffer is params.grad (params.grad[...] = g)")
+
+
 class _GradViews(Mapping):
     """``FlatParams.grads``: the gradient views by key.  Read-only: the optimizer reads
     the flat buffer behind them, so a view replaced by another array would be ignored."""
@@ -147,6 +154,8 @@ class _GradViews(Mapping):
         self._views = views
 
     def __getitem__(self, key: Key) -> np.ndarray:
+        if isinstance(key, (slice, tuple)) or key is Ellipsis:
+            raise TypeError(_NOT_AN_ARRAY)
         return self._views[key]
 
     def __iter__(self) -> Iterator[Key]:
@@ -156,6 +165,8 @@ class _GradViews(Mapping):
         return len(self._views)
 
     def __setitem__(self, key: Key, value: Any) -> None:
+        if isinstance(key, (slice, tuple)) or key is Ellipsis:
+            raise TypeError(_NOT_AN_ARRAY)
         if key in self._views and value is self._views[key]:
             return      # params.grads[k] *= c: the view, changed in place, assigned back
         raise TypeError(f"params.grads[{key!r}] is a view into the flat gradient buffer, "

@@ -122,3 +122,24 @@ def test_numba_and_cython_threaded_steps_are_bitwise_equal():
         assert np.array_equal(out["cython"], out["numba"])
     finally:
         fastopt.set_num_threads(None)
+
+
+def test_chunk_functions_cannot_fail(dtype="float32"):
+    """They run on the driver's OpenMP threads without the GIL: the compiled kernel returns
+    no error status (so the cfunc wrapper's path that takes the GIL to report an error is
+    dead), allocates nothing and calls nothing but sqrt (the rest of the math is LLVM
+    intrinsics).  An np.zeros in a kernel fails this.  (numba's private API: the optimized
+    module of each cfunc, compiled here without the cache, whose code numba cannot show;
+    one dtype: the same code, and 7 s of compiling each.)"""
+    import re
+    from fastopt._backends.numba import driver
+    for name, kernel in backend.KERNELS.items():
+        library = driver.compile(name, kernel, dtype, cache=False)._library
+        bodies = [str(f) for f in library._final_module.functions
+                  if not f.is_declaration and f.name.startswith("_ZN7fastopt")]
+        assert len(bodies) == 1, f"{name} {dtype}: {len(bodies)} kernel functions"
+        statuses = set(re.findall(r"\bret i32 ([^\s,]+)", bodies[0]))
+        calls = {c for c in re.findall(r"\bcall\b[^@\n]*@([\w.$]+)", bodies[0])
+                 if not c.startswith("llvm.")}
+        assert statuses == {"0"}, f"{name} {dtype} may return an error status: {statuses}"
+        assert calls <= {"sqrt", "sqrtf"}, f"{name} {dtype} calls {sorted(calls)}"

@@ -61,10 +61,10 @@ def _template(sources: str) -> Any:
     return chunk
 
 
-def compile(name: str, kernel: Any, dtype: Any) -> Any:
+def compile(name: str, kernel: Any, dtype: Any, cache: bool = True) -> Any:
     """The cfunc of the chunk function ``kernel`` (an ``@njit(inline="always")``
     function) for ``dtype`` (float32 or float64), loaded from numba's cache when it holds
-    it; ``.address`` is the C function."""
+    it (and ``cache``); ``.address`` is the C function."""
     source = inspect.getfile(kernel.py_func)
     template = _template(digest(source))
     fname = f"{name}_{np.dtype(dtype).name}"
@@ -73,4 +73,4 @@ def compile(name: str, kernel: Any, dtype: Any) -> Any:
                             None, template.__closure__)
     fn.__qualname__ = fname
     fn.__module__ = kernel.py_func.__module__
-    return cfunc(signature(dtype), cache=True, **OPTIONS)(fn)
+    return cfunc(signature(dtype), cache=cache, **OPTIONS)(fn)

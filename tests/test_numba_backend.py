@@ -23,7 +23,8 @@ from fastopt._backends import numba as backend  # noqa: E402
 def test_steps_are_native_stages():
     assert backend.Program is _native.Program
     assert backend.TrustRatios is _native.TrustRatios
-    for cls, kwargs in ((fastopt.Adam, {}), (fastopt.Lamb, {}), (fastopt.SGD, {"momentum": .9})):
+    for cls, kwargs in ((fastopt.Adam, {}), (fastopt.Lamb, {}),
+                        (fastopt.SGD, {"momentum": .9})):
         p = [np.zeros(40, np.float32), np.zeros((3, 5), np.float32)]
         opt = cls(p, backend="numba", **kwargs)
         opt.step([np.ones(40, np.float32), np.ones((3, 5), np.float32)])
@@ -54,7 +55,8 @@ def test_each_dtype_is_compiled_on_its_first_bind():
     out = _python(
         "import numpy as np, fastopt\n"
         "from fastopt._backends import numba as nb\n"
-        "fastopt.Adam([np.zeros(8, np.float32)], backend='numba').step([np.ones(8, np.float32)])\n"
+        "p, g = [np.zeros(8, np.float32)], [np.ones(8, np.float32)]\n"
+        "fastopt.Adam(p, backend='numba').step(g)\n"
         "print(sorted(nb._CFUNCS))\n"
         "fastopt.Adam([np.zeros(8)], backend='numba').step([np.ones(8)])\n"
         "print(sorted(nb._CFUNCS))\n")
@@ -63,7 +65,9 @@ def test_each_dtype_is_compiled_on_its_first_bind():
     assert second == "[('adam', 'float32'), ('adam', 'float64')]"
 
 
-def test_float64_only_kernel_refuses_float32_until_compiled():
+def test_a_kernel_compiled_for_one_dtype_refuses_the_other():
+    """What the lazy compile relies on: a kernel_at with one address is not bound to the
+    other dtype (bind compiles that dtype first)."""
     from fastopt._core.kernel import SCALE
     k = _native.kernel_at("scale", 0, 1, 1, 0, 0)
     from fastopt._core.plan import chunk_table

@@ -19,8 +19,8 @@ from numba.extending import intrinsic
 #: The kernels' options (the cfuncs of driver.py take the ones that apply to them).
 JIT: dict[str, Any] = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 
-#: The lanes of a reduction, as in ../cython/toolkit.pxi and lamb.pxi: partial sums in this many
-#: lanes, folded by a fixed pairwise tree, so the sums are bitwise the Cython kernels'.
+#: The lanes of a reduction, as in ../cython/toolkit.pxi and lamb.pxi: partial sums in
+#: this many lanes, folded by a fixed pairwise tree, so the sums are the Cython kernels'.
 LANES = 16
 
 

@@ -175,8 +175,7 @@ def test_cython_kernels_report_the_arity(name):
 
 # ---- (c) numba ---------------------------------------------------------------------------
 
-NUMBA_B = (r"(?P<name>\w+)\s*=\s*(?P<read>\bbuffer\(addrs,\s*chunk,\s*(?P<j>\d+),"
-           r"\s*like\))")
+NUMBA_B = r"(?P<name>\w+)\s*=\s*\bcarray\((?P<read>\bb\[(?P<j>\d+)\]),\s*n\)"
 NUMBA_S = r"(?P<name>\w+)\s*=\s*(?:\w+\()?(?P<read>\bs\[(?P<j>\d+)\])"
 NUMBA_SEG = r"(?P<name>\w+)\s*=\s*(?:\w+\()?(?P<read>\bseg_in\[(?P<j>\d+)\])"
 
@@ -189,7 +188,7 @@ def test_numba_reads_buffers_and_scalars_by_their_names(name):
     fn = backend.KERNELS[name].py_func
     text = _without_comments(inspect.getsource(fn))
     _check_compiled_source(kernel, "numba", text, (
-        (NUMBA_B, r"\bbuffer\("), (NUMBA_S, r"\bs\["), (NUMBA_SEG, r"\bseg_in\[")))
+        (NUMBA_B, r"\bb\["), (NUMBA_S, r"\bs\["), (NUMBA_SEG, r"\bseg_in\[")))
 
 
 # ---- (d) the registries ------------------------------------------------------------------

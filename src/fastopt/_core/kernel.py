@@ -8,7 +8,7 @@ per-chunk float64 outputs.  Every backend's kernel of that name follows it:
 - ``numpy``: a function whose parameters are :attr:`Kernel.arguments`, by name;
 - ``cython``: ``b[j]`` is buffer j of ``("p", "g") + buffers`` and ``s[k]`` scalar k of
   :attr:`Kernel.all_scalars`, read into variables of those names;
-- ``numba``: the same reads (``buffer(addrs, chunk, j, like)``, ``s[k]``).
+- ``numba``: the same reads (``carray(b[j], n)``, ``s[k]``).
 
 ``tests/test_kernel_interfaces.py`` holds every backend to this, and ``bind`` refuses a
 compiled kernel whose scalar count differs.  The optimizer computes its scalars by name

@@ -1,5 +1,13 @@
-"""What the numba kernels share: the compile options, the arrays over the addresses in a
-plan's table, and the element helpers of the Cython kernels' math (../cython/math.pxi)."""
+"""What the numba kernels share: the compile options, the lanes of the reductions, and the
+element helpers of the Cython kernels' math (../cython/math.pxi).
+
+A kernel is the generic chunk function of both dtypes, ``name(b, n, s, seg_in, out)``, as
+the Cython kernels' ``chunk_f32`` / ``chunk_f64`` in fastopt._core._native: ``b[j]`` points
+at buffer j of the chunk (param, grad, then the state buffers; NULL where a state buffer is
+absent: ``carray`` of it is only a view, read it never), ``n`` the chunk's length, ``s`` the
+step's scalars already in the buffers' dtype, ``seg_in`` the chunk's tensor's inputs and
+``out`` the chunk's outputs (float64).  driver.py compiles it into a cfunc per dtype.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,37 +16,33 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+#: The kernels' options (the cfuncs of driver.py take the ones that apply to them).
 JIT: dict[str, Any] = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
+
+#: The lanes of a reduction, as in ../cython/toolkit.pxi and lamb.pxi: partial sums in
+#: this many lanes, folded by a fixed pairwise tree, so the sums are the Cython kernels'.
+LANES = 16
 
 
 @intrinsic
-def _array_at(typingctx, addr, n, like):
-    """A 1-D C array of ``n`` elements of ``like``'s dtype at integer address ``addr``."""
-    dtype = like.dtype
-    arrty = types.Array(dtype, 1, "C")
+def lanes(typingctx):
+    """LANES float64 zeros on the stack (a chunk function allocates nothing: np.zeros
+    in a cfunc would go through numba's allocator, and could raise with no one to tell)."""
+    arrty = types.Array(types.float64, 1, "C")
 
     def codegen(context, builder, signature, args):
-        addr_v, n_v, _ = args
-        ptr = builder.inttoptr(addr_v, context.get_data_type(dtype).as_pointer())
+        llty = context.get_data_type(types.float64)
+        data = cgutils.alloca_once(builder, llty, size=LANES)
+        cgutils.memset(builder, data, cgutils.intp_t(LANES * 8), 0)
         ary = context.make_array(arrty)(context, builder)
-        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
-            context.get_data_type(dtype)))
-        context.populate_array(ary, data=ptr, shape=cgutils.pack_array(builder, [n_v]),
+        itemsize = context.get_constant(types.intp, 8)
+        context.populate_array(ary, data=data,
+                               shape=cgutils.pack_array(builder, [cgutils.intp_t(LANES)]),
                                strides=cgutils.pack_array(builder, [itemsize]),
                                itemsize=itemsize, meminfo=None)
         return ary._getvalue()
 
-    return arrty(types.int64, types.intp, like), codegen
-
-
-@njit(inline="always", **JIT)
-def buffer(addrs, chunk, j, like):
-    """Buffer ``j`` of the piece of tensor ``chunk[0]`` that the chunk covers."""
-    row, start, n = chunk[0], chunk[1], chunk[2]
-    a = addrs[row, j]
-    if a != 0:
-        a += start * like.itemsize
-    return _array_at(a, n, like)
+    return arrty(), codegen
 
 
 @njit(inline="always", **JIT)

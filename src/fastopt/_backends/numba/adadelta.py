@@ -1,24 +1,23 @@
 """Adadelta for numba (the interface: Adadelta.kernel in fastopt/optimizers/adadelta.py;
 the math as in ../cython/adadelta.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad
+from ._common import JIT, grad
 
 
 @njit(inline="always", **JIT)
-def adadelta(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    square_avg = buffer(addrs, chunk, 2, like)
-    acc_delta = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    weight_decay = dt(s[1])
-    rho = dt(s[2])
-    one_minus_rho = dt(s[3])
-    eps = dt(s[4])
-    lr = dt(s[5])
+def adadelta(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    square_avg = carray(b[2], n)
+    acc_delta = carray(b[3], n)
+    gscale = s[0]
+    weight_decay = s[1]
+    rho = s[2]
+    one_minus_rho = s[3]
+    eps = s[4]
+    lr = s[5]
     for i in range(p.shape[0]):
         gi = grad(g[i], p[i], gscale, weight_decay)
         v = rho * square_avg[i] + one_minus_rho * gi * gi

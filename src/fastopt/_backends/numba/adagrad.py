@@ -1,21 +1,20 @@
 """Adagrad for numba (the interface: Adagrad.kernel in fastopt/optimizers/adagrad.py; the
 math as in ../cython/adagrad.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad
+from ._common import JIT, grad
 
 
 @njit(inline="always", **JIT)
-def adagrad(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    sum = buffer(addrs, chunk, 2, like)      # noqa: A001 (torch's name for the state)
-    gscale = dt(s[0])
-    weight_decay = dt(s[1])
-    clr = dt(s[2])
-    eps = dt(s[3])
+def adagrad(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    sum = carray(b[2], n)      # noqa: A001 (torch's name for the state)
+    gscale = s[0]
+    weight_decay = s[1]
+    clr = s[2]
+    eps = s[3]
     for i in range(p.shape[0]):
         gi = grad(g[i], p[i], gscale, weight_decay)
         si = sum[i] + gi * gi

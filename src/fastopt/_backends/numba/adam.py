@@ -1,28 +1,28 @@
 """Adam, AdamW and AMSGrad for numba (the interface: Adam.kernel in
 fastopt/optimizers/adam.py; the math as in ../cython/adam.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad, lerp, max_nan
+from ._common import JIT, grad, lerp, max_nan
 
 
 @njit(inline="always", **JIT)
-def adam(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_avg_sq = buffer(addrs, chunk, 3, like)
-    max_exp_avg_sq = buffer(addrs, chunk, 4, like)
-    gscale = dt(s[0])
-    decay = dt(s[1])
-    weight_decay = dt(s[2])
-    one_minus_beta1 = dt(s[3])
-    beta2 = dt(s[4])
-    one_minus_beta2 = dt(s[5])
-    bias_correction2_sqrt = dt(s[6])
-    eps = dt(s[7])
-    step_size = dt(s[8])
+def adam(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    max_exp_avg_sq = carray(b[4], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    decay = s[1]
+    weight_decay = s[2]
+    one_minus_beta1 = s[3]
+    beta2 = s[4]
+    one_minus_beta2 = s[5]
+    bias_correction2_sqrt = s[6]
+    eps = s[7]
+    step_size = s[8]
     amsgrad = s[9] != 0
     lerp_rest = dt(1) - one_minus_beta1
     for i in range(p.shape[0]):

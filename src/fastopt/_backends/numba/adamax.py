@@ -1,23 +1,23 @@
 """Adamax for numba (the interface: Adamax.kernel in fastopt/optimizers/adamax.py; the math
 as in ../cython/adamax.pxi)."""
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad, lerp, max_nan
+from ._common import JIT, grad, lerp, max_nan
 
 
 @njit(inline="always", **JIT)
-def adamax(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_inf = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    weight_decay = dt(s[1])
-    one_minus_beta1 = dt(s[2])
-    beta2 = dt(s[3])
-    eps = dt(s[4])
-    clr = dt(s[5])
+def adamax(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_inf = carray(b[3], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    weight_decay = s[1]
+    one_minus_beta1 = s[2]
+    beta2 = s[3]
+    eps = s[4]
+    clr = s[5]
     lerp_rest = dt(1) - one_minus_beta1
     for i in range(p.shape[0]):
         gi = grad(g[i], p[i], gscale, weight_decay)

@@ -1,15 +1,19 @@
-"""The chunk loop of every numba kernel, as ``_drive`` in fastopt._core._native is the
-Cython kernels': an optimizer module defines the update of one chunk,
-``name(addrs, chunk, like, s, seg_in, out)`` (``seg_in`` the chunk's tensor's inputs, ``out``
-the chunk's outputs), and :func:`loops` makes the serial and the parallel (``prange``)
-loop over a plan's chunks from it.
+"""Each numba kernel compiled into the chunk functions of fastopt._core._native's driver,
+the ``chunk_f32`` / ``chunk_f64`` C functions that run the Cython kernels: a step of this
+backend is the same C call as a Cython step (the same OpenMP driver, the same one-call
+commit), with numba's machine code for each chunk.
+
+An optimizer module defines the generic update of one chunk,
+``name(b, n, s, seg_in, out)`` (see _common.py), as an ``@njit(inline="always")``
+function; :func:`compile` makes the ``@cfunc`` of one dtype from it.
 
 numba's disk cache keys a compiled function by its qualified name, its bytecode, the values
-of its closure and the contents of the source file of its code object, and of no other
-file: a loop compiled from this file's code would be served stale after an edit of the
-chunk function that it inlines.  So each kernel's loops are copies of :func:`_template`'s
-code under the kernel's own names and the chunk function's own file name, with a digest of
-this file and of ``_common.py`` (whose helpers they inline too) in their closure.
+of its closure and the stamp of the source file of its code object, and of no other file:
+a cfunc compiled from this file's code would be served stale after an edit of the chunk
+function that it inlines.  So each kernel's cfunc is a copy of :func:`_template`'s code
+under the kernel's own name and the chunk function's own file name, with a digest of that
+file, of this file and of ``_common.py`` (whose helpers it inlines too) in its closure:
+an edit of any of them is a new cache entry.
 """
 from __future__ import annotations
 
@@ -20,46 +24,53 @@ import os
 import types
 from typing import Any
 
-from numba import njit, prange
+import numpy as np
+from numba import cfunc
+from numba import types as nt
 
 from ._common import JIT
 
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+#: What every kernel inlines besides its own module.
+SHARED = ("driver.py", "_common.py")
+#: The cfuncs' options: the kernels' own, less those of a dispatcher.
+OPTIONS = {k: v for k, v in JIT.items() if k not in ("cache", "nogil")}
 
-def _digest() -> str:
-    folder = os.path.dirname(os.path.abspath(__file__))
+
+def digest(source: str) -> str:
+    """A digest of the kernel file ``source`` and of the files all kernels inline."""
     h = hashlib.sha256()
-    for name in ("driver.py", "_common.py"):
-        with open(os.path.join(folder, name), "rb") as f:
+    for path in (source, *(os.path.join(FOLDER, name) for name in SHARED)):
+        with open(path, "rb") as f:
             h.update(f.read())
     return h.hexdigest()
 
 
-def _template(n_scalars: int, refusal: str, sources: str) -> Any:
-    def drive(addrs, chunks, like, s, seg_in, out):
-        sources              # only for the cache key: the loop is compiled from these
-        if len(s) != n_scalars:      # len of a tuple is a constant: no run-time cost
-            raise ValueError(refusal)
-        for c in prange(chunks.shape[0]):
-            chunk = chunks[c]
-            kernel(addrs, chunk, like, s, seg_in[chunk[0]], out[c])  # noqa: F821 (per copy)
-    return drive
+def signature(dtype: Any) -> Any:
+    """``chunk_f32`` / ``chunk_f64`` of fastopt._core._native as a numba signature:
+    void(dtype** b, intp n, const dtype* s, const double* seg_in, double* out)."""
+    t = nt.float32 if np.dtype(dtype) == np.float32 else nt.float64
+    return nt.void(nt.CPointer(nt.CPointer(t)), nt.intp, nt.CPointer(t),
+                   nt.CPointer(nt.float64), nt.CPointer(nt.float64))
 
 
-_SOURCES = _digest()
+def _template(sources: str) -> Any:
+    def chunk(b, n, s, seg_in, out):
+        sources              # only for the cache key: the cfunc is compiled from these
+        kernel(b, n, s, seg_in, out)  # noqa: F821 (a global of each copy)
+    return chunk
 
 
-def loops(name: str, kernel: Any, n_scalars: int) -> tuple[Any, Any]:
-    """(serial, parallel) loops over a plan's chunks calling the chunk function ``kernel``
-    (an ``@njit(inline="always")`` function), which takes ``n_scalars`` scalars."""
-    template = _template(n_scalars, f"kernel {name} takes {n_scalars} scalars", _SOURCES)
+def compile(name: str, kernel: Any, dtype: Any, cache: bool = True) -> Any:
+    """The cfunc of the chunk function ``kernel`` (an ``@njit(inline="always")``
+    function) for ``dtype`` (float32 or float64), loaded from numba's cache when it holds
+    it (and ``cache``); ``.address`` is the C function."""
     source = inspect.getfile(kernel.py_func)
-    made = []
-    for suffix, parallel in (("_driver", False), ("_driver_parallel", True)):
-        code = template.__code__.replace(co_filename=source, co_name=name + suffix)
-        fn = types.FunctionType(code, {"__builtins__": builtins, "prange": prange,
-                                       "kernel": kernel}, name + suffix,
-                                None, template.__closure__)
-        fn.__qualname__ = name + suffix
-        fn.__module__ = kernel.py_func.__module__
-        made.append(njit(parallel=parallel, **JIT)(fn))
-    return made[0], made[1]
+    template = _template(digest(source))
+    fname = f"{name}_{np.dtype(dtype).name}"
+    code = template.__code__.replace(co_filename=source, co_name=fname, co_qualname=fname)
+    fn = types.FunctionType(code, {"__builtins__": builtins, "kernel": kernel}, fname,
+                            None, template.__closure__)
+    fn.__qualname__ = fname
+    fn.__module__ = kernel.py_func.__module__
+    return cfunc(signature(dtype), cache=cache, **OPTIONS)(fn)

@@ -1,12 +1,10 @@
 """LAMB for numba: the two passes of ../cython/lamb.pxi (the interface: Lamb.kernel and
-Lamb.update_kernel in fastopt/optimizers/lamb.py; the same lanes), and the per-tensor
-trust ratios between them."""
+Lamb.update_kernel in fastopt/optimizers/lamb.py; the same lanes).  The per-tensor trust
+ratios between them are fastopt._core._native.TrustRatios."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer
-
-LANES = 16
+from ._common import JIT, LANES, lanes
 
 
 @njit(inline="always", **JIT)
@@ -16,24 +14,22 @@ def _update_direction(mi, vi, pi, bias_correction1, bias_correction2, eps, weigh
 
 
 @njit(inline="always", **JIT)
-def lamb_moments(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_avg_sq = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    one_minus_beta1 = dt(s[1])
-    beta1 = dt(s[2])
-    one_minus_beta2 = dt(s[3])
-    beta2 = dt(s[4])
-    bias_correction1 = dt(s[5])
-    bias_correction2 = dt(s[6])
-    eps = dt(s[7])
-    weight_decay = dt(s[8])
-    n = p.shape[0]
-    pp = np.zeros(LANES)
-    uu = np.zeros(LANES)
+def lamb_moments(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    gscale = s[0]
+    one_minus_beta1 = s[1]
+    beta1 = s[2]
+    one_minus_beta2 = s[3]
+    beta2 = s[4]
+    bias_correction1 = s[5]
+    bias_correction2 = s[6]
+    eps = s[7]
+    weight_decay = s[8]
+    pp = lanes()
+    uu = lanes()
     nfull = n - n % LANES
     for j in range(0, nfull, LANES):
         for k in range(LANES):
@@ -71,38 +67,18 @@ def lamb_moments(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def lamb_update(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_avg_sq = buffer(addrs, chunk, 3, like)
-    bias_correction1 = dt(s[5])
-    bias_correction2 = dt(s[6])
-    eps = dt(s[7])
-    weight_decay = dt(s[8])
+def lamb_update(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    dt = p.dtype.type
+    bias_correction1 = s[5]
+    bias_correction2 = s[6]
+    eps = s[7]
+    weight_decay = s[8]
     lr_trust_ratio = dt(seg_in[0])
     for i in range(p.shape[0]):
         pi = p[i]
         p[i] = pi - lr_trust_ratio * _update_direction(
             exp_avg[i], exp_avg_sq[i], pi, bias_correction1, bias_correction2, eps,
             weight_decay)
-
-
-@njit(**JIT)
-def trust_ratios(chunks, partial, lr, out):
-    """As ``trust_ratios`` in fastopt._core._native: for each tensor (row), its chunks'
-    partial sums of p*p and u*u (columns 0 and 1 of ``partial``) added in chunk order in
-    float64, then ``out[row, 0] = lr * (||p|| / ||u||)``, or ``lr`` where either is 0."""
-    if chunks.shape[0] != partial.shape[0] or partial.shape[1] < 2 or out.shape[1] < 1:
-        raise ValueError("trust_ratios: chunks, partial and out do not match")
-    c = 0
-    for row in range(out.shape[0]):
-        a = 0.0
-        b = 0.0
-        while c < chunks.shape[0] and chunks[c, 0] == row:
-            a = a + partial[c, 0]
-            b = b + partial[c, 1]
-            c = c + 1
-        a = np.sqrt(a)
-        b = np.sqrt(b)
-        out[row, 0] = lr if a == 0 or b == 0 else lr * (a / b)

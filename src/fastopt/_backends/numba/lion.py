@@ -1,23 +1,23 @@
 """Lion for numba (the interface: Lion.kernel in fastopt/optimizers/lion.py; the math as in
 ../cython/lion.pxi)."""
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, sign_nan
+from ._common import JIT, sign_nan
 
 
 @njit(inline="always", **JIT)
-def lion(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    gscale = dt(s[0])
-    decay = dt(s[1])
-    beta1 = dt(s[2])
-    one_minus_beta1 = dt(s[3])
-    lr = dt(s[4])
-    beta2 = dt(s[5])
-    one_minus_beta2 = dt(s[6])
+def lion(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    decay = s[1]
+    beta1 = s[2]
+    one_minus_beta1 = s[3]
+    lr = s[4]
+    beta2 = s[5]
+    one_minus_beta2 = s[6]
     zero, one = dt(0), dt(1)
     for i in range(p.shape[0]):
         gi = g[i] * gscale

@@ -1,28 +1,28 @@
 """NAdam for numba (the interface: NAdam.kernel in fastopt/optimizers/nadam.py; the math as
 in ../cython/nadam.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad, lerp
+from ._common import JIT, grad, lerp
 
 
 @njit(inline="always", **JIT)
-def nadam(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_avg_sq = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    decay = dt(s[1])
-    weight_decay = dt(s[2])
-    one_minus_beta1 = dt(s[3])
-    beta2 = dt(s[4])
-    one_minus_beta2 = dt(s[5])
-    bias_correction2 = dt(s[6])
-    eps = dt(s[7])
-    c_grad = dt(s[8])
-    c_avg = dt(s[9])
+def nadam(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    decay = s[1]
+    weight_decay = s[2]
+    one_minus_beta1 = s[3]
+    beta2 = s[4]
+    one_minus_beta2 = s[5]
+    bias_correction2 = s[6]
+    eps = s[7]
+    c_grad = s[8]
+    c_avg = s[9]
     lerp_rest = dt(1) - one_minus_beta1
     for i in range(p.shape[0]):
         pi = p[i] * decay

@@ -1,29 +1,29 @@
 """RAdam for numba (the interface: RAdam.kernel in fastopt/optimizers/radam.py; the math as
 in ../cython/radam.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad, lerp
+from ._common import JIT, grad, lerp
 
 
 @njit(inline="always", **JIT)
-def radam(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    exp_avg = buffer(addrs, chunk, 2, like)
-    exp_avg_sq = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    decay = dt(s[1])
-    weight_decay = dt(s[2])
-    one_minus_beta1 = dt(s[3])
-    beta2 = dt(s[4])
-    one_minus_beta2 = dt(s[5])
-    bias_correction1 = dt(s[6])
-    lr = dt(s[7])
-    bias_correction2_sqrt = dt(s[8])
-    eps = dt(s[9])
-    rect = dt(s[10])
+def radam(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    decay = s[1]
+    weight_decay = s[2]
+    one_minus_beta1 = s[3]
+    beta2 = s[4]
+    one_minus_beta2 = s[5]
+    bias_correction1 = s[6]
+    lr = s[7]
+    bias_correction2_sqrt = s[8]
+    eps = s[9]
+    rect = s[10]
     rectified = s[11] != 0
     lerp_rest = dt(1) - one_minus_beta1
     one = dt(1)

@@ -1,26 +1,26 @@
 """RMSprop for numba (the interface: RMSprop.kernel in fastopt/optimizers/rmsprop.py; the
 math as in ../cython/rmsprop.pxi)."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad, lerp
+from ._common import JIT, grad, lerp
 
 
 @njit(inline="always", **JIT)
-def rmsprop(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    square_avg = buffer(addrs, chunk, 2, like)
-    grad_avg = buffer(addrs, chunk, 3, like)
-    momentum_buffer = buffer(addrs, chunk, 4, like)
-    gscale = dt(s[0])
-    weight_decay = dt(s[1])
-    alpha = dt(s[2])
-    one_minus_alpha = dt(s[3])
-    eps = dt(s[4])
-    lr = dt(s[5])
-    momentum = dt(s[6])
+def rmsprop(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    square_avg = carray(b[2], n)
+    grad_avg = carray(b[3], n)
+    momentum_buffer = carray(b[4], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    weight_decay = s[1]
+    alpha = s[2]
+    one_minus_alpha = s[3]
+    eps = s[4]
+    lr = s[5]
+    momentum = s[6]
     centered = s[7] != 0
     use_momentum = s[8] != 0
     lerp_rest = dt(1) - one_minus_alpha

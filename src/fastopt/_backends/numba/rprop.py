@@ -1,24 +1,24 @@
 """Rprop for numba (the interface: Rprop.kernel in fastopt/optimizers/rprop.py; the math as
 in ../cython/rprop.pxi)."""
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, sign
+from ._common import JIT, sign
 
 
 @njit(inline="always", **JIT)
-def rprop(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    prev = buffer(addrs, chunk, 2, like)
-    step_size = buffer(addrs, chunk, 3, like)
-    gscale = dt(s[0])
-    eta_minus = dt(s[1])
-    eta_plus = dt(s[2])
-    step_size_min = dt(s[3])
-    step_size_max = dt(s[4])
+def rprop(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    prev = carray(b[2], n)
+    step_size = carray(b[3], n)
+    dt = p.dtype.type
+    gscale = s[0]
+    eta_minus = s[1]
+    eta_plus = s[2]
+    step_size_min = s[3]
+    step_size_max = s[4]
     first = s[5] != 0
-    initial_step_size = dt(s[6])
+    initial_step_size = s[6]
     zero, one = dt(0), dt(1)
     for i in range(p.shape[0]):
         gi = g[i] * gscale

@@ -1,21 +1,20 @@
 """SGD with momentum, dampening and Nesterov for numba (the interface: SGD.kernel in
 fastopt/optimizers/sgd.py; the math as in ../cython/sgd.pxi)."""
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, grad
+from ._common import JIT, grad
 
 
 @njit(inline="always", **JIT)
-def sgd(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    momentum_buffer = buffer(addrs, chunk, 2, like)
-    gscale = dt(s[0])
-    weight_decay = dt(s[1])
-    lr = dt(s[2])
-    momentum = dt(s[3])
-    one_minus_dampening = dt(s[4])
+def sgd(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    momentum_buffer = carray(b[2], n)
+    gscale = s[0]
+    weight_decay = s[1]
+    lr = s[2]
+    momentum = s[3]
+    one_minus_dampening = s[4]
     use_momentum = s[5] != 0
     first = s[6] != 0
     nesterov = s[7] != 0

@@ -3,11 +3,9 @@
 as in ../cython/toolkit.pxi, so the partial sums are bitwise the same as the Cython
 kernels')."""
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer, lerp
-
-LANES = 16
+from ._common import JIT, LANES, lanes, lerp
 
 
 @njit(inline="always", **JIT)
@@ -22,11 +20,10 @@ def _fold_sum(acc):
 
 
 @njit(inline="always", **JIT)
-def sumsq(addrs, chunk, like, s, seg_in, out):
-    g = buffer(addrs, chunk, 1, like)
-    n = g.shape[0]
+def sumsq(b, n, s, seg_in, out):
+    g = carray(b[1], n)
     nb = n - n % LANES
-    acc = np.zeros(LANES)
+    acc = lanes()
     for i in range(0, nb, LANES):
         for k in range(LANES):
             x = np.float64(g[i + k])
@@ -44,11 +41,10 @@ def sumsq(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def abs_sum(addrs, chunk, like, s, seg_in, out):
-    g = buffer(addrs, chunk, 1, like)
-    n = g.shape[0]
+def abs_sum(b, n, s, seg_in, out):
+    g = carray(b[1], n)
     nb = n - n % LANES
-    acc = np.zeros(LANES)
+    acc = lanes()
     for i in range(0, nb, LANES):
         for k in range(LANES):
             acc[k] += np.float64(abs(g[i + k]))
@@ -58,8 +54,8 @@ def abs_sum(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def abs_max(addrs, chunk, like, s, seg_in, out):
-    g = buffer(addrs, chunk, 1, like)
+def abs_max(b, n, s, seg_in, out):
+    g = carray(b[1], n)
     m = 0.0
     nan = False
     for i in range(g.shape[0]):
@@ -72,12 +68,11 @@ def abs_max(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def pow_sum(addrs, chunk, like, s, seg_in, out):
-    g = buffer(addrs, chunk, 1, like)
+def pow_sum(b, n, s, seg_in, out):
+    g = carray(b[1], n)
     norm_type = seg_in[0]
-    n = g.shape[0]
     nb = n - n % LANES
-    acc = np.zeros(LANES)
+    acc = lanes()
     for i in range(0, nb, LANES):
         for k in range(LANES):
             acc[k] += np.float64(abs(g[i + k])) ** norm_type
@@ -87,19 +82,17 @@ def pow_sum(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def scale(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    g = buffer(addrs, chunk, 1, like)
-    factor = dt(s[0])
+def scale(b, n, s, seg_in, out):
+    g = carray(b[1], n)
+    factor = s[0]
     for i in range(g.shape[0]):
         g[i] = g[i] * factor
 
 
 @njit(inline="always", **JIT)
-def clamp(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    g = buffer(addrs, chunk, 1, like)
-    clip_value = dt(s[0])
+def clamp(b, n, s, seg_in, out):
+    g = carray(b[1], n)
+    clip_value = s[0]
     lo = -clip_value
     for i in range(g.shape[0]):
         x = g[i]
@@ -108,20 +101,20 @@ def clamp(addrs, chunk, like, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
-def ema(addrs, chunk, like, s, seg_in, out):
-    dt = like.dtype.type
-    p = buffer(addrs, chunk, 0, like)
-    average = buffer(addrs, chunk, 2, like)
-    weight = dt(s[0])
+def ema(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    average = carray(b[2], n)
+    dt = p.dtype.type
+    weight = s[0]
     lerp_rest = dt(1) - weight
     for i in range(p.shape[0]):
         average[i] = lerp(average[i], p[i], weight, lerp_rest)
 
 
 @njit(inline="always", **JIT)
-def swap(addrs, chunk, like, s, seg_in, out):
-    p = buffer(addrs, chunk, 0, like)
-    average = buffer(addrs, chunk, 2, like)
+def swap(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    average = carray(b[2], n)
     for i in range(p.shape[0]):
         x = p[i]
         p[i] = average[i]

@@ -1,17 +1,17 @@
 """The memory-traffic twin for numba (the interface: TWIN in fastopt/_core/kernel.py; the
 loops as in ../cython/twin.pxi): p += g and s += g for each of the first k state buffers."""
-from numba import njit
+from numba import carray, njit
 
-from ._common import JIT, buffer
+from ._common import JIT
 
 
 @njit(inline="always", **JIT)
-def twin(addrs, chunk, like, s, seg_in, out):
-    p = buffer(addrs, chunk, 0, like)
-    g = buffer(addrs, chunk, 1, like)
-    s0 = buffer(addrs, chunk, 2, like)
-    s1 = buffer(addrs, chunk, 3, like)
-    s2 = buffer(addrs, chunk, 4, like)
+def twin(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    s0 = carray(b[2], n)
+    s1 = carray(b[3], n)
+    s2 = carray(b[4], n)
     k = int(s[1])
     # One loop per k: an absent buffer is never touched.
     if k == 0:

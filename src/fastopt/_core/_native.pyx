@@ -43,7 +43,7 @@ ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
 
 cdef int _num_threads = 0            # 0: follow OpenMP (OMP_NUM_THREADS, threadpoolctl)
 cdef Py_ssize_t _parallel_threshold = 1 << 18
-# A process forked after its OpenMP (or numba) thread pool started cannot use that pool:
+# A process forked after its OpenMP thread pool started cannot use that pool:
 # the pool's threads do not exist in the child, and libgomp's next parallel region waits
 # for them forever.  Such a child runs every kernel on its own thread.
 cdef bint _threads_started = False
@@ -64,13 +64,6 @@ def get_num_threads():
     if _serial_only:
         return 1
     return _num_threads if _num_threads > 0 else omp_get_max_threads()
-
-
-def note_threads_started():
-    """Record that a thread pool ran a kernel (numba's backend calls this; the driver
-    records its own)."""
-    global _threads_started
-    _threads_started = True
 
 
 def after_fork_in_child():
@@ -358,8 +351,8 @@ cdef class BoundKernel(Stage):
 # Committing a step: the kernels, the per-group scalar state and the step counter change
 # together or not at all.  KeyboardInterrupt is raised by the interpreter between two
 # bytecodes, never inside a C call: a step whose kernels are all compiled commits in one
-# C call (_commit_compiled), and one that runs Python code (the NumPy backend, numba's
-# dispatch, an optimizer with a pass of its own) holds SIGINT back while it runs
+# C call (_commit_compiled), and one that runs Python code (the NumPy backend, an
+# optimizer with a pass of its own) holds SIGINT back while it runs
 # (_commit_deferred) and re-raises it once the step is whole.
 
 cdef extern from *:
@@ -491,7 +484,7 @@ def bind(spec, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
         raise ValueError(f"kernel {name} is compiled for {kernel.n_scalars} scalars, "
                          f"{kernel.n_seg_in} seg_in inputs and {kernel.n_out} outputs, but "
                          f"its definition has {len(spec.all_scalars)}, {len(spec.seg_in)} "
-                         f"and {len(spec.outputs)}: rebuild the extensions (or clear numba's cache)")
+                         f"and {len(spec.outputs)}: rebuild the extensions")
     return BoundKernel(kernel, addrs, chunks, dtype, nelem, seg_in, out)
 
 

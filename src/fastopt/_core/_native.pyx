@@ -788,15 +788,48 @@ cdef class StepPath:
         return False
 
 
-def step(opt, grads):
-    """One step of ``opt`` with ``grads`` (None: FlatParams' own), taking turns with
-    other threads."""
+from collections.abc import Mapping
+
+
+def step(self, grads=None, closure=None):
+    """One update of every parameter; returns what ``closure`` returned (or None).
+
+    ``grads``: the gradients in the parameters' structure (a list in order, or a dict
+    by name), or one flat array; omitted for ``FlatParams``, whose ``.grads`` buffer
+    is used.  ``closure`` (torch's habit, also accepted as the only argument): a
+    function called first that writes the gradients -- into ``params.grads`` for
+    ``FlatParams``, or into the arrays passed as ``grads`` -- and returns the loss.
+
+    A refused call changes nothing, and a step is never taken in part: after an
+    exception (a KeyboardInterrupt too) parameters, state, per-group state and
+    ``step_count`` are all as before the step or all as after it.  Two threads
+    stepping one optimizer take turns.
+    """
+    if closure is None:
+        if grads is None or not callable(grads) or isinstance(grads, (np.ndarray, Mapping)):
+            _step(self, grads)
+            return None
+        grads, closure = None, grads
+    if grads is None and self._flat is None:
+        raise TypeError("step(closure): the closure writes the gradients, and these "
+                        "parameters keep none; pass the arrays it writes into as "
+                        "well (step(grads, closure)), or build the optimizer on "
+                        "fastopt.flatten(...) and write into params.grads")
+    loss = closure()
+    _step(self, grads)
+    return loss
+
+
+cdef int _step(opt, grads) except -1:
+    # One step of ``opt`` with ``grads`` (None: FlatParams' own), taking turns with other
+    # threads.
     cdef StepPath path = opt._path
     path.acquire()
     try:
         _step_locked(opt, path, grads)
     finally:
         PyThread_release_lock(path.lock)
+    return 0
 
 
 cdef int _step_locked(opt, StepPath path, grads) except -1:

@@ -369,34 +369,9 @@ class Optimizer:
             self._checked[gi] = entry if cacheable else None
         return entry
 
-    def step(self, grads: GradsLike | Callable[[], Any] = None,
-             closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter; returns what ``closure`` returned (or None).
-
-        ``grads``: the gradients in the parameters' structure (a list in order, or a dict
-        by name), or one flat array; omitted for ``FlatParams``, whose ``.grads`` buffer
-        is used.  ``closure`` (torch's habit, also accepted as the only argument): a
-        function called first that writes the gradients -- into ``params.grads`` for
-        ``FlatParams``, or into the arrays passed as ``grads`` -- and returns the loss.
-
-        A refused call changes nothing, and a step is never taken in part: after an
-        exception (a KeyboardInterrupt too) parameters, state, per-group state and
-        ``step_count`` are all as before the step or all as after it.  Two threads
-        stepping one optimizer take turns.
-        """
-        if closure is None:
-            if grads is None or not callable(grads) or isinstance(grads, (np.ndarray,
-                                                                          Mapping)):
-                return _native.step(self, grads)
-            grads, closure = None, grads
-        if grads is None and self._flat is None:
-            raise TypeError("step(closure): the closure writes the gradients, and these "
-                            "parameters keep none; pass the arrays it writes into as "
-                            "well (step(grads, closure)), or build the optimizer on "
-                            "fastopt.flatten(...) and write into params.grads")
-        loss = closure()
-        _native.step(self, grads)
-        return loss
+    # step(grads=None, closure=None): compiled, so that a small step enters no Python
+    # frame of the core (its docstring is in _native.pyx).
+    step = _native.step
 
     # ---- the guarded step: max_grad_norm and nonfinite --------------------------------
 

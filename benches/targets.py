@@ -180,7 +180,8 @@ def target_vs_numpy(budget: float) -> None:
             worst = min(speedup[b], key=speedup[b].get)
             sizes = ", ".join(f"{format_size(n)} {r:.2f}x" for n, r in speedup[b].items())
             report(name, speedup[b][worst], "> 1 at every size", lambda v: v > 1, "{:.2f}x",
-                   f"[{sizes}; worst {format_size(worst)}, NumPy there {format_time(times[worst])}]")
+                   f"[{sizes}; worst {format_size(worst)}, NumPy there "
+                   f"{format_time(times[worst])}]")
 
 
 # ---- the guarded step ----------------------------------------------------------------

@@ -50,7 +50,7 @@ On a shared machine: ``--repeat 3`` reports the median of three runs of each fig
 ``--wait-quiet 120`` waits (up to 120 s) for the CPUs to be idle before each run,
 ``--threads N`` sets fastopt's and torch's thread counts (default: their own defaults),
 ``--case Adam SGD`` narrows the per-case figures and ``--budget S`` scales every figure's
-timing (default 1; 0.2 for a quick check).  One run of everything takes about 8 minutes on
+timing (default 1; 0.2 for a quick check).  One run of everything takes about 7 minutes on
 2 cores.
 """
 from __future__ import annotations

@@ -422,3 +422,33 @@ def test_reductions_agree_across_backends(arrays, norm_type):
         assert norms[0] == max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
     if len(finite) < len(arrays):
         assert not math.isfinite(norms[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_of_squares_partials_bitwise_across_backends_and_threads(dtype, threads_restored):
+    """The per-chunk partial sums themselves (not only the exactly rounded total) are the
+    same bits for every backend and thread count, also where the Cython driver reads four
+    chunks at once (plans of 8 chunks or more, chunks of unequal lengths at the tensors'
+    ends, a group of four spanning several tensors, and the chunks left over)."""
+    from fastopt._core import backend as _backend
+    from fastopt._core.kernel import SUMSQ
+    from fastopt._core.plan import CHUNK
+    from fastopt.clip import _Layout
+
+    sizes = [3 * CHUNK + 5, 17, 5 * CHUNK - 3, 1, 2 * CHUNK, CHUNK + 16, 7]
+    rng = np.random.default_rng(5)
+    grads = [(rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)).astype(dtype)
+             for n in sizes]
+    grads[2][CHUNK + 3] = np.inf          # a non-finite chunk: its probe is NaN
+    _threads.set_parallel_threshold(0)
+    results = []
+    for name in BACKENDS:
+        for threads in (1, 2):
+            fastopt.set_num_threads(threads)
+            layout = _Layout(_backend.load(name)[1], grads)
+            layout.point_at(grads)
+            outs = layout.run(SUMSQ)
+            assert sum(len(o) for o in outs) >= 12
+            results.append((name, threads, [o.tobytes() for o in outs]))
+    for name, threads, got in results[1:]:
+        assert got == results[0][2], f"{name} with {threads} thread(s) differs from cython"

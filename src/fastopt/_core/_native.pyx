@@ -36,6 +36,10 @@ ctypedef void (*chunk_f32)(float** b, Py_ssize_t n, const float* s,
                            const double* seg_in, double* out) noexcept nogil
 ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
                            const double* seg_in, double* out) noexcept nogil
+# Four chunks at once (a reduction that reads one buffer, so that four memory streams are in
+# flight): b[i], n[i] and out[i] as above for chunk i.
+ctypedef void (*chunks4_f32)(float*** b, const Py_ssize_t* n, double** out) noexcept nogil
+ctypedef void (*chunks4_f64)(double*** b, const Py_ssize_t* n, double** out) noexcept nogil
 
 
 # ----------------------------------------------------------------------------------------
@@ -121,6 +125,44 @@ cdef inline void _one_chunk(floating* s, void* fn, const int64_t* addrs, Py_ssiz
         (<chunk_f64>fn)(bufs, chunk[2], s, seg_in + row * n_in, out)
 
 
+cdef inline void _four_chunks(void* fn, const int64_t* addrs, Py_ssize_t nbuf,
+                              const int64_t* chunk, double* out,
+                              Py_ssize_t n_out, floating* unused) noexcept nogil:
+    cdef floating* bufs[4][MAX_BUFFERS]
+    cdef floating** b[4]
+    cdef Py_ssize_t n[4]
+    cdef double* o[4]
+    cdef Py_ssize_t i, j, row, start
+    cdef int64_t a
+    for i in range(4):
+        row, start, n[i] = chunk[3 * i], chunk[3 * i + 1], chunk[3 * i + 2]
+        for j in range(nbuf):
+            a = addrs[row * nbuf + j]
+            bufs[i][j] = (<floating*><intptr_t>a) + start if a != 0 else NULL
+        b[i] = bufs[i]
+        o[i] = out + i * n_out
+    if floating is float:
+        (<chunks4_f32>fn)(b, n, o)
+    else:
+        (<chunks4_f64>fn)(b, n, o)
+
+
+cdef void _drive4(floating* s, void* fn, void* fn4, const int64_t* addrs, Py_ssize_t nbuf,
+                  const int64_t* chunks, Py_ssize_t nchunks, double* out, Py_ssize_t n_out,
+                  int nthreads) noexcept nogil:
+    # Groups of four consecutive chunks, then the last chunks one by one: each chunk's
+    # outputs are what _drive computes, whatever the thread count.
+    cdef Py_ssize_t grp, c, ngroups = nchunks // 4
+    if nthreads > 1:
+        for grp in prange(ngroups, num_threads=nthreads, schedule="static"):
+            _four_chunks(fn4, addrs, nbuf, chunks + 12 * grp, out + 4 * grp * n_out, n_out, s)
+    else:
+        for grp in range(ngroups):
+            _four_chunks(fn4, addrs, nbuf, chunks + 12 * grp, out + 4 * grp * n_out, n_out, s)
+    for c in range(4 * ngroups, nchunks):
+        _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, NULL, 0, out + c * n_out)
+
+
 cdef void _drive(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
                  const int64_t* chunks, Py_ssize_t nchunks, const double* seg_in,
                  Py_ssize_t n_in, double* out, Py_ssize_t n_out, int nthreads) noexcept nogil:
@@ -138,6 +180,8 @@ cdef class Kernel:
     _math_* modules) or elsewhere (numba's cfuncs, see :func:`kernel_at`)."""
     cdef void* f32
     cdef void* f64
+    cdef void* four_f32          # four chunks at once (or NULL; see chunks4_f32)
+    cdef void* four_f64
     cdef readonly str name
     cdef readonly int n_scalars, n_seg_in, n_out
     cdef object owner          # what keeps the machine code alive (numba's cfuncs)
@@ -220,6 +264,9 @@ cdef Kernel _kernel(str name, tuple entry):
     k.f32 = <void*><intptr_t>entry[0]
     k.f64 = <void*><intptr_t>entry[1]
     k.n_scalars, k.n_seg_in, k.n_out = entry[2], entry[3], entry[4]
+    if k.n_seg_in == 0:         # (a four-chunk function reads no per-tensor inputs)
+        k.four_f32 = <void*><intptr_t>entry[5]
+        k.four_f64 = <void*><intptr_t>entry[6]
     return k
 
 
@@ -337,14 +384,24 @@ cdef class BoundKernel(Stage):
             for i in range(ns):
                 s32[i] = <float>(<double>scalars[i])
             with nogil:
-                _drive(s32, self.kernel.f32, self.addrs, self.nbuf, self.chunks, self.nchunks,
-                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+                if self.kernel.four_f32 != NULL and self.nchunks >= 8:
+                    _drive4(s32, self.kernel.f32, self.kernel.four_f32, self.addrs, self.nbuf,
+                            self.chunks, self.nchunks, self.out, self.kernel.n_out, nthreads)
+                else:
+                    _drive(s32, self.kernel.f32, self.addrs, self.nbuf, self.chunks,
+                           self.nchunks, self.seg_in, self.kernel.n_seg_in, self.out,
+                           self.kernel.n_out, nthreads)
         else:
             for i in range(ns):
                 s64[i] = <double>scalars[i]
             with nogil:
-                _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks, self.nchunks,
-                       self.seg_in, self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
+                if self.kernel.four_f64 != NULL and self.nchunks >= 8:
+                    _drive4(s64, self.kernel.f64, self.kernel.four_f64, self.addrs, self.nbuf,
+                            self.chunks, self.nchunks, self.out, self.kernel.n_out, nthreads)
+                else:
+                    _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks,
+                           self.nchunks, self.seg_in, self.kernel.n_seg_in, self.out,
+                           self.kernel.n_out, nthreads)
 
 
 # ----------------------------------------------------------------------------------------

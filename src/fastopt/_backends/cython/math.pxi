@@ -72,13 +72,16 @@ include "toolkit.pxi"
 include "twin.pxi"
 
 
-cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0):
-    return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out)
+cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0,
+                  void* four_f32=NULL, void* four_f64=NULL):
+    return (<intptr_t>f32, <intptr_t>f64, n_scalars, n_seg_in, n_out, <intptr_t>four_f32,
+            <intptr_t>four_f64)
 
 
 def kernels():
     """name -> (float32 function address, float64 function address, number of scalars,
-    per-tensor inputs, per-chunk outputs)."""
+    per-tensor inputs, per-chunk outputs, and where the kernel has one, the addresses of
+    its four-chunk function for each dtype (0 where it has none))."""
     return {
         "adam": _entry(<void*>adam_chunk[float], <void*>adam_chunk[double], ADAM_SCALARS),
         "sgd": _entry(<void*>sgd_chunk[float], <void*>sgd_chunk[double], SGD_SCALARS),
@@ -99,7 +102,8 @@ def kernels():
         "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
                               LAMB_SCALARS, 1, 0),
         # the training toolkit (toolkit.pxi)
-        "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2),
+        "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2,
+                        <void*>sumsq_chunks4[float], <void*>sumsq_chunks4[double]),
         "abs_sum": _entry(<void*>abs_sum_chunk[float], <void*>abs_sum_chunk[double], 0, 0, 1),
         "abs_max": _entry(<void*>abs_max_chunk[float], <void*>abs_max_chunk[double], 0, 0, 1),
         "pow_sum": _entry(<void*>pow_sum_chunk[float], <void*>pow_sum_chunk[double], 0, 1, 1),

@@ -89,6 +89,10 @@ def test_the_disk_cache_follows_edits_of_the_inlined_helpers(tmp_path):
     copy = tmp_path / "fastopt"
     src = os.path.dirname(fastopt.__file__)
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    # an installed wheel's bundled OpenMP runtime sits beside the package (auditwheel)
+    libs = os.path.join(os.path.dirname(src), "fastopt.libs")
+    if os.path.isdir(libs):
+        shutil.copytree(libs, tmp_path / "fastopt.libs")
     env = {"PYTHONPATH": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     assert _python(STEP, env) == "0.0 0"             # compiled
     assert _python(STEP, env) == "0.0 1"             # from the cache

@@ -218,6 +218,41 @@ def test_two_threads_stepping_one_optimizer_take_turns():
     assert opt.step_count == 200 and np.all(w == -200.0)
 
 
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="needs the main thread")
+def test_ctrl_c_while_waiting_for_the_step_lock_changes_nothing():
+    """A step that waits (without the GIL) for another thread's step or load still sees a
+    Ctrl-C, and is refused whole: nothing of it is taken."""
+    import _thread
+    import time
+    w = np.zeros(8)
+    opt = fastopt.SGD([w], lr=1.0)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with opt._path:                 # what add_param_group / load_state_dict hold
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            opt.step([np.ones(8)])
+        assert time.perf_counter() - started < 5        # seen while waiting, not after
+        assert opt.step_count == 0 and not w.any()
+    finally:
+        release.set()
+        holder.join()
+        timer.cancel()
+    opt.step([np.ones(8)])              # the lock was not left taken
+    assert opt.step_count == 1 and np.all(w == -1.0)
+
+
 def test_flat_gradient_views_cannot_be_replaced_or_dropped():
     params = fastopt.flatten({"w": np.ones(4, np.float32)})
     opt = fastopt.SGD(params, lr=1.0)

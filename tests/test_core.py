@@ -456,3 +456,15 @@ def test_flat_params_indexed_like_an_array_says_where_the_buffers_are():
     with pytest.raises(TypeError, match=r"params\.data"):
         params[:]
     assert not params.grad.any()
+
+
+def test_param_groups_replaced_by_a_tuple_are_refused_by_name():
+    w = np.zeros(3)
+    opt = fastopt.NAdam([w], lr=1.0)
+    opt.step([np.ones(3)])
+    before = (w.copy(), opt.step_count, dict(opt.group_state[0]))
+    opt.param_groups = tuple(opt.param_groups)
+    with pytest.raises(ValueError, match="param_groups must be a list"):
+        opt.step([np.ones(3)])
+    assert (w.tobytes(), opt.step_count) == (before[0].tobytes(), before[1])
+    assert dict(opt.group_state[0]) == before[2]

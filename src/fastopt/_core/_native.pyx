@@ -384,24 +384,22 @@ cdef class BoundKernel(Stage):
             for i in range(ns):
                 s32[i] = <float>(<double>scalars[i])
             with nogil:
-                if self.kernel.four_f32 != NULL and self.nchunks >= 8:
-                    _drive4(s32, self.kernel.f32, self.kernel.four_f32, self.addrs, self.nbuf,
-                            self.chunks, self.nchunks, self.out, self.kernel.n_out, nthreads)
-                else:
-                    _drive(s32, self.kernel.f32, self.addrs, self.nbuf, self.chunks,
-                           self.nchunks, self.seg_in, self.kernel.n_seg_in, self.out,
-                           self.kernel.n_out, nthreads)
+                self._drive(s32, self.kernel.f32, self.kernel.four_f32, nthreads)
         else:
             for i in range(ns):
                 s64[i] = <double>scalars[i]
             with nogil:
-                if self.kernel.four_f64 != NULL and self.nchunks >= 8:
-                    _drive4(s64, self.kernel.f64, self.kernel.four_f64, self.addrs, self.nbuf,
-                            self.chunks, self.nchunks, self.out, self.kernel.n_out, nthreads)
-                else:
-                    _drive(s64, self.kernel.f64, self.addrs, self.nbuf, self.chunks,
-                           self.nchunks, self.seg_in, self.kernel.n_seg_in, self.out,
-                           self.kernel.n_out, nthreads)
+                self._drive(s64, self.kernel.f64, self.kernel.four_f64, nthreads)
+
+    cdef void _drive(self, floating* s, void* fn, void* fn4, int nthreads) noexcept nogil:
+        # Four chunks at once where the kernel has a four-chunk function, from 8 chunks on
+        # (a group of four for each of two threads); else one by one.
+        if fn4 != NULL and self.nchunks >= 8:
+            _drive4(s, fn, fn4, self.addrs, self.nbuf, self.chunks, self.nchunks, self.out,
+                    self.kernel.n_out, nthreads)
+        else:
+            _drive(s, fn, self.addrs, self.nbuf, self.chunks, self.nchunks, self.seg_in,
+                   self.kernel.n_seg_in, self.out, self.kernel.n_out, nthreads)
 
 
 # ----------------------------------------------------------------------------------------
@@ -471,7 +469,7 @@ cdef extern from *:
 from cpython.exc cimport PyErr_CheckSignals, PyErr_SetInterrupt
 
 
-cdef int _finish(StepPath path, list group_states, step, list updates) except -1:
+cdef int _finish(StepPath path, group_states, step, list updates) except -1:
     # Only C-level operations on built-in objects: no bytecode runs here.
     cdef Py_ssize_t gi
     if updates is not None:
@@ -483,7 +481,7 @@ cdef int _finish(StepPath path, list group_states, step, list updates) except -1
     return 0
 
 
-cdef int _commit_compiled(StepPath path, list group_states, list scalars, step,
+cdef int _commit_compiled(StepPath path, group_states, list scalars, step,
                           list updates) except -1:
     """Run ``runs[i](scalars[i])`` for every plan (Stages), then apply the per-group
     state updates (a dict or None per group) and set the step count, in one C call."""
@@ -499,7 +497,7 @@ cdef int _commit_compiled(StepPath path, list group_states, list scalars, step,
     return 0
 
 
-cdef int _commit_deferred(StepPath path, list group_states, list scalars, step,
+cdef int _commit_deferred(StepPath path, group_states, list scalars, step,
                           list updates) except -1:
     """``path.run(scalars, step)`` (Python code that must not be cut short), then the state
     updates as _commit_compiled does; a Ctrl-C that arrives meanwhile is raised once all
@@ -890,8 +888,9 @@ cdef int _step(opt, grads) except -1:
 
 
 cdef int _step_locked(opt, StepPath path, grads) except -1:
-    cdef list param_groups = opt.param_groups
-    cdef list group_states = opt.group_state
+    # (the user-visible lists, any sequence as before: check_params says what is wrong)
+    param_groups = opt.param_groups
+    group_states = opt.group_state
     cdef list joined = path.joined
     cdef list plan_groups
     cdef Py_ssize_t gi, i, ngroups = len(param_groups)

@@ -14,10 +14,12 @@ sums are bitwise the same for 1 thread and for N.
 """
 import numpy as np
 
+from fastopt._core import storage
+
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport int64_t, intptr_t
+from libc.stdint cimport int64_t, intptr_t, uint8_t
 
 cnp.import_array()
 
@@ -28,6 +30,8 @@ cdef extern from "_openmp.h":
 cdef enum:
     MAX_BUFFERS = 8
     MAX_SCALARS = 24
+    MAX_STORED = 3           # state buffers of a plan with stored state (stored.pxi)
+    QBLOCK = 256             # values per 8-bit block (fastopt._core.storage.BLOCK)
 
 # One chunk of one tensor: b[j] points at buffer j for this chunk (NULL where a state buffer
 # is absent), s holds the step's scalars in the buffer's dtype, seg_in the tensor's inputs
@@ -40,6 +44,15 @@ ctypedef void (*chunk_f64)(double** b, Py_ssize_t n, const double* s,
 # flight): b[i], n[i] and out[i] as above for chunk i.
 ctypedef void (*chunks4_f32)(float*** b, const Py_ssize_t* n, double** out) noexcept nogil
 ctypedef void (*chunks4_f64)(double*** b, const Py_ssize_t* n, double** out) noexcept nogil
+# A chunk whose state is stored in bfloat16 or 8 bits (stored.pxi): inner is the chunk
+# function above; b[2 + j] the stored state buffer j and b[2 + nstate + j] its per-block
+# absmax (8-bit), write 0 where the kernel only reads its state.
+ctypedef void (*stored_f32)(void* inner, void** b, Py_ssize_t n, const float* s,
+                            const double* seg_in, double* out, Py_ssize_t nstate,
+                            const uint8_t* unsigned_map, int write) noexcept nogil
+ctypedef void (*stored_f64)(void* inner, void** b, Py_ssize_t n, const double* s,
+                            const double* seg_in, double* out, Py_ssize_t nstate,
+                            const uint8_t* unsigned_map, int write) noexcept nogil
 
 
 # ----------------------------------------------------------------------------------------
@@ -163,6 +176,52 @@ cdef void _drive4(floating* s, void* fn, void* fn4, const int64_t* addrs, Py_ssi
         _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, NULL, 0, out + c * n_out)
 
 
+cdef struct Stored:
+    # How a plan's state is stored, for kernels bound with a stored chunk function.
+    void* wrap                 # stored_f32 / stored_f64 of the plan's dtype
+    Py_ssize_t nstate          # state buffer columns: 2..2+nstate codes, then absmax
+    Py_ssize_t code_size       # bytes per stored value (1: 8-bit, 2: bfloat16)
+    uint8_t unsigned_map[MAX_STORED]
+    int write
+
+
+cdef inline void _one_stored_chunk(floating* s, void* fn, const Stored* st,
+                                   const int64_t* addrs, Py_ssize_t nbuf,
+                                   const int64_t* chunk, const double* seg_in,
+                                   Py_ssize_t n_in, double* out) noexcept nogil:
+    cdef void* bufs[MAX_BUFFERS]
+    cdef Py_ssize_t row = chunk[0], start = chunk[1], j, ns = st.nstate
+    cdef const int64_t* a = addrs + row * nbuf
+    for j in range(2):
+        bufs[j] = <void*>((<floating*><intptr_t>a[j]) + start) if a[j] != 0 else NULL
+    for j in range(ns):     # (chunks of stored plans start on a block boundary)
+        bufs[2 + j] = <void*>((<char*><intptr_t>a[2 + j]) + start * st.code_size) \
+            if a[2 + j] != 0 else NULL
+        bufs[2 + ns + j] = <void*>((<floating*><intptr_t>a[2 + ns + j]) + start // QBLOCK) \
+            if a[2 + ns + j] != 0 else NULL
+    if floating is float:
+        (<stored_f32>st.wrap)(fn, bufs, chunk[2], s, seg_in + row * n_in, out, ns,
+                              st.unsigned_map, st.write)
+    else:
+        (<stored_f64>st.wrap)(fn, bufs, chunk[2], s, seg_in + row * n_in, out, ns,
+                              st.unsigned_map, st.write)
+
+
+cdef void _drive_stored(floating* s, void* fn, const Stored* st, const int64_t* addrs,
+                        Py_ssize_t nbuf, const int64_t* chunks, Py_ssize_t nchunks,
+                        const double* seg_in, Py_ssize_t n_in, double* out, Py_ssize_t n_out,
+                        int nthreads) noexcept nogil:
+    cdef Py_ssize_t c
+    if nthreads > 1:
+        for c in prange(nchunks, num_threads=nthreads, schedule="static"):
+            _one_stored_chunk(s, fn, st, addrs, nbuf, chunks + 3 * c, seg_in, n_in,
+                              out + c * n_out)
+    else:
+        for c in range(nchunks):
+            _one_stored_chunk(s, fn, st, addrs, nbuf, chunks + 3 * c, seg_in, n_in,
+                              out + c * n_out)
+
+
 cdef void _drive(floating* s, void* fn, const int64_t* addrs, Py_ssize_t nbuf,
                  const int64_t* chunks, Py_ssize_t nchunks, const double* seg_in,
                  Py_ssize_t n_in, double* out, Py_ssize_t n_out, int nthreads) noexcept nogil:
@@ -271,6 +330,8 @@ cdef Kernel _kernel(str name, tuple entry):
 
 
 KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
+STORED_CHUNKS = _math.stored_chunks()
+_math.set_quantization_maps([storage.quantization_map(True), storage.quantization_map(False)])
 
 
 cdef class Stage:
@@ -324,9 +385,12 @@ cdef class BoundKernel(Stage):
     cdef double* out
     cdef Py_ssize_t nbuf, nchunks, nelem
     cdef bint is_f32
+    cdef Stored stored
+    cdef bint has_stored
 
     def __cinit__(self, Kernel kernel, cnp.ndarray addrs, cnp.ndarray chunks, dtype,
-                  Py_ssize_t nelem, cnp.ndarray seg_in=None, cnp.ndarray out=None):
+                  Py_ssize_t nelem, cnp.ndarray seg_in=None, cnp.ndarray out=None,
+                  tuple storage=None):
         if addrs.dtype != np.int64 or not addrs.flags.c_contiguous or addrs.ndim != 2:
             raise TypeError("addrs must be a C-contiguous 2-D int64 array")
         if chunks.dtype != np.int64 or not chunks.flags.c_contiguous or chunks.ndim != 2 \
@@ -366,6 +430,28 @@ cdef class BoundKernel(Stage):
             raise TypeError(f"unsupported dtype {dtype}")
         if (kernel.f32 if self.is_f32 else kernel.f64) == NULL:
             raise TypeError(f"kernel {kernel.name} is not compiled for {dtype}")
+        self.has_stored = storage is not None
+        if storage is not None:
+            self._store(storage)
+
+    cdef int _store(self, tuple storage) except -1:
+        """storage = (precision, unsigned_map, write): the state columns hold ``precision``
+        ("bfloat16" or "8bit") values, buffer j with the unsigned 8-bit map where
+        unsigned_map[j]; write False where the kernel only reads its state."""
+        precision, unsigned_map, write = storage
+        cdef Py_ssize_t j, ns = len(unsigned_map)
+        if precision not in STORED_CHUNKS:
+            raise ValueError(f"no stored chunk function for state precision {precision!r}")
+        if ns > MAX_STORED or self.nbuf != 2 + 2 * ns:
+            raise ValueError(f"a plan with stored state has 2 + 2*n columns for n <= "
+                             f"{MAX_STORED} state buffers, got {self.nbuf} for {ns}")
+        self.stored.wrap = <void*><intptr_t>STORED_CHUNKS[precision][0 if self.is_f32 else 1]
+        self.stored.nstate = ns
+        self.stored.code_size = 1 if precision == "8bit" else 2
+        for j in range(ns):
+            self.stored.unsigned_map[j] = 1 if unsigned_map[j] else 0
+        self.stored.write = 1 if write else 0
+        return 0
 
     cdef int check(self, tuple scalars) except -1:
         if len(scalars) != self.kernel.n_scalars:
@@ -394,7 +480,11 @@ cdef class BoundKernel(Stage):
     cdef void _drive(self, floating* s, void* fn, void* fn4, int nthreads) noexcept nogil:
         # Four chunks at once where the kernel has a four-chunk function, from 8 chunks on
         # (a group of four for each of two threads); else one by one.
-        if fn4 != NULL and self.nchunks >= 8:
+        if self.has_stored:
+            _drive_stored(s, fn, &self.stored, self.addrs, self.nbuf, self.chunks,
+                          self.nchunks, self.seg_in, self.kernel.n_seg_in, self.out,
+                          self.kernel.n_out, nthreads)
+        elif fn4 != NULL and self.nchunks >= 8:
             _drive4(s, fn, fn4, self.addrs, self.nbuf, self.chunks, self.nchunks, self.out,
                     self.kernel.n_out, nthreads)
         else:
@@ -527,11 +617,14 @@ def uninterrupted(run, tuple args):
 
 
 def bind(spec, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
-         cnp.ndarray seg_in=None, cnp.ndarray out=None, dict kernels=None):
+         cnp.ndarray seg_in=None, cnp.ndarray out=None, dict kernels=None,
+         tuple storage=None):
     """The backend entry point: the compiled kernel of ``spec`` (a fastopt._core.kernel.
     Kernel) bound to a plan's tables, from ``kernels`` (name -> Kernel; default: the
     Cython kernels).  One whose arity is not the Kernel's is refused here, and a tuple of
-    another length than its scalar count at each call (by check)."""
+    another length than its scalar count at each call (by check).  ``storage``: where the
+    plan's state is stored in bfloat16 or 8 bits, (precision, unsigned_map, write) (see
+    BoundKernel._store)."""
     name = spec.name
     cdef Kernel kernel = (KERNELS if kernels is None else kernels)[name]
     if (kernel.n_scalars, kernel.n_seg_in, kernel.n_out) != \
@@ -540,7 +633,7 @@ def bind(spec, cnp.ndarray addrs, cnp.ndarray chunks, dtype, Py_ssize_t nelem,
                          f"{kernel.n_seg_in} seg_in inputs and {kernel.n_out} outputs, but "
                          f"its definition has {len(spec.all_scalars)}, {len(spec.seg_in)} "
                          f"and {len(spec.outputs)}: rebuild the extensions")
-    return BoundKernel(kernel, addrs, chunks, dtype, nelem, seg_in, out)
+    return BoundKernel(kernel, addrs, chunks, dtype, nelem, seg_in, out, storage)
 
 
 # ----------------------------------------------------------------------------------------

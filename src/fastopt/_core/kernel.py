@@ -24,10 +24,19 @@ class Kernel:
 
     def __init__(self, name: str, buffers: tuple[str, ...], scalars: tuple[str, ...],
                  seg_in: tuple[str, ...] = (), outputs: tuple[str, ...] = (), *,
-                 gscale: bool = True):
+                 gscale: bool = True, nonnegative: tuple[str, ...] = (),
+                 writes_state: bool = True):
         self.name = name
         #: State buffers, in the address table's column order (after "p" and "g").
         self.buffers = tuple(buffers)
+        #: The state buffers whose values are never negative (second moments): stored in
+        #: 8 bits with the unsigned map, which spends all 256 codes on [0, 1].
+        self.nonnegative = tuple(nonnegative)
+        if not set(self.nonnegative) <= set(self.buffers):
+            raise ValueError(f"kernel {name}: nonnegative names buffers it does not have")
+        #: False where the kernel only reads its state (LAMB's update pass): state stored
+        #: in bfloat16 or 8 bits is then not written back.
+        self.writes_state = writes_state
         #: Per-step scalars computed by the optimizer (:meth:`pack`), after "gscale".
         self.scalars = tuple(scalars)
         #: Every scalar the kernel reads, in order: "gscale" first where the core

@@ -22,11 +22,12 @@ import numpy as np
 from . import _native
 from . import backend as _backend
 from . import checks as check
+from . import storage
 from .errors import NonFiniteError
 from .params import (FlatParams, GradsLike, Key, ParamsLike, Tensor, grads_in_order,
                       parse_params)
 from .kernel import SUMSQ, Kernel
-from .plan import GRAD, Plan, address, build_plans, fsum_partials
+from .plan import GRAD, Plan, address, build_plans, check_entry, fsum_partials
 
 STATE_FORMAT = 1
 NONFINITE = ("propagate", "skip", "raise")
@@ -76,6 +77,14 @@ class Optimizer:
 
     Both can be changed between steps (``opt.max_grad_norm = 1.0``).  With both off the
     step costs what it always did: no pre-pass runs.
+
+    ``state_precision="full"``
+        How the state buffers are kept between steps: ``"full"`` in the parameters'
+        dtype; ``"bfloat16"`` (half the bytes of float32); ``"8bit"``, block-wise dynamic
+        quantization (a byte per value and a scale per 256 values).  The update always
+        runs in the parameters' dtype (see fastopt._core.storage).  Fixed once built.
+    ``min_8bit_size=4096``
+        With ``"8bit"``, parameters of fewer elements keep full-precision state.
     """
     #: The kernel the step runs: its name in every backend, its state buffers (every one
     #: the optimizer can have, in column order) and its per-step scalars.
@@ -86,6 +95,9 @@ class Optimizer:
     #: they do not, a step reuses their last result while the group's checked values and
     #: its group state are the same objects.
     scalars_read_step: ClassVar[bool] = True
+    #: Whether the state buffers are moving averages (of the gradient or its square),
+    #: which bfloat16 and 8-bit storage suit; where they are not, only "full" is allowed.
+    state_is_moments: ClassVar[bool] = True
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]
@@ -116,12 +128,20 @@ class Optimizer:
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
+                 state_precision: str = "full", min_8bit_size: int = storage.MIN_8BIT_SIZE,
                  **unknown: Any):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
                             f"{', '.join(map(repr, unknown))}")
         max_grad_norm = _check_max_grad_norm(max_grad_norm)
         nonfinite = _check_nonfinite(nonfinite)
+        self._state_precision = storage.check_precision(state_precision)
+        self._min_8bit_size = storage.check_min_8bit_size(min_8bit_size)
+        if state_precision != "full" and not self.state_is_moments:
+            raise ValueError(f"{type(self).__name__}'s state is not moving averages: "
+                             f"state_precision must be 'full', got {state_precision!r}")
+        if state_precision == "bfloat16":
+            storage.bfloat16_dtype()        # ml_dtypes, which shows the state to NumPy
         self.backend, module = _backend.load(backend)
         self._module = module
         # What the step reads, in C fields; also the lock two threads stepping one
@@ -183,12 +203,13 @@ class Optimizer:
 
         plans, table, rows = build_plans(
             tensors, n_groups, self.kernel.buffers, live,
-            lambda gi, name: self._initial_value(self.param_groups[gi], name))
+            lambda gi, name: self._initial_value(self.param_groups[gi], name),
+            self._precision_of, self.kernel.nonnegative)
         if keep is not None:
             for plan in plans:
                 for row, t in enumerate(plan.tensors):
-                    for name, values in keep.get(t.key, {}).items():
-                        plan.state_view(name, row)[...] = values
+                    for name, entry in keep.get(t.key, {}).items():
+                        plan.restore(name, row, entry)
         arrays = [t.array for t in tensors]
         runs = [self._bind(self._module, plan) for plan in plans]
         layout = dict(
@@ -222,13 +243,19 @@ class Optimizer:
         self._guarded = False
         self._update_guard()
 
+    def _precision_of(self, t: Tensor) -> str:
+        """How tensor ``t``'s state is stored."""
+        if self._state_precision == "8bit" and t.array.size < self._min_8bit_size:
+            return "full"
+        return self._state_precision
+
     def _update_spans(self) -> None:
         """The memory a gradient may not share: every parameter and every state buffer,
         as sorted, disjoint [start, end) byte spans with a name for the error."""
         spans = [(address(t.array), address(t.array) + t.array.nbytes, t.label)
                  for t in self._tensors if t.array.nbytes]
         spans += [(address(buf), address(buf) + buf.nbytes, "the optimizer's state")
-                  for plan in self._plans for buf in plan.state.values() if buf.nbytes]
+                  for plan in self._plans for buf in plan.arrays() if buf.nbytes]
         spans.sort()
         self._span_lo = np.array([a for a, _, _ in spans], np.int64)
         self._span_hi = np.array([b for _, b, _ in spans], np.int64)
@@ -513,8 +540,7 @@ class Optimizer:
                 self._structure.append(self._structure_of(group))
                 self._checked.append(None)
                 self._checked_group_step(gi, 1, dict(group), gstate)
-                keep = {t.key: {name: plan.state_view(name, row).copy()
-                                for name in plan.state}
+                keep = {t.key: {name: plan.entry(name, row) for name in plan.state}
                         for plan in self._plans for row, t in enumerate(plan.tensors)}
                 layout = self._make_layout(tensors, None, keep)
             except BaseException:
@@ -545,8 +571,20 @@ class Optimizer:
         return self._step
 
     @property
+    def state_precision(self) -> str:
+        """How the state is stored: "full", "bfloat16" or "8bit"."""
+        return self._state_precision
+
+    @property
+    def state_nbytes(self) -> int:
+        """Bytes of memory the state buffers take (8-bit: codes and per-block scales)."""
+        return sum(plan.nbytes for plan in self._plans)
+
+    @property
     def state(self) -> dict[Key, dict[str, np.ndarray]]:
-        """Live views of every parameter's state buffers, keyed like the parameters."""
+        """Every parameter's state buffers, keyed like the parameters: live views (in
+        bfloat16 under ``state_precision="bfloat16"``), or for 8-bit state the decoded
+        values (read-only copies)."""
         names = [self._state_names(gi, gs) for gi, gs in enumerate(self.group_state)]
         return {t.key: {name: plan.state_view(name, row) for name in names[plan.group]}
                 for plan in self._plans for row, t in enumerate(plan.tensors)}
@@ -567,9 +605,16 @@ class Optimizer:
             "group_state": [dict(s) for s in self.group_state],
             # the step count at which each group was added (add_param_group)
             "group_joined_at": list(self._joined),
-            "state": {key: {name: arr.copy() for name, arr in bufs.items()}
-                      for key, bufs in self.state.items()},
+            "state_precision": self._state_precision,
+            # as stored: an array like the parameter (its dtype or bfloat16), or 8-bit
+            # {"codes", "absmax"} (see Plan.entry)
+            "state": self._state_entries(),
         }
+
+    def _state_entries(self) -> dict[Key, dict[str, Any]]:
+        names = [self._state_names(gi, gs) for gi, gs in enumerate(self.group_state)]
+        return {t.key: {name: plan.entry(name, row) for name in names[plan.group]}
+                for plan in self._plans for row, t in enumerate(plan.tensors)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  One of another optimizer or
@@ -667,8 +712,8 @@ class Optimizer:
                 if not isinstance(saved, Mapping) or set(saved) != set(wanted):
                     raise ValueError(f"state of parameter {t.label} must hold "
                                      f"{sorted(wanted)}")
-                for name, arr in saved.items():
-                    t.check_like(arr, f"state {name!r} of parameter {t.label}")
+                for name, entry in saved.items():
+                    check_entry(entry, t.array, f"state {name!r} of parameter {t.label}")
         return {"groups": new_groups, "group_state": new_gstates, "state": state,
                 "step": step, "skipped_steps": skipped, "names": names, "joined": joined}
 
@@ -679,7 +724,7 @@ class Optimizer:
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
                 for name in checked["names"][plan.group]:
-                    plan.state_view(name, row)[...] = checked["state"][t.key][name]
+                    plan.restore(name, row, checked["state"][t.key][name])
         for gi, group in enumerate(self.param_groups):
             new = checked["groups"][gi]
             group.clear()
@@ -700,7 +745,9 @@ class Optimizer:
             {"params": self._group_params(gi)} for gi in range(len(self.param_groups))]
         return {"params": params, "defaults": self.defaults, "backend": self.backend,
                 "options": {"max_grad_norm": self._max_grad_norm,
-                            "nonfinite": self._nonfinite},
+                            "nonfinite": self._nonfinite,
+                            "state_precision": self._state_precision,
+                            "min_8bit_size": self._min_8bit_size},
                 "state_dict": self.state_dict()}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:

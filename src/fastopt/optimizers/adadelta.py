@@ -42,7 +42,8 @@ class Adadelta(Optimizer):
 
     scalars_read_step = False
     kernel = Kernel("adadelta", buffers=("square_avg", "acc_delta"),
-                    scalars=("weight_decay", "rho", "one_minus_rho", "eps", "lr"))
+                    scalars=("weight_decay", "rho", "one_minus_rho", "eps", "lr"),
+                    nonnegative=("square_avg", "acc_delta"))
 
     def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False,

@@ -45,7 +45,8 @@ class Adagrad(Optimizer):
     %(options)s
     """
 
-    kernel = Kernel("adagrad", buffers=("sum",), scalars=("weight_decay", "clr", "eps"))
+    kernel = Kernel("adagrad", buffers=("sum",), scalars=("weight_decay", "clr", "eps"),
+                    nonnegative=("sum",))
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,

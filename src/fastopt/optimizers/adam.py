@@ -58,7 +58,8 @@ class Adam(Optimizer):
     kernel = Kernel("adam", buffers=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
                     scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
                              "one_minus_beta2", "bias_correction2_sqrt", "eps", "step_size",
-                             "amsgrad"))
+                             "amsgrad"),
+                    nonnegative=("exp_avg_sq", "max_exp_avg_sq"))
     structural = ("amsgrad",)
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

@@ -43,7 +43,8 @@ class Adamax(Optimizer):
     """
 
     kernel = Kernel("adamax", buffers=("exp_avg", "exp_inf"),
-                    scalars=("weight_decay", "one_minus_beta1", "beta2", "eps", "clr"))
+                    scalars=("weight_decay", "one_minus_beta1", "beta2", "eps", "clr"),
+                    nonnegative=("exp_inf",))
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,

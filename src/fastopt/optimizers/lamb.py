@@ -56,9 +56,10 @@ class Lamb(Optimizer):
     # moments, which write each chunk's partial sums of p*p and u*u, then the update,
     # which reads each tensor's lr * trust ratio (lr is the last scalar).
     kernel = Kernel("lamb_moments", buffers=_BUFFERS, scalars=_SCALARS,
-                    outputs=("param_sumsq", "update_sumsq"))
+                    outputs=("param_sumsq", "update_sumsq"), nonnegative=("exp_avg_sq",))
     update_kernel = Kernel("lamb_update", buffers=_BUFFERS, scalars=_SCALARS,
-                           seg_in=("lr_trust_ratio",))
+                           seg_in=("lr_trust_ratio",), nonnegative=("exp_avg_sq",),
+                           writes_state=False)
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False,

@@ -61,7 +61,8 @@ class NAdam(Optimizer):
 
     kernel = Kernel("nadam", buffers=("exp_avg", "exp_avg_sq"),
                     scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
-                             "one_minus_beta2", "bias_correction2", "eps", "c_grad", "c_avg"))
+                             "one_minus_beta2", "bias_correction2", "eps", "c_grad", "c_avg"),
+                    nonnegative=("exp_avg_sq",))
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,

@@ -54,7 +54,8 @@ class RAdam(Optimizer):
     kernel = Kernel("radam", buffers=("exp_avg", "exp_avg_sq"),
                     scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
                              "one_minus_beta2", "bias_correction1", "lr",
-                             "bias_correction2_sqrt", "eps", "rect", "rectified"))
+                             "bias_correction2_sqrt", "eps", "rect", "rectified"),
+                    nonnegative=("exp_avg_sq",))
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,

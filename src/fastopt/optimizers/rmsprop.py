@@ -58,7 +58,8 @@ class RMSprop(Optimizer):
     scalars_read_step = False
     kernel = Kernel("rmsprop", buffers=("square_avg", "grad_avg", "momentum_buffer"),
                     scalars=("weight_decay", "alpha", "one_minus_alpha", "eps", "lr",
-                             "momentum", "centered", "use_momentum"))
+                             "momentum", "centered", "use_momentum"),
+                    nonnegative=("square_avg",))
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,

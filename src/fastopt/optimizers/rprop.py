@@ -65,6 +65,7 @@ class Rprop(Optimizer):
     %(options)s
     """
 
+    state_is_moments = False        # step sizes and the previous gradient
     kernel = Kernel("rprop", buffers=("prev", "step_size"),
                     scalars=("eta_minus", "eta_plus", "step_size_min", "step_size_max",
                              "first", "initial_step_size"))

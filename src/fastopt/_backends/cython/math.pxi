@@ -70,6 +70,7 @@ include "lion.pxi"
 include "lamb.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
+include "stored.pxi"
 
 
 cdef tuple _entry(void* f32, void* f64, int n_scalars, int n_seg_in=0, int n_out=0,
@@ -113,3 +114,11 @@ def kernels():
         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
         "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
     }
+
+
+def stored_chunks():
+    """precision -> (float32, float64) addresses of the functions that run a chunk
+    function on state stored in that precision (stored.pxi)."""
+    return {"8bit": (<intptr_t><void*>stored8_chunk[float], <intptr_t><void*>stored8_chunk[double]),
+            "bfloat16": (<intptr_t><void*>stored16_chunk[float],
+                         <intptr_t><void*>stored16_chunk[double])}

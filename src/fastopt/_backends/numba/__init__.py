@@ -50,6 +50,8 @@ def compiled(spec: Kernel, dtype) -> Any:
 
 
 def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
-         seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
+         seg_in: np.ndarray | None = None, out: np.ndarray | None = None,
+         storage: tuple[str, tuple[bool, ...], bool] | None = None):
     compiled(kernel, dtype)
-    return _native.bind(kernel, addrs, chunks, dtype, nelem, seg_in, out, kernels=COMPILED)
+    return _native.bind(kernel, addrs, chunks, dtype, nelem, seg_in, out, kernels=COMPILED,
+                        storage=storage)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..._core import storage
 from ..._core.kernel import Kernel
 from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
                sgd, toolkit, twin)
@@ -27,7 +28,8 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
 }
 
-_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
+           np.dtype(np.uint8): ctypes.c_uint8, np.dtype(np.uint16): ctypes.c_uint16}
 
 
 def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
@@ -39,7 +41,8 @@ def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
 
 
 def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: int,
-         seg_in: np.ndarray | None = None, out: np.ndarray | None = None):
+         seg_in: np.ndarray | None = None, out: np.ndarray | None = None,
+         storage: tuple[str, tuple[bool, ...], bool] | None = None):
     fn = KERNELS[kernel.name]
     if tuple(inspect.signature(fn).parameters) != kernel.arguments:
         raise ValueError(f"kernel {kernel.name}: the NumPy function takes "
@@ -53,12 +56,54 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
     def run(scalars: tuple[float, ...]) -> None:
         typed = [dtype.type(x) for x in scalars]
         for c, (row, start, n) in enumerate(chunks.tolist()):
-            views = [_array_at(a + start * itemsize if a else 0, n, dtype)
-                     for a in addrs[row, :ncols].tolist()]
             extra = ([seg_in[row]] if seg_in is not None else []) + ([out[c]] if out is not None else [])
-            fn(*views, *typed, *extra)
+            if storage is None:
+                views = [_array_at(a + start * itemsize if a else 0, n, dtype)
+                         for a in addrs[row, :ncols].tolist()]
+                fn(*views, *typed, *extra)
+            else:
+                _run_stored(fn, storage, addrs[row].tolist(), start, n, dtype, typed, extra)
 
     return run
+
+
+def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
+                addrs: list[int], start: int, n: int, dtype: np.dtype, scalars: list[Any],
+                extra: list[Any]) -> None:
+    """One chunk of a kernel on state stored in bfloat16 or 8 bits: the state decoded into
+    arrays of the parameters' dtype, the kernel run on them, the new values encoded back
+    (as stored.pxi does)."""
+    precision, unsigned, write = how
+    nstate = len(unsigned)
+    p, g = (_array_at(a + start * dtype.itemsize if a else 0, n, dtype) for a in addrs[:2])
+    code_dtype = np.dtype(np.uint8 if precision == "8bit" else np.uint16)
+    stored, absmax, values = [], [], []
+    for j in range(nstate):
+        a = addrs[2 + j]
+        codes = _array_at(a + start * code_dtype.itemsize if a else 0, n, code_dtype)
+        stored.append(codes)
+        if codes is None:
+            absmax.append(None)
+            values.append(None)
+        elif precision == "8bit":
+            blocks = storage.n_blocks(n)
+            scale = _array_at(addrs[2 + nstate + j] + start // storage.BLOCK * dtype.itemsize,
+                              blocks, dtype)
+            absmax.append(scale)
+            values.append(storage.quantization_map(not unsigned[j]).decode(codes, scale, dtype))
+        else:
+            absmax.append(None)
+            values.append(storage.from_bfloat16_bits(codes, dtype))
+    fn(p, g, *values, *scalars, *extra)
+    if not write:
+        return
+    for j in range(nstate):
+        if stored[j] is None:
+            continue
+        if precision == "8bit":
+            storage.quantization_map(not unsigned[j]).encode(values[j], stored[j], absmax[j])
+        else:
+            stored[j][...] = storage.to_bfloat16_bits(values[j])
 
 
 class Program:

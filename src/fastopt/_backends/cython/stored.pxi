@@ -1,0 +1,205 @@
+# State stored in bfloat16 or in 8-bit blocks (the rule: fastopt/_core/storage.py and
+# docs/state_precision.md).  A stored chunk function wraps an optimizer's chunk function
+# (`inner`, of either backend): it decodes the chunk's state into scratch buffers in the
+# parameter's dtype, runs `inner` on them, and encodes the new values back (unless the
+# kernel only reads its state: `write` = 0).  So each optimizer's math exists once,
+# whatever the precision, and the parameter update reads the new state before rounding.
+#
+# b[0], b[1]: the parameter and gradient of the chunk; b[2 + j]: state buffer j's codes
+# (uint8) or bfloat16 bits (uint16), NULL where absent; b[2 + nstate + j]: its per-block
+# absmax (8-bit only), from the chunk's first block.  unsigned_map[j] picks buffer j's
+# 8-bit map (0: signed, 1: unsigned).
+
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memset
+
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <float.h>
+    static inline uint32_t fastopt_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+    static inline float fastopt_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+    static inline uint64_t fastopt_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+    static inline double fastopt_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+    """
+    uint32_t fastopt_f32_bits(float x) noexcept nogil
+    float fastopt_f32_from(uint32_t u) noexcept nogil
+    uint64_t fastopt_f64_bits(double x) noexcept nogil
+    double fastopt_f64_from(uint64_t u) noexcept nogil
+    float FLT_MAX
+    double DBL_MAX
+
+cdef enum:
+    QBLOCK = 256
+    STORED_CHUNK = 2048
+    MAX_STORED = 3
+    MAG_LO = 104 << 7
+    MAG_BUCKETS = 25 * 128
+
+# The two 8-bit maps ([0]: signed, [1]: unsigned), set once from storage.py's definition.
+cdef float _qmap32[2][256]
+cdef double _qmap64[2][256]
+cdef float _qmid[2][256]           # the 255 midpoints, then +inf
+cdef int32_t _qlut[2][2 * MAG_BUCKETS]
+cdef uint8_t _qzero[2]
+
+
+def set_quantization_maps(list maps):
+    """Copy the maps (storage.Map for the signed and the unsigned map) into the tables the
+    encoder and decoder read."""
+    cdef int m, i
+    for m in range(2):
+        values, midpoints, lut = maps[m].values, maps[m].midpoints, maps[m].lut
+        if len(values) != 256 or len(midpoints) != 255 or len(lut) != 2 * MAG_BUCKETS:
+            raise ValueError("a quantization map needs 256 values, 255 midpoints and "
+                             f"{2 * MAG_BUCKETS} buckets")
+        for i in range(256):
+            _qmap32[m][i] = values[i]
+            _qmap64[m][i] = <double>_qmap32[m][i]
+            _qmid[m][i] = midpoints[i] if i < 255 else float("inf")
+        for i in range(2 * MAG_BUCKETS):
+            _qlut[m][i] = lut[i]
+        _qzero[m] = maps[m].zero_code
+
+
+cdef inline floating _block_absmax(const floating* x, Py_ssize_t n) noexcept nogil:
+    """max |x| (NaN if some x is NaN), as the integer max of the bits without the sign:
+    exact and vectorised (see abs_max_chunk)."""
+    cdef uint32_t m32 = 0, y32
+    cdef uint64_t m64 = 0, y64
+    cdef Py_ssize_t i
+    if floating is float:
+        for i in range(n):
+            y32 = fastopt_f32_bits(x[i]) & 0x7fffffffu
+            m32 = y32 if y32 > m32 else m32
+        return fastopt_f32_from(m32)
+    else:
+        for i in range(n):
+            y64 = fastopt_f64_bits(x[i]) & 0x7fffffffffffffffu
+            m64 = y64 if y64 > m64 else m64
+        return fastopt_f64_from(m64)
+
+
+cdef inline void _decode8(const uint8_t* codes, const floating* absmax, Py_ssize_t n,
+                          floating* x, int m) noexcept nogil:
+    cdef Py_ssize_t k, i, start, end
+    cdef floating a
+    for k in range((n + QBLOCK - 1) // QBLOCK):
+        a = absmax[k]
+        start = k * QBLOCK
+        end = min(n, start + QBLOCK)
+        if floating is float:
+            for i in range(start, end):
+                x[i] = _qmap32[m][codes[i]] * a
+        else:
+            for i in range(start, end):
+                x[i] = _qmap64[m][codes[i]] * a
+
+
+cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, floating* absmax,
+                          int m) noexcept nogil:
+    """Each block: absmax a = max |x|; code = the number of midpoints below x/a (rounded
+    to float32), found from the value's bucket and one comparison; a block whose absmax is
+    inf or NaN stores the code of 0 throughout (it decodes as NaN)."""
+    cdef Py_ssize_t k, i, start, end
+    cdef floating a, inv
+    cdef floating largest = FLT_MAX if floating is float else DBL_MAX
+    cdef float r
+    cdef uint32_t u
+    cdef int32_t mag, c
+    for k in range((n + QBLOCK - 1) // QBLOCK):
+        start = k * QBLOCK
+        end = min(n, start + QBLOCK)
+        a = _block_absmax(x + start, end - start)
+        absmax[k] = a
+        if not (a <= largest):
+            memset(codes + start, _qzero[m], end - start)
+            continue
+        inv = 1 / a if a != 0 else 0
+        for i in range(start, end):
+            r = <float>(x[i] * inv)
+            u = fastopt_f32_bits(r)
+            mag = <int32_t>((u & 0x7fffffffu) >> 16) - MAG_LO
+            mag = 0 if mag < 0 else (MAG_BUCKETS - 1 if mag > MAG_BUCKETS - 1 else mag)
+            c = _qlut[m][mag + <int32_t>(u >> 31) * MAG_BUCKETS]
+            c = c + (_qmid[m][c] < r)
+            codes[i] = <uint8_t>c
+
+
+cdef inline void _decode16(const uint16_t* h, Py_ssize_t n, floating* x) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = fastopt_f32_from((<uint32_t>h[i]) << 16)
+
+
+cdef inline void _encode16(const floating* x, Py_ssize_t n, uint16_t* h) noexcept nogil:
+    """Round to nearest, ties to even, NaN quieted.  A double is first truncated to float32
+    with a sticky last bit where that was inexact ("round to odd"), so that rounding the
+    float32 to bfloat16 rounds the double once."""
+    cdef Py_ssize_t i
+    cdef uint32_t u
+    cdef double d
+    cdef float f
+    for i in range(n):
+        if floating is float:
+            u = fastopt_f32_bits(x[i])
+        else:
+            d = x[i]
+            f = <float>d
+            u = fastopt_f32_bits(f)
+            u = u - 1 if fabs(<double>f) > fabs(d) else u
+            u = u | (fastopt_f32_from(u) != d)
+            u = (0x7fc00000u | (<uint32_t>(fastopt_f64_bits(d) >> 32) & 0x80000000u)) \
+                if d != d else u
+        h[i] = <uint16_t>(((u >> 16) | 0x40) if (u & 0x7fffffffu) > 0x7f800000u
+                          else ((u + 0x7fffu + ((u >> 16) & 1)) >> 16))
+
+
+cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                        const double* seg_in, double* out, Py_ssize_t nstate,
+                        const uint8_t* unsigned_map, int write) noexcept nogil:
+    cdef floating scratch[MAX_STORED][STORED_CHUNK]
+    cdef floating* bb[2 + MAX_STORED]
+    cdef Py_ssize_t j
+    bb[0] = <floating*>b[0]
+    bb[1] = <floating*>b[1]
+    for j in range(nstate):
+        bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
+        if b[2 + j] != NULL:
+            _decode8(<const uint8_t*>b[2 + j], <const floating*>b[2 + nstate + j], n,
+                     scratch[j], unsigned_map[j])
+    if floating is float:
+        (<void (*)(float**, Py_ssize_t, const float*, const double*, double*) noexcept nogil>
+         inner)(bb, n, s, seg_in, out)
+    else:
+        (<void (*)(double**, Py_ssize_t, const double*, const double*, double*) noexcept nogil>
+         inner)(bb, n, s, seg_in, out)
+    if write:
+        for j in range(nstate):
+            if b[2 + j] != NULL:
+                _encode8(scratch[j], n, <uint8_t*>b[2 + j], <floating*>b[2 + nstate + j],
+                         unsigned_map[j])
+
+
+cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                         const double* seg_in, double* out, Py_ssize_t nstate,
+                         const uint8_t* unsigned_map, int write) noexcept nogil:
+    cdef floating scratch[MAX_STORED][STORED_CHUNK]
+    cdef floating* bb[2 + MAX_STORED]
+    cdef Py_ssize_t j
+    bb[0] = <floating*>b[0]
+    bb[1] = <floating*>b[1]
+    for j in range(nstate):
+        bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
+        if b[2 + j] != NULL:
+            _decode16(<const uint16_t*>b[2 + j], n, scratch[j])
+    if floating is float:
+        (<void (*)(float**, Py_ssize_t, const float*, const double*, double*) noexcept nogil>
+         inner)(bb, n, s, seg_in, out)
+    else:
+        (<void (*)(double**, Py_ssize_t, const double*, const double*, double*) noexcept nogil>
+         inner)(bb, n, s, seg_in, out)
+    if write:
+        for j in range(nstate):
+            if b[2 + j] != NULL:
+                _encode16(scratch[j], n, <uint16_t*>b[2 + j])

@@ -21,11 +21,43 @@ cdef extern from *:
     static inline float fastopt_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
     static inline uint64_t fastopt_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
     static inline double fastopt_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+    /* The 8-bit codecs' inner loops, in C for `restrict`: a store through uint8_t* may
+       alias anything, so without it the compiler keeps these table lookups scalar. */
+    #define FASTOPT_MAG_LO (104 << 7)
+    #define FASTOPT_MAG_BUCKETS (25 * 128)
+    #define FASTOPT_DECODE8(NAME, T) \
+    static inline void NAME(const uint8_t* restrict codes, Py_ssize_t n, T a, \
+                            const T* restrict map, T* restrict x) { \
+        for (Py_ssize_t i = 0; i < n; i++) x[i] = map[codes[i]] * a; }
+    FASTOPT_DECODE8(fastopt_decode8_f32, float)
+    FASTOPT_DECODE8(fastopt_decode8_f64, double)
+    #define FASTOPT_ENCODE8(NAME, T) \
+    static inline void NAME(const T* restrict x, Py_ssize_t n, T inv, \
+                            const int32_t* restrict lut, const float* restrict mid, \
+                            uint8_t* restrict codes) { \
+        for (Py_ssize_t i = 0; i < n; i++) { \
+            float r = (float)(x[i] * inv); \
+            uint32_t u = fastopt_f32_bits(r); \
+            int32_t mag = (int32_t)((u & 0x7fffffffu) >> 16) - FASTOPT_MAG_LO; \
+            mag = mag < 0 ? 0 : (mag > FASTOPT_MAG_BUCKETS - 1 ? FASTOPT_MAG_BUCKETS - 1 : mag); \
+            int32_t c = lut[mag + (int32_t)(u >> 31) * FASTOPT_MAG_BUCKETS]; \
+            codes[i] = (uint8_t)(c + (mid[c] < r)); } }
+    FASTOPT_ENCODE8(fastopt_encode8_f32, float)
+    FASTOPT_ENCODE8(fastopt_encode8_f64, double)
     """
     uint32_t fastopt_f32_bits(float x) noexcept nogil
     float fastopt_f32_from(uint32_t u) noexcept nogil
     uint64_t fastopt_f64_bits(double x) noexcept nogil
     double fastopt_f64_from(uint64_t u) noexcept nogil
+    void fastopt_decode8_f32(const uint8_t* codes, Py_ssize_t n, float a, const float* map,
+                             float* x) noexcept nogil
+    void fastopt_decode8_f64(const uint8_t* codes, Py_ssize_t n, double a, const double* map,
+                             double* x) noexcept nogil
+    void fastopt_encode8_f32(const float* x, Py_ssize_t n, float inv, const int32_t* lut,
+                             const float* mid, uint8_t* codes) noexcept nogil
+    void fastopt_encode8_f64(const double* x, Py_ssize_t n, double inv, const int32_t* lut,
+                             const float* mid, uint8_t* codes) noexcept nogil
     float FLT_MAX
     double DBL_MAX
 
@@ -82,18 +114,15 @@ cdef inline floating _block_absmax(const floating* x, Py_ssize_t n) noexcept nog
 
 cdef inline void _decode8(const uint8_t* codes, const floating* absmax, Py_ssize_t n,
                           floating* x, int m) noexcept nogil:
-    cdef Py_ssize_t k, i, start, end
-    cdef floating a
+    cdef Py_ssize_t k, start
     for k in range((n + QBLOCK - 1) // QBLOCK):
-        a = absmax[k]
         start = k * QBLOCK
-        end = min(n, start + QBLOCK)
         if floating is float:
-            for i in range(start, end):
-                x[i] = _qmap32[m][codes[i]] * a
+            fastopt_decode8_f32(codes + start, min(n - start, QBLOCK), absmax[k], _qmap32[m],
+                                x + start)
         else:
-            for i in range(start, end):
-                x[i] = _qmap64[m][codes[i]] * a
+            fastopt_decode8_f64(codes + start, min(n - start, QBLOCK), absmax[k], _qmap64[m],
+                                x + start)
 
 
 cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, floating* absmax,
@@ -101,12 +130,9 @@ cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, float
     """Each block: absmax a = max |x|; code = the number of midpoints below x/a (rounded
     to float32), found from the value's bucket and one comparison; a block whose absmax is
     inf or NaN stores the code of 0 throughout (it decodes as NaN)."""
-    cdef Py_ssize_t k, i, start, end
+    cdef Py_ssize_t k, start, end
     cdef floating a, inv
     cdef floating largest = FLT_MAX if floating is float else DBL_MAX
-    cdef float r
-    cdef uint32_t u
-    cdef int32_t mag, c
     for k in range((n + QBLOCK - 1) // QBLOCK):
         start = k * QBLOCK
         end = min(n, start + QBLOCK)
@@ -116,14 +142,10 @@ cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, float
             memset(codes + start, _qzero[m], end - start)
             continue
         inv = 1 / a if a != 0 else 0
-        for i in range(start, end):
-            r = <float>(x[i] * inv)
-            u = fastopt_f32_bits(r)
-            mag = <int32_t>((u & 0x7fffffffu) >> 16) - MAG_LO
-            mag = 0 if mag < 0 else (MAG_BUCKETS - 1 if mag > MAG_BUCKETS - 1 else mag)
-            c = _qlut[m][mag + <int32_t>(u >> 31) * MAG_BUCKETS]
-            c = c + (_qmid[m][c] < r)
-            codes[i] = <uint8_t>c
+        if floating is float:
+            fastopt_encode8_f32(x + start, end - start, inv, _qlut[m], _qmid[m], codes + start)
+        else:
+            fastopt_encode8_f64(x + start, end - start, inv, _qlut[m], _qmid[m], codes + start)
 
 
 cdef inline void _decode16(const uint16_t* h, Py_ssize_t n, floating* x) noexcept nogil:

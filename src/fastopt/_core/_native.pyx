@@ -331,6 +331,10 @@ cdef Kernel _kernel(str name, tuple entry):
 
 KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
 STORED_CHUNKS = _math.stored_chunks()
+for _name, _value in _math.stored_constants().items():
+    if getattr(storage, _name) != _value:
+        raise ImportError(f"fastopt's compiled kernels have {_name} = {_value}, its "
+                          f"storage module {getattr(storage, _name)}: rebuild the extensions")
 _math.set_quantization_maps([storage.quantization_map(True), storage.quantization_map(False)])
 
 

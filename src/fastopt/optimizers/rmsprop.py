@@ -86,6 +86,11 @@ class RMSprop(Optimizer):
         h = super()._check(gi, group)
         centered, momentum = h["centered"], h["momentum"]
         had_centered, had_momentum = self._structure[gi]
+        if centered and self.state_precision != "full":
+            raise ValueError(f"centered=True needs state_precision='full', not "
+                             f"{self.state_precision!r}: the variance it divides by is the "
+                             f"difference of two moments, which their rounding in fewer bits "
+                             f"can make negative (NaN)")
         if centered and not had_centered:
             raise ValueError("centered=True, but this optimizer was built with "
                              "centered=False and has no grad_avg buffer; build it with "

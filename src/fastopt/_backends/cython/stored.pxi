@@ -76,6 +76,12 @@ cdef int32_t _qlut[2][2 * MAG_BUCKETS]
 cdef uint8_t _qzero[2]
 
 
+def stored_constants():
+    """The layout constants compiled in, which fastopt._core.storage must match."""
+    return {"BLOCK": QBLOCK, "STORED_CHUNK": STORED_CHUNK, "MAG_LO": MAG_LO,
+            "MAG_BUCKETS": MAG_BUCKETS}
+
+
 def set_quantization_maps(list maps):
     """Copy the maps (storage.Map for the signed and the unsigned map) into the tables the
     encoder and decoder read."""

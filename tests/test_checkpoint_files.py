@@ -20,9 +20,9 @@ from harness import groups_snapshot, python_env, snapshot
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def build():
+def build(precision="full"):
     params = [np.linspace(-1, 1, 12).astype(np.float32), np.zeros(3, np.float32)]
-    opt = fastopt.Adam(params, lr=0.1)
+    opt = fastopt.Adam(params, lr=0.1, state_precision=precision, min_8bit_size=0)
     sched = fastopt.lr_scheduler.StepLR(opt, step_size=2)
     for t in range(3):
         opt.step([np.full(12, 0.5, np.float32), np.full(3, -0.25, np.float32)])
@@ -90,9 +90,12 @@ def _mutations(data: bytes):
     yield bytes(b)
 
 
-def test_damaged_files_raise_only_checkpoint_error(saved, tmp_path):
-    data = saved.read_bytes()
-    params, opt, sched = build()
+@pytest.mark.parametrize("precision", ["full", "bfloat16", "8bit"])
+def test_damaged_files_raise_only_checkpoint_error(tmp_path, precision):
+    good = tmp_path / "good.npz"
+    fastopt.save(good, *build(precision)[1:])
+    data = good.read_bytes()
+    params, opt, sched = build(precision)
     before = state(params, opt, sched)
     bad = tmp_path / "bad.npz"
     outcomes = set()
@@ -101,7 +104,7 @@ def test_damaged_files_raise_only_checkpoint_error(saved, tmp_path):
         try:
             fastopt.load(bad, opt, sched)
             outcomes.add("loaded")
-            params, opt, sched = build()             # a flip in unused bytes: loads fine
+            params, opt, sched = build(precision)    # a flip in unused bytes: loads fine
             before = state(params, opt, sched)
         except CheckpointError as e:
             outcomes.add("refused")
@@ -134,7 +137,12 @@ def _rewrite_meta(path, out, text: str):
     '{"format": "fastopt-checkpoint", "format_version": 1, "optimizer": {"step": 1e999}, '
     '"params": {}, "scheduler": null, "ema": null}',
     '\udcff', "not json", '{"format": "fastopt-checkpoint", "format_version": 1, '
-    '"optimizer": {"__array__": 5}, "params": {}, "scheduler": null, "ema": null}'])
+    '"optimizer": {"__array__": 5}, "params": {}, "scheduler": null, "ema": null}',
+    '{"format": "fastopt-checkpoint", "format_version": 1, '
+    '"optimizer": {"__bfloat16__": [1]}, "params": {}, "scheduler": null, "ema": null}',
+    '{"format": "fastopt-checkpoint", "format_version": 1, '
+    '"optimizer": {"__bfloat16__": "params/0"}, "params": {}, "scheduler": null, '
+    '"ema": null}'])
 def test_hostile_metadata_raises_checkpoint_error(saved, tmp_path, text):
     params, opt, sched = build()
     before = state(params, opt, sched)
@@ -208,6 +216,22 @@ def test_array_sizes_are_checked_before_reading(saved, tmp_path):
     params, opt, sched = build()
     with pytest.raises(CheckpointError, match="bytes of data"):
         fastopt.load(bad, opt, sched)
+
+
+def test_save_refuses_arrays_load_would_not_read(tmp_path, monkeypatch):
+    """Arrays of other kinds than booleans, integers, floats and bfloat16 (which load would
+    refuse) raise TypeError at save, before the file is opened."""
+    params, opt, sched = build()
+    path = tmp_path / "c.npz"
+    fastopt.save(path, opt, sched)
+    good = path.read_bytes()
+    real = opt.state_dict
+    for value in (np.zeros(2, np.complex64), np.array(["a"]), np.zeros(2, "V2"),
+                  np.zeros(2, [("x", np.float32)]), np.zeros(2, "M8[s]")):
+        monkeypatch.setattr(opt, "state_dict", lambda: dict(real(), extra=value))
+        with pytest.raises(TypeError, match=r"optimizer\['extra'\] is an array of"):
+            fastopt.save(path, opt, sched)
+        assert path.read_bytes() == good and sorted(os.listdir(tmp_path)) == ["c.npz"]
 
 
 # ---- temporary files ---------------------------------------------------------------------

@@ -26,13 +26,18 @@ write, so a file that save() writes, load() reads.
 
 Resuming from a checkpoint is bitwise identical to never having stopped: floats go
 through JSON as their shortest round-tripping repr, tuples and NumPy scalars keep their
-types, and arrays their bits.
+types, and arrays their bits.  That holds for state kept in reduced precision
+(``state_precision=``) too: 8-bit state is its ``codes`` (uint8) and ``absmax`` members
+(``optimizer/state/w/exp_avg/codes``), and a bfloat16 array, which ``.npz`` cannot hold,
+is stored as its uint16 bits, marked ``{"__bfloat16__": name}`` in the metadata and
+viewed back as ``ml_dtypes.bfloat16`` on load (ml_dtypes is imported only then).
 """
 from __future__ import annotations
 
 import copy
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +52,10 @@ FORMAT = "fastopt-checkpoint"
 FORMAT_VERSION = 1
 META = "__fastopt__"
 
-_TAGS = ("__tuple__", "__dict__", "__array__", "__numpy__")
+_TAGS = ("__tuple__", "__dict__", "__array__", "__numpy__", "__bfloat16__")
+#: The dtype kinds of the arrays a checkpoint holds: booleans, integers, floats (bfloat16
+#: arrays are stored as their uint16 bits).
+_ARRAY_KINDS = "biuf"
 _PLAIN = re.compile(r"[A-Za-z0-9_.\-]{1,100}\Z")
 
 
@@ -78,6 +86,14 @@ class _Encoder:
             if x.dtype.hasobject:
                 raise TypeError(f"{_where(path)} is an object array, which a checkpoint "
                                 f"cannot store")
+            if _is_bfloat16(x.dtype):
+                name = self.member(path)
+                self.arrays[name] = x.view(np.uint16)       # its bits: load views them back
+                return {"__bfloat16__": name}
+            if x.dtype.kind not in _ARRAY_KINDS or x.dtype.fields is not None:
+                raise TypeError(f"{_where(path)} is an array of {x.dtype} values, which a "
+                                f"checkpoint cannot store (only booleans, integers, floats "
+                                f"and bfloat16)")
             name = self.member(path)
             self.arrays[name] = x
             return {"__array__": name}
@@ -103,6 +119,27 @@ class _Encoder:
                         f"store (only numbers, strings, lists, tuples, dicts and arrays)")
 
 
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is ml_dtypes' bfloat16 (an array of it means ml_dtypes is loaded)."""
+    if dtype.kind != "V" or dtype.itemsize != 2 or dtype.name != "bfloat16":
+        return False
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    return ml_dtypes is not None and dtype == ml_dtypes.bfloat16
+
+
+def _bfloat16_view(bits: np.ndarray, name: str) -> np.ndarray:
+    """Member ``name``, the uint16 bits of a bfloat16 array, as that array."""
+    if bits.dtype.kind != "u" or bits.dtype.itemsize != 2:
+        raise CheckpointError(f"the checkpoint's bfloat16 array {name!r} is stored as "
+                              f"{bits.dtype} values, not as its uint16 bits")
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise CheckpointError(f"the checkpoint holds bfloat16 arrays ({name!r}), which need "
+                              f"the ml_dtypes package (pip install ml_dtypes)") from None
+    return bits.astype(np.uint16, copy=False).view(ml_dtypes.bfloat16)
+
+
 def _where(path: tuple) -> str:
     return path[0] + "".join(f"[{p!r}]" for p in path[1:])
 
@@ -119,6 +156,11 @@ def _decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
                 raise CheckpointError(f"the checkpoint names an array {value!r} it does "
                                       f"not hold")
             return arrays[value]
+        if tag == "__bfloat16__":
+            if not isinstance(value, str) or value not in arrays:
+                raise CheckpointError(f"the checkpoint names a bfloat16 array {value!r} it "
+                                      f"does not hold")
+            return _bfloat16_view(arrays[value], value)
         if tag == "__tuple__":
             return tuple(_decode(v, arrays) for v in value)
         if tag == "__dict__":
@@ -281,7 +323,6 @@ def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
 
 #: The metadata member is JSON text; more than this is not a checkpoint fastopt wrote.
 _MAX_META_BYTES = 1 << 26
-_ARRAY_KINDS = "biuf"
 
 
 def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -359,7 +400,8 @@ def _read_archive(path: str, archive: zipfile.ZipFile) -> tuple[dict[str, Any],
 
 
 def _array_names(meta: Any) -> set[str]:
-    """The member names the metadata refers to ({"__array__": name} anywhere)."""
+    """The member names the metadata refers to ({"__array__": name} or
+    {"__bfloat16__": name} anywhere)."""
     names: set[str] = set()
     todo = [meta]
     while todo:
@@ -367,10 +409,11 @@ def _array_names(meta: Any) -> set[str]:
         if isinstance(x, list):
             todo += x
         elif isinstance(x, dict):
-            if len(x) == 1 and "__array__" in x:
-                if not isinstance(x["__array__"], str):
+            tag = next(iter(x)) if len(x) == 1 else None
+            if tag in ("__array__", "__bfloat16__"):
+                if not isinstance(x[tag], str):
                     raise ValueError("an array reference that is not a name")
-                names.add(x["__array__"])
+                names.add(x[tag])
             else:
                 todo += x.values()
     return names

@@ -15,51 +15,38 @@ from libc.string cimport memset
 
 cdef extern from *:
     """
-    #include <string.h>
     #include <float.h>
-    static inline uint32_t fastopt_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-    static inline float fastopt_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
-    static inline uint64_t fastopt_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-    static inline double fastopt_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
-
-    /* The 8-bit codecs' inner loops, in C for `restrict`: a store through uint8_t* may
-       alias anything, so without it the compiler keeps these table lookups scalar. */
-    #define FASTOPT_MAG_LO (104 << 7)
-    #define FASTOPT_MAG_BUCKETS (25 * 128)
-    #define FASTOPT_DECODE8(NAME, T) \
-    static inline void NAME(const uint8_t* restrict codes, Py_ssize_t n, T a, \
-                            const T* restrict map, T* restrict x) { \
-        for (Py_ssize_t i = 0; i < n; i++) x[i] = map[codes[i]] * a; }
-    FASTOPT_DECODE8(fastopt_decode8_f32, float)
-    FASTOPT_DECODE8(fastopt_decode8_f64, double)
-    #define FASTOPT_ENCODE8(NAME, T) \
-    static inline void NAME(const T* restrict x, Py_ssize_t n, T inv, \
-                            const int32_t* restrict lut, const float* restrict mid, \
-                            uint8_t* restrict codes) { \
-        for (Py_ssize_t i = 0; i < n; i++) { \
-            float r = (float)(x[i] * inv); \
-            uint32_t u = fastopt_f32_bits(r); \
-            int32_t mag = (int32_t)((u & 0x7fffffffu) >> 16) - FASTOPT_MAG_LO; \
-            mag = mag < 0 ? 0 : (mag > FASTOPT_MAG_BUCKETS - 1 ? FASTOPT_MAG_BUCKETS - 1 : mag); \
-            int32_t c = lut[mag + (int32_t)(u >> 31) * FASTOPT_MAG_BUCKETS]; \
-            codes[i] = (uint8_t)(c + (mid[c] < r)); } }
-    FASTOPT_ENCODE8(fastopt_encode8_f32, float)
-    FASTOPT_ENCODE8(fastopt_encode8_f64, double)
+    /* Ask for the next chunk of a stream (into L2) while this one is worked on: each
+       pass over a chunk touches only some of its streams, each in pages the hardware
+       prefetcher has not seen yet. */
+    static inline void fastopt_prefetch(const void* p, Py_ssize_t nbytes) {
+        const char* c = (const char*)p;
+        if (!c) return;
+        for (Py_ssize_t i = 0; i < nbytes; i += 64) __builtin_prefetch(c + nbytes + i, 0, 2);
+    }
     """
+    void fastopt_prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil
+    float FLT_MAX
+    double DBL_MAX
+
+cdef extern from "stored_codec.h":
+    ctypedef struct fastopt_qmap:
+        float values[256]
+        float mid[256]
+        int32_t lut[1]
     uint32_t fastopt_f32_bits(float x) noexcept nogil
     float fastopt_f32_from(uint32_t u) noexcept nogil
     uint64_t fastopt_f64_bits(double x) noexcept nogil
     double fastopt_f64_from(uint64_t u) noexcept nogil
-    void fastopt_decode8_f32(const uint8_t* codes, Py_ssize_t n, float a, const float* map,
+    void fastopt_qmap_steps(fastopt_qmap* m) noexcept nogil
+    void fastopt_decode8_f32(const uint8_t* codes, Py_ssize_t n, float a, const fastopt_qmap* m,
                              float* x) noexcept nogil
-    void fastopt_decode8_f64(const uint8_t* codes, Py_ssize_t n, double a, const double* map,
-                             double* x) noexcept nogil
-    void fastopt_encode8_f32(const float* x, Py_ssize_t n, float inv, const int32_t* lut,
-                             const float* mid, uint8_t* codes) noexcept nogil
-    void fastopt_encode8_f64(const double* x, Py_ssize_t n, double inv, const int32_t* lut,
-                             const float* mid, uint8_t* codes) noexcept nogil
-    float FLT_MAX
-    double DBL_MAX
+    void fastopt_decode8_f64(const uint8_t* codes, Py_ssize_t n, double a,
+                             const fastopt_qmap* m, double* x) noexcept nogil
+    void fastopt_encode8_f32(const float* x, Py_ssize_t n, float inv, const fastopt_qmap* m,
+                             uint8_t* codes) noexcept nogil
+    void fastopt_encode8_f64(const double* x, Py_ssize_t n, double inv, const fastopt_qmap* m,
+                             uint8_t* codes) noexcept nogil
 
 cdef enum:
     QBLOCK = 256
@@ -69,10 +56,7 @@ cdef enum:
     MAG_BUCKETS = 25 * 128
 
 # The two 8-bit maps ([0]: signed, [1]: unsigned), set once from storage.py's definition.
-cdef float _qmap32[2][256]
-cdef double _qmap64[2][256]
-cdef float _qmid[2][256]           # the 255 midpoints, then +inf
-cdef int32_t _qlut[2][2 * MAG_BUCKETS]
+cdef fastopt_qmap _qmaps[2]
 cdef uint8_t _qzero[2]
 
 
@@ -92,11 +76,11 @@ def set_quantization_maps(list maps):
             raise ValueError("a quantization map needs 256 values, 255 midpoints and "
                              f"{2 * MAG_BUCKETS} buckets")
         for i in range(256):
-            _qmap32[m][i] = values[i]
-            _qmap64[m][i] = <double>_qmap32[m][i]
-            _qmid[m][i] = midpoints[i] if i < 255 else float("inf")
+            _qmaps[m].values[i] = values[i]
+            _qmaps[m].mid[i] = midpoints[i] if i < 255 else float("inf")
         for i in range(2 * MAG_BUCKETS):
-            _qlut[m][i] = lut[i]
+            _qmaps[m].lut[i] = lut[i]
+        fastopt_qmap_steps(&_qmaps[m])
         _qzero[m] = maps[m].zero_code
 
 
@@ -124,10 +108,10 @@ cdef inline void _decode8(const uint8_t* codes, const floating* absmax, Py_ssize
     for k in range((n + QBLOCK - 1) // QBLOCK):
         start = k * QBLOCK
         if floating is float:
-            fastopt_decode8_f32(codes + start, min(n - start, QBLOCK), absmax[k], _qmap32[m],
+            fastopt_decode8_f32(codes + start, min(n - start, QBLOCK), absmax[k], &_qmaps[m],
                                 x + start)
         else:
-            fastopt_decode8_f64(codes + start, min(n - start, QBLOCK), absmax[k], _qmap64[m],
+            fastopt_decode8_f64(codes + start, min(n - start, QBLOCK), absmax[k], &_qmaps[m],
                                 x + start)
 
 
@@ -149,9 +133,9 @@ cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, float
             continue
         inv = 1 / a if a != 0 else 0
         if floating is float:
-            fastopt_encode8_f32(x + start, end - start, inv, _qlut[m], _qmid[m], codes + start)
+            fastopt_encode8_f32(x + start, end - start, inv, &_qmaps[m], codes + start)
         else:
-            fastopt_encode8_f64(x + start, end - start, inv, _qlut[m], _qmid[m], codes + start)
+            fastopt_encode8_f64(x + start, end - start, inv, &_qmaps[m], codes + start)
 
 
 cdef inline void _decode16(const uint16_t* h, Py_ssize_t n, floating* x) noexcept nogil:
@@ -189,6 +173,10 @@ cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
     cdef Py_ssize_t j
+    fastopt_prefetch(b[1], n * sizeof(floating))
+    fastopt_prefetch(b[0], n * sizeof(floating))
+    for j in range(nstate):
+        fastopt_prefetch(b[2 + j], n * 1)
     bb[0] = <floating*>b[0]
     bb[1] = <floating*>b[1]
     for j in range(nstate):
@@ -215,6 +203,10 @@ cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
     cdef Py_ssize_t j
+    fastopt_prefetch(b[1], n * sizeof(floating))
+    fastopt_prefetch(b[0], n * sizeof(floating))
+    for j in range(nstate):
+        fastopt_prefetch(b[2 + j], n * 2)
     bb[0] = <floating*>b[0]
     bb[1] = <floating*>b[1]
     for j in range(nstate):

@@ -1,7 +1,7 @@
 """The Cython math compiled for each CPU level (base, x86-64-v3, x86-64-v4; picked at
 import, or by $FASTOPT_CPU) gives bitwise the reference's results for every option set of
-every optimizer in the table, in both dtypes, at sizes that run the vector loops and their
-remainders."""
+every optimizer in the table, in both dtypes and every state precision, at sizes that run
+the vector loops and their remainders."""
 import functools
 import json
 import subprocess
@@ -30,13 +30,18 @@ def bits(backend) -> str:
     """{optimizer, options, dtype: the parameters' and state's bytes, in hex} as JSON."""
     out = {}
     for info in OPTIMIZERS:
+        cls = getattr(fastopt, info.cls)
         for kwargs in info.option_sets:
-            for dtype in DTYPES:
-                params, state, _ = run(getattr(fastopt, info.cls), kwargs, backend, dtype,
-                                       shapes=SHAPES, steps=20)
-                arrays = params + [b for i in sorted(state) for _, b in sorted(state[i].items())]
-                out[f"{info.cls} {kwargs} {np.dtype(dtype).name}"] = \
-                    b"".join(a.tobytes() for a in arrays).hex()
+            for precision in ("full", "bfloat16", "8bit"):
+                if precision != "full" and (not cls.state_is_moments or kwargs.get("centered")):
+                    continue
+                stored = dict(kwargs, state_precision=precision, min_8bit_size=0)
+                for dtype in DTYPES:
+                    params, state, _ = run(cls, stored, backend, dtype, shapes=SHAPES, steps=20)
+                    arrays = params + [b for i in sorted(state)
+                                       for _, b in sorted(state[i].items())]
+                    out[f"{info.cls} {kwargs} {precision} {np.dtype(dtype).name}"] = \
+                        b"".join(a.tobytes() for a in arrays).hex()
     return json.dumps(out)
 
 

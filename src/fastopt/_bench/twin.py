@@ -6,7 +6,9 @@ buffer.  It runs through the same plans, kernels and per-step path as an optimiz
 every backend, so an optimizer step can't beat the twin with as many buffers, and a good
 one comes within about 10% of it out of cache.  Buffers per optimizer: SGD 0, SGD with
 momentum / RMSprop / Adagrad 1, Adam / AdamW / NAdam / Adamax / Adadelta 2, AMSGrad 3;
-LAMB's twin makes 2 passes.
+LAMB's twin makes 2 passes.  With ``state_precision="bfloat16"`` or ``"8bit"`` its state is
+stored as an optimizer's would be and moved as it is (each stored value + 1, each 8-bit
+block's scale + 1), the floor of a step on state in fewer bytes.
 
     >>> import numpy as np
     >>> from fastopt._bench.twin import Twin
@@ -36,14 +38,16 @@ class Twin(Optimizer):
     structural = ("buffers",)
 
     def __init__(self, params: Any, buffers: int = 2, *, passes: int = 1,
-                 backend: str | None = None):
+                 backend: str | None = None, state_precision: str = "full",
+                 min_8bit_size: int = 4096):
         if isinstance(buffers, bool) or not isinstance(buffers, int) \
                 or not 0 <= buffers <= MAX_BUFFERS:
             raise ValueError(f"buffers must be an int from 0 to {MAX_BUFFERS}, got {buffers!r}")
         if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
             raise ValueError(f"passes must be an int >= 1, got {passes!r}")
         self.passes = passes
-        super().__init__(params, dict(buffers=buffers, maximize=False), backend)
+        super().__init__(params, dict(buffers=buffers, maximize=False), backend,
+                         state_precision=state_precision, min_8bit_size=min_8bit_size)
 
     hyperparameters = dict(buffers=lambda name, value: value)    # checked in __init__
 

@@ -451,7 +451,7 @@ cdef class BoundKernel(Stage):
                              f"{MAX_STORED} state buffers, got {self.nbuf} for {ns}")
         self.stored.wrap = <void*><intptr_t>STORED_CHUNKS[precision][0 if self.is_f32 else 1]
         self.stored.nstate = ns
-        self.stored.code_size = 1 if precision == "8bit" else 2
+        self.stored.code_size = 1 if precision.startswith("8bit") else 2
         for j in range(ns):
             self.stored.unsigned_map[j] = 1 if unsigned_map[j] else 0
         self.stored.write = 1 if write else 0

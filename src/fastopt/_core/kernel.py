@@ -25,7 +25,7 @@ class Kernel:
     def __init__(self, name: str, buffers: tuple[str, ...], scalars: tuple[str, ...],
                  seg_in: tuple[str, ...] = (), outputs: tuple[str, ...] = (), *,
                  gscale: bool = True, nonnegative: tuple[str, ...] = (),
-                 writes_state: bool = True):
+                 writes_state: bool = True, decodes_state: bool = True):
         self.name = name
         #: State buffers, in the address table's column order (after "p" and "g").
         self.buffers = tuple(buffers)
@@ -37,6 +37,9 @@ class Kernel:
         #: False where the kernel only reads its state (LAMB's update pass): state stored
         #: in bfloat16 or 8 bits is then not written back.
         self.writes_state = writes_state
+        #: False for the memory-traffic twin, which on bfloat16 or 8-bit state moves the
+        #: stored values as they are (each backend's "<precision> <name>" function).
+        self.decodes_state = decodes_state
         #: Per-step scalars computed by the optimizer (:meth:`pack`), after "gscale".
         self.scalars = tuple(scalars)
         #: Every scalar the kernel reads, in order: "gscale" first where the core
@@ -90,5 +93,5 @@ SCALE = Kernel("scale", (), ("factor",), gscale=False)
 CLAMP = Kernel("clamp", (), ("clip_value",), gscale=False)
 EMA_UPDATE = Kernel("ema", ("average",), ("weight",), gscale=False)
 EMA_SWAP = Kernel("swap", ("average",), (), gscale=False)
-TWIN = Kernel("twin", ("s0", "s1", "s2"), ("k",))
+TWIN = Kernel("twin", ("s0", "s1", "s2"), ("k",), decodes_state=False)
 TOOLKIT = (SUMSQ, ABS_SUM, ABS_MAX, POW_SUM, SCALE, CLAMP, EMA_UPDATE, EMA_SWAP, TWIN)

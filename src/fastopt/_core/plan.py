@@ -186,7 +186,8 @@ class Plan:
             if kernel.buffers != self.buffer_names:
                 raise ValueError(f"kernel {kernel.name} reads buffers {kernel.buffers}, "
                                  f"the plan stores {self.buffer_names}")
-            how = (self.precision, tuple(name in kernel.nonnegative for name in kernel.buffers),
+            how = (self.precision if kernel.decodes_state else f"{self.precision} {kernel.name}",
+                   tuple(name in kernel.nonnegative for name in kernel.buffers),
                    kernel.writes_state)
             run = backend.bind(kernel, self.addrs, self.chunks, self.dtype, self.nelem, seg_in,
                                out, storage=how)

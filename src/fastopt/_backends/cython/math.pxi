@@ -121,4 +121,8 @@ def stored_chunks():
     function on state stored in that precision (stored.pxi)."""
     return {"8bit": (<intptr_t><void*>stored8_chunk[float], <intptr_t><void*>stored8_chunk[double]),
             "bfloat16": (<intptr_t><void*>stored16_chunk[float],
-                         <intptr_t><void*>stored16_chunk[double])}
+                         <intptr_t><void*>stored16_chunk[double]),
+            # the benches' memory-traffic twin, which moves stored values without decoding
+            "8bit twin": (<intptr_t><void*>twin8_chunk[float], <intptr_t><void*>twin8_chunk[double]),
+            "bfloat16 twin": (<intptr_t><void*>twin16_chunk[float],
+                              <intptr_t><void*>twin16_chunk[double])}

@@ -223,3 +223,71 @@ cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
         for j in range(nstate):
             if b[2 + j] != NULL:
                 _encode16(scratch[j], n, <uint16_t*>b[2 + j])
+
+
+# The memory-traffic twin (src/fastopt/_bench/twin.py) on stored state: the reads and
+# writes of a kernel on bfloat16 or 8-bit state with trivial math, in one pass -- p += g,
+# each stored value + 1 (and each 8-bit block's absmax + 1).
+
+cdef void twin8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                      const double* seg_in, double* out, Py_ssize_t nstate,
+                      const uint8_t* unsigned_map, int write) noexcept nogil:
+    cdef floating* p = <floating*>b[0]
+    cdef const floating* g = <const floating*>b[1]
+    cdef uint8_t* c0 = <uint8_t*>b[2]
+    cdef uint8_t* c1 = <uint8_t*>b[3] if nstate > 1 else NULL
+    cdef uint8_t* c2 = <uint8_t*>b[4] if nstate > 2 else NULL
+    cdef floating* a
+    cdef Py_ssize_t i, j, nb = (n + QBLOCK - 1) // QBLOCK
+    if c2 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+            c1[i] = c1[i] + 1
+            c2[i] = c2[i] + 1
+    elif c1 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+            c1[i] = c1[i] + 1
+    elif c0 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+    else:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+    for j in range(nstate):
+        a = <floating*>b[2 + nstate + j]
+        if a != NULL:
+            for i in range(nb):
+                a[i] = a[i] + 1
+
+
+cdef void twin16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                       const double* seg_in, double* out, Py_ssize_t nstate,
+                       const uint8_t* unsigned_map, int write) noexcept nogil:
+    cdef floating* p = <floating*>b[0]
+    cdef const floating* g = <const floating*>b[1]
+    cdef uint16_t* c0 = <uint16_t*>b[2]
+    cdef uint16_t* c1 = <uint16_t*>b[3] if nstate > 1 else NULL
+    cdef uint16_t* c2 = <uint16_t*>b[4] if nstate > 2 else NULL
+    cdef Py_ssize_t i
+    if c2 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+            c1[i] = c1[i] + 1
+            c2[i] = c2[i] + 1
+    elif c1 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+            c1[i] = c1[i] + 1
+    elif c0 != NULL:
+        for i in range(n):
+            p[i] = p[i] + g[i]
+            c0[i] = c0[i] + 1
+    else:
+        for i in range(n):
+            p[i] = p[i] + g[i]

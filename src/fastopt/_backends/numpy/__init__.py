@@ -28,6 +28,9 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
 }
 
+#: Kernels that move bfloat16 or 8-bit state as stored (Kernel.decodes_state False).
+STORED_RAW: dict[str, Callable[..., Any]] = {"twin": twin.twin_stored}
+
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
            np.dtype(np.uint8): ctypes.c_uint8, np.dtype(np.uint16): ctypes.c_uint16}
 
@@ -74,6 +77,7 @@ def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
     arrays of the parameters' dtype, the kernel run on them, the new values encoded back
     (as stored.pxi does)."""
     precision, unsigned, write = how
+    precision, _, raw = precision.partition(" ")     # "8bit twin": moved, not decoded
     nstate = len(unsigned)
     p, g = (_array_at(a + start * dtype.itemsize if a else 0, n, dtype) for a in addrs[:2])
     code_dtype = np.dtype(np.uint8 if precision == "8bit" else np.uint16)
@@ -82,18 +86,20 @@ def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
         a = addrs[2 + j]
         codes = _array_at(a + start * code_dtype.itemsize if a else 0, n, code_dtype)
         stored.append(codes)
-        if codes is None:
-            absmax.append(None)
+        scale = None
+        if codes is not None and precision == "8bit":
+            scale = _array_at(addrs[2 + nstate + j] + start // storage.BLOCK * dtype.itemsize,
+                              storage.n_blocks(n), dtype)
+        absmax.append(scale)
+        if codes is None or raw:
             values.append(None)
         elif precision == "8bit":
-            blocks = storage.n_blocks(n)
-            scale = _array_at(addrs[2 + nstate + j] + start // storage.BLOCK * dtype.itemsize,
-                              blocks, dtype)
-            absmax.append(scale)
             values.append(storage.quantization_map(not unsigned[j]).decode(codes, scale, dtype))
         else:
-            absmax.append(None)
             values.append(storage.from_bfloat16_bits(codes, dtype))
+    if raw:
+        STORED_RAW[raw](p, g, stored, absmax)
+        return
     fn(p, g, *values, *scalars, *extra)
     if not write:
         return

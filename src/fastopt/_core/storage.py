@@ -100,7 +100,7 @@ def dynamic_map(signed: bool) -> np.ndarray:
     values = [np.float32(0.0), np.float32(1.0)]
     for i in range(7):
         n = 2 ** i if signed else 2 ** (i + 1)
-        bounds = np.linspace(0.1, 1.0, n + 1, dtype=np.float32)
+        bounds = _linspace32(0.1, 1.0, n + 1)
         means = (bounds[:-1] + bounds[1:]) / np.float32(2)
         scaled = np.float32(10.0 ** (i - 6)) * means
         values += list(scaled)
@@ -109,6 +109,19 @@ def dynamic_map(signed: bool) -> np.ndarray:
     out = np.sort(np.array(values, np.float32))
     assert out.size == 256 and np.all(np.diff(out) > 0)
     return out
+
+
+def _linspace32(start: float, stop: float, num: int) -> np.ndarray:
+    """float32 points from start to stop as torch.linspace computes them, which the map's
+    definition uses: a float32 step, then start + step*i for the first half and
+    stop - step*(num-1-i) for the rest, each rounded once (a fused multiply-add; the float64
+    products and sums here are exact, so one rounding to float32 gives the same bits)."""
+    a, b = np.float32(start), np.float32(stop)
+    step = np.float64((b - a) / np.float32(num - 1))
+    i = np.arange(num)
+    first = np.float64(a) + step * i
+    last = np.float64(b) - step * (num - 1 - i)
+    return np.where(i < num // 2, first, last).astype(np.float32)
 
 
 def bucket(x: np.ndarray) -> np.ndarray:

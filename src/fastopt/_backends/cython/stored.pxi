@@ -13,19 +13,7 @@
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
 
-cdef extern from *:
-    """
-    #include <float.h>
-    /* Ask for the next chunk of a stream (into L2) while this one is worked on: each
-       pass over a chunk touches only some of its streams, each in pages the hardware
-       prefetcher has not seen yet. */
-    static inline void fastopt_prefetch(const void* p, Py_ssize_t nbytes) {
-        const char* c = (const char*)p;
-        if (!c) return;
-        for (Py_ssize_t i = 0; i < nbytes; i += 64) __builtin_prefetch(c + nbytes + i, 0, 2);
-    }
-    """
-    void fastopt_prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil
+cdef extern from "<float.h>":
     float FLT_MAX
     double DBL_MAX
 
@@ -173,10 +161,6 @@ cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
     cdef Py_ssize_t j
-    fastopt_prefetch(b[1], n * sizeof(floating))
-    fastopt_prefetch(b[0], n * sizeof(floating))
-    for j in range(nstate):
-        fastopt_prefetch(b[2 + j], n * 1)
     bb[0] = <floating*>b[0]
     bb[1] = <floating*>b[1]
     for j in range(nstate):
@@ -203,10 +187,6 @@ cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
     cdef Py_ssize_t j
-    fastopt_prefetch(b[1], n * sizeof(floating))
-    fastopt_prefetch(b[0], n * sizeof(floating))
-    for j in range(nstate):
-        fastopt_prefetch(b[2 + j], n * 2)
     bb[0] = <floating*>b[0]
     bb[1] = <floating*>b[1]
     for j in range(nstate):

@@ -46,13 +46,16 @@ ctypedef void (*chunks4_f32)(float*** b, const Py_ssize_t* n, double** out) noex
 ctypedef void (*chunks4_f64)(double*** b, const Py_ssize_t* n, double** out) noexcept nogil
 # A chunk whose state is stored in bfloat16 or 8 bits (stored.pxi): inner is the chunk
 # function above; b[2 + j] the stored state buffer j and b[2 + nstate + j] its per-block
-# absmax (8-bit), write 0 where the kernel only reads its state.
+# absmax (8-bit), write 0 where the kernel only reads its state; piece: how many values
+# it decodes, updates and encodes at a time.
 ctypedef void (*stored_f32)(void* inner, void** b, Py_ssize_t n, const float* s,
                             const double* seg_in, double* out, Py_ssize_t nstate,
-                            const uint8_t* unsigned_map, int write) noexcept nogil
+                            const uint8_t* unsigned_map, int write,
+                            Py_ssize_t piece) noexcept nogil
 ctypedef void (*stored_f64)(void* inner, void** b, Py_ssize_t n, const double* s,
                             const double* seg_in, double* out, Py_ssize_t nstate,
-                            const uint8_t* unsigned_map, int write) noexcept nogil
+                            const uint8_t* unsigned_map, int write,
+                            Py_ssize_t piece) noexcept nogil
 
 
 # ----------------------------------------------------------------------------------------
@@ -183,6 +186,7 @@ cdef struct Stored:
     Py_ssize_t code_size       # bytes per stored value (1: 8-bit, 2: bfloat16)
     uint8_t unsigned_map[MAX_STORED]
     int write
+    Py_ssize_t piece           # values decoded, updated and encoded at a time
 
 
 cdef inline void _one_stored_chunk(floating* s, void* fn, const Stored* st,
@@ -201,10 +205,10 @@ cdef inline void _one_stored_chunk(floating* s, void* fn, const Stored* st,
             if a[2 + ns + j] != 0 else NULL
     if floating is float:
         (<stored_f32>st.wrap)(fn, bufs, chunk[2], s, seg_in + row * n_in, out, ns,
-                              st.unsigned_map, st.write)
+                              st.unsigned_map, st.write, st.piece)
     else:
         (<stored_f64>st.wrap)(fn, bufs, chunk[2], s, seg_in + row * n_in, out, ns,
-                              st.unsigned_map, st.write)
+                              st.unsigned_map, st.write, st.piece)
 
 
 cdef void _drive_stored(floating* s, void* fn, const Stored* st, const int64_t* addrs,
@@ -455,6 +459,8 @@ cdef class BoundKernel(Stage):
         for j in range(ns):
             self.stored.unsigned_map[j] = 1 if unsigned_map[j] else 0
         self.stored.write = 1 if write else 0
+        # A block at a time; a kernel with per-chunk outputs takes its chunk whole.
+        self.stored.piece = QBLOCK if self.kernel.n_out == 0 else (<Py_ssize_t>1) << 62
         return 0
 
     cdef int check(self, tuple scalars) except -1:

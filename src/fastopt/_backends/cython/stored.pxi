@@ -8,7 +8,10 @@
 # b[0], b[1]: the parameter and gradient of the chunk; b[2 + j]: state buffer j's codes
 # (uint8) or bfloat16 bits (uint16), NULL where absent; b[2 + nstate + j]: its per-block
 # absmax (8-bit only), from the chunk's first block.  unsigned_map[j] picks buffer j's
-# 8-bit map (0: signed, 1: unsigned).
+# 8-bit map (0: signed, 1: unsigned).  The chunk is worked through in pieces of `piece`
+# values (whole blocks), decoded, updated and encoded in turn: short phases of memory
+# traffic and of arithmetic overlap better than three long passes.  A kernel with per-chunk
+# outputs (partial sums) takes the chunk as one piece.
 
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
@@ -155,54 +158,62 @@ cdef inline void _encode16(const floating* x, Py_ssize_t n, uint16_t* h) noexcep
                           else ((u + 0x7fffu + ((u >> 16) & 1)) >> 16))
 
 
-cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
-                        const double* seg_in, double* out, Py_ssize_t nstate,
-                        const uint8_t* unsigned_map, int write) noexcept nogil:
-    cdef floating scratch[MAX_STORED][STORED_CHUNK]
-    cdef floating* bb[2 + MAX_STORED]
-    cdef Py_ssize_t j
-    bb[0] = <floating*>b[0]
-    bb[1] = <floating*>b[1]
-    for j in range(nstate):
-        bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
-        if b[2 + j] != NULL:
-            _decode8(<const uint8_t*>b[2 + j], <const floating*>b[2 + nstate + j], n,
-                     scratch[j], unsigned_map[j])
+cdef inline void _run_inner(void* inner, floating** bb, Py_ssize_t n, const floating* s,
+                            const double* seg_in, double* out) noexcept nogil:
     if floating is float:
         (<void (*)(float**, Py_ssize_t, const float*, const double*, double*) noexcept nogil>
          inner)(bb, n, s, seg_in, out)
     else:
         (<void (*)(double**, Py_ssize_t, const double*, const double*, double*) noexcept nogil>
          inner)(bb, n, s, seg_in, out)
-    if write:
+
+
+cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                        const double* seg_in, double* out, Py_ssize_t nstate,
+                        const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
+    cdef floating scratch[MAX_STORED][STORED_CHUNK]
+    cdef floating* bb[2 + MAX_STORED]
+    cdef Py_ssize_t j, m, base = 0
+    while base < n:
+        m = min(piece, n - base)
+        bb[0] = (<floating*>b[0]) + base
+        bb[1] = (<floating*>b[1]) + base
         for j in range(nstate):
+            bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
             if b[2 + j] != NULL:
-                _encode8(scratch[j], n, <uint8_t*>b[2 + j], <floating*>b[2 + nstate + j],
+                _decode8(<const uint8_t*>b[2 + j] + base,
+                         (<floating*>b[2 + nstate + j]) + base // QBLOCK, m, scratch[j],
                          unsigned_map[j])
+        _run_inner(inner, bb, m, s, seg_in, out)
+        if write:
+            for j in range(nstate):
+                if b[2 + j] != NULL:
+                    _encode8(scratch[j], m, <uint8_t*>b[2 + j] + base,
+                             (<floating*>b[2 + nstate + j]) + base // QBLOCK,
+                             unsigned_map[j])
+        base = base + m
 
 
 cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
                          const double* seg_in, double* out, Py_ssize_t nstate,
-                         const uint8_t* unsigned_map, int write) noexcept nogil:
+                         const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
-    cdef Py_ssize_t j
-    bb[0] = <floating*>b[0]
-    bb[1] = <floating*>b[1]
-    for j in range(nstate):
-        bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
-        if b[2 + j] != NULL:
-            _decode16(<const uint16_t*>b[2 + j], n, scratch[j])
-    if floating is float:
-        (<void (*)(float**, Py_ssize_t, const float*, const double*, double*) noexcept nogil>
-         inner)(bb, n, s, seg_in, out)
-    else:
-        (<void (*)(double**, Py_ssize_t, const double*, const double*, double*) noexcept nogil>
-         inner)(bb, n, s, seg_in, out)
-    if write:
+    cdef Py_ssize_t j, m, base = 0
+    while base < n:
+        m = min(piece, n - base)
+        bb[0] = (<floating*>b[0]) + base
+        bb[1] = (<floating*>b[1]) + base
         for j in range(nstate):
+            bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
             if b[2 + j] != NULL:
-                _encode16(scratch[j], n, <uint16_t*>b[2 + j])
+                _decode16(<const uint16_t*>b[2 + j] + base, m, scratch[j])
+        _run_inner(inner, bb, m, s, seg_in, out)
+        if write:
+            for j in range(nstate):
+                if b[2 + j] != NULL:
+                    _encode16(scratch[j], m, <uint16_t*>b[2 + j] + base)
+        base = base + m
 
 
 # The memory-traffic twin (src/fastopt/_bench/twin.py) on stored state: the reads and
@@ -211,7 +222,7 @@ cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
 
 cdef void twin8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
                       const double* seg_in, double* out, Py_ssize_t nstate,
-                      const uint8_t* unsigned_map, int write) noexcept nogil:
+                      const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
     cdef floating* p = <floating*>b[0]
     cdef const floating* g = <const floating*>b[1]
     cdef uint8_t* c0 = <uint8_t*>b[2]
@@ -246,7 +257,7 @@ cdef void twin8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
 
 cdef void twin16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
                        const double* seg_in, double* out, Py_ssize_t nstate,
-                       const uint8_t* unsigned_map, int write) noexcept nogil:
+                       const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
     cdef floating* p = <floating*>b[0]
     cdef const floating* g = <const floating*>b[1]
     cdef uint16_t* c0 = <uint16_t*>b[2]

@@ -356,3 +356,39 @@ def test_against_bitsandbytes_adam8bit():
     wb = p.detach().numpy()
     ours_off, theirs_off = np.abs(w8 - w32).max(), np.abs(wb - w32).max()
     assert ours_off <= 1.2 * theirs_off and theirs_off <= 1.2 * ours_off
+
+
+def test_ema_beside_stored_state():
+    """fastopt.EMA keeps its average in the parameters' dtype whatever the optimizer's
+    state precision: the average is the same as beside a float32 optimizer that took the
+    same parameter steps."""
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal(5000).astype(np.float32)
+    opt = fastopt.Adam([w], lr=0.01, state_precision="8bit")
+    ema = fastopt.EMA([w], decay=0.9)
+    expected = w.astype(np.float32).copy()
+    for _ in range(20):
+        opt.step([rng.standard_normal(5000).astype(np.float32)])
+        ema.update()
+        expected += np.float32(0.1) * (w - expected)
+    average = ema.shadow[0]
+    assert average.dtype == np.float32
+    np.testing.assert_allclose(average, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", STORED)
+def test_memory_traffic_twin_on_stored_state(precision):
+    """The benches' twin moves stored state undecoded, the same in every backend."""
+    from fastopt._bench.twin import Twin
+    out = {}
+    for backend in ("numpy", "cython", "numba"):
+        p = np.zeros(5000, np.float32)
+        twin = Twin([p], 2, backend=backend, state_precision=precision)
+        for _ in range(3):
+            twin.step([np.ones(5000, np.float32)])
+        assert np.all(p == 3)
+        out[backend] = entries(twin)
+    assert out["numpy"] == out["cython"] == out["numba"]
+    codes = twin.state_dict()["state"][0]["s0"]
+    raw = codes["codes"] if precision == "8bit" else codes.view(np.uint16)
+    assert np.all(raw == raw.flat[0])

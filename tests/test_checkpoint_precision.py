@@ -16,6 +16,7 @@ import fastopt
 from fastopt import CheckpointError
 from fastopt._core import storage
 from harness import python_env
+from test_checkpoint import rewrite
 
 PRECISIONS = ["full", "bfloat16", "8bit"]
 OPTIMIZERS = [(fastopt.Adam, dict(lr=0.01)),
@@ -196,16 +197,6 @@ def test_load_into_another_precision(tmp_path, cls, kwargs, source, dest, dtype)
 
 # ---- tampered members are refused ----------------------------------------------------------
 
-def rewrite(path, out, edit_meta=None, edit_arrays=None):
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(arrays.pop("__fastopt__").tobytes().decode())
-    if edit_meta:
-        edit_meta(meta)
-    if edit_arrays:
-        edit_arrays(arrays)
-    np.savez(out, __fastopt__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-    return out
 
 
 BF = "optimizer/state/large/exp_avg"
@@ -287,7 +278,7 @@ def test_tampered_members_are_refused(tmp_path, precision, edit_meta, edit_array
     train(opt, np.float32, 0, 3)
     path = tmp_path / "c.npz"
     fastopt.save(path, opt)
-    bad = rewrite(path, tmp_path / "bad.npz", edit_meta, edit_arrays)
+    bad = rewrite(path, tmp_path, edit_meta, edit_arrays)
     # into an optimizer of the same precision and into one of another: nothing changes
     for dest in (precision, "full"):
         params2, opt2 = make(fastopt.Adam, dict(lr=0.01), dest, np.float32, seed=5)

@@ -44,9 +44,12 @@ class BoundKernel(Stage):
                  dtype: DTypeLike, nelem: int, seg_in: np.ndarray | None = ...,
                  out: np.ndarray | None = ...) -> None: ...
 
+STORED_CHUNKS: dict[str, tuple[int, int]]
+
 def bind(spec: Any, addrs: np.ndarray, chunks: np.ndarray, dtype: DTypeLike, nelem: int,
          seg_in: np.ndarray | None = ..., out: np.ndarray | None = ...,
-         kernels: dict[str, Kernel] | None = ...) -> BoundKernel: ...
+         kernels: dict[str, Kernel] | None = ...,
+         storage: tuple[str, tuple[bool, ...], bool] | None = ...) -> BoundKernel: ...
 def gather_addresses(seq: Sequence[Any], params: list[np.ndarray], labels: list[str],
                      table: np.ndarray, rows: np.ndarray, col: int, span_lo: np.ndarray,
                      span_hi: np.ndarray, span_labels: list[str]) -> None: ...

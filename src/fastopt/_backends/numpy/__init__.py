@@ -31,8 +31,9 @@ KERNELS: dict[str, Callable[..., Any]] = {
 #: Kernels that move bfloat16 or 8-bit state as stored (Kernel.decodes_state False).
 STORED_RAW: dict[str, Callable[..., Any]] = {"twin": twin.twin_stored}
 
-_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
-           np.dtype(np.uint8): ctypes.c_uint8, np.dtype(np.uint16): ctypes.c_uint16}
+_CTYPES: dict[np.dtype, Any] = {
+    np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
+    np.dtype(np.uint8): ctypes.c_uint8, np.dtype(np.uint16): ctypes.c_uint16}
 
 
 def _array_at(addr: int, n: int, dtype: np.dtype) -> np.ndarray | None:
@@ -81,12 +82,14 @@ def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
     nstate = len(unsigned)
     p, g = (_array_at(a + start * dtype.itemsize if a else 0, n, dtype) for a in addrs[:2])
     code_dtype = np.dtype(np.uint8 if precision == "8bit" else np.uint16)
-    stored, absmax, values = [], [], []
+    stored: list[Any] = []      # per state buffer: its stored view, scales, decoded values
+    absmax: list[Any] = []
+    values: list[Any] = []
     for j in range(nstate):
         a = addrs[2 + j]
         codes = _array_at(a + start * code_dtype.itemsize if a else 0, n, code_dtype)
         stored.append(codes)
-        scale = None
+        scale: Any = None
         if codes is not None and precision == "8bit":
             scale = _array_at(addrs[2 + nstate + j] + start // storage.BLOCK * dtype.itemsize,
                               storage.n_blocks(n), dtype)

@@ -135,7 +135,14 @@ def bucket(x: np.ndarray) -> np.ndarray:
 class Map:
     """One 8-bit map: ``values[code]``, the 255 ``midpoints`` between neighbours (float32,
     rounded to nearest from their exact mean), the code of 0, and the fast encoder's bucket
-    table (``lut[bucket]`` = the number of midpoints below the bucket)."""
+    table (``lut[bucket]`` = the number of midpoints below the bucket).
+
+    A value's code is that of the nearest map value, with one exception in the unsigned
+    map (second moments): a positive value never becomes 0, but at least the smallest
+    positive value.  A second moment rounded to 0 beside a first moment that is not would
+    make Adam divide by eps alone, a step thousands of times too long (the "zero-point
+    problem" of Li et al., 2023, which is what sparse gradients, as from ReLU layers, run
+    into)."""
 
     def __init__(self, signed: bool):
         self.signed = signed
@@ -162,7 +169,10 @@ class Map:
             return np.full(x.shape, self.zero_code, np.uint8), a
         inv = x.dtype.type(1) / a if a != 0 else x.dtype.type(0)
         r = (x * inv).astype(np.float32)
-        return np.searchsorted(self.midpoints, r, side="left").astype(np.uint8), a
+        codes = np.searchsorted(self.midpoints, r, side="left")
+        if not self.signed:
+            codes = np.where(r > 0, np.maximum(codes, 1), codes)
+        return codes.astype(np.uint8), a
 
     def decode(self, codes: np.ndarray, absmax: np.ndarray, dtype: Any) -> np.ndarray:
         """State values from codes and their blocks' absmax (one per BLOCK codes)."""

@@ -87,6 +87,40 @@ def save(fig, out_dir: str, name: str, dpi: int = 80) -> str:
     return path
 
 
+PRECISIONS = ("full", "bfloat16", "8bit")
+
+
+def state_precision_options(parser: argparse.ArgumentParser) -> None:
+    """--state-precision and --min-8bit-size: how the example's optimizers keep their
+    state (see fastopt's docs/state_precision.md)."""
+    parser.add_argument("--state-precision", choices=PRECISIONS, default="full",
+                        help="the optimizers' state in the parameters' dtype (full), bfloat16 "
+                             "or 8-bit blocks (default: full)")
+    parser.add_argument("--min-8bit-size", type=int, default=4096, metavar="N",
+                        help="with 8bit, parameters of fewer elements keep full state "
+                             "(default 4096; 0 quantizes every one)")
+
+
+def precision_kwargs(cls, state_precision: str = "full", min_8bit_size: int = 4096) -> dict:
+    """The keyword arguments that give optimizer class ``cls`` this state precision (none
+    for full precision, or for a class whose state has no other form: Rprop)."""
+    if state_precision == "full" or not getattr(cls, "state_is_moments", False):
+        return {}
+    return dict(state_precision=state_precision, min_8bit_size=min_8bit_size)
+
+
+def state_report(opt) -> dict[str, int]:
+    """The bytes ``opt``'s state takes and how many parameter values have it in 8 bits
+    (under "8bit", tensors below min_8bit_size keep full state: read from state_dict,
+    where 8-bit state is a dict of codes and absmax)."""
+    sizes = dict((key, array.size) for key, array in opt.named_parameters())
+    state = opt.state_dict()["state"]
+    return {"state_nbytes": int(opt.state_nbytes),
+            "parameters_with_8bit_state": int(sum(
+                sizes[key] for key, buffers in state.items()
+                if any(isinstance(b, dict) for b in buffers.values())))}
+
+
 def cli(main: Callable[..., dict[str, Any]], doc: str | None,
         extra: Callable[[argparse.ArgumentParser], None] | None = None, argv=None) -> dict:
     """The command line of an example: --quick, --out DIR, plus its own options."""
@@ -101,6 +135,9 @@ def cli(main: Callable[..., dict[str, Any]], doc: str | None,
     quick, out = args.pop("quick"), args.pop("out")
     metrics = main(quick=quick, out_dir=out, **args)
     print(json.dumps(scalars(metrics), indent=2))
+    if args.get("state_precision") == "8bit" and metrics.get("parameters_with_8bit_state") == 0:
+        print(f"note: every parameter has fewer than --min-8bit-size={args['min_8bit_size']} "
+              "elements, so the state stayed in full precision (--min-8bit-size 0 quantizes all)")
     return metrics
 
 

@@ -8,6 +8,7 @@ are made for networks, not for a 2-D valley); they are in ``PROBLEMS`` below.  O
 this version of fastopt does not have are listed as missing and skipped.
 
 Run:  python examples/optimizer_comparison.py [--quick] [--out DIR]
+                                              [--state-precision {full,bfloat16,8bit}] [--min-8bit-size N]
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from fastopt.examples._common import available, cli as _cli, figure, save
+from fastopt.examples._common import (available, cli as _cli, figure, precision_kwargs, save,
+                                      state_precision_options, state_report)
 
 
 def rosenbrock(p):
@@ -79,11 +81,12 @@ PROBLEMS: dict[str, dict[str, Any]] = {
 }
 
 
-def run(cls, kwargs, f, grad, start, steps):
-    """The path (steps+1, 2) and the losses (steps+1,) of one optimizer from ``start``."""
+def run(cls, kwargs, f, grad, start, steps, precision=("full", 4096)):
+    """The path (steps+1, 2) and the losses (steps+1,) of one optimizer from ``start``,
+    and what its state takes (``precision``: its state precision and min_8bit_size)."""
     p = np.array(start, dtype=np.float64)
     g = np.empty_like(p)
-    opt = cls([p], **kwargs)
+    opt = cls([p], **kwargs, **precision_kwargs(cls, *precision))
     path = np.empty((steps + 1, 2))
     path[0] = p
     for t in range(steps):
@@ -91,7 +94,7 @@ def run(cls, kwargs, f, grad, start, steps):
         opt.step([g])
         path[t + 1] = p
     with np.errstate(over="ignore", invalid="ignore"):
-        return path, np.array([f(q) for q in path])
+        return path, np.array([f(q) for q in path]), state_report(opt)
 
 
 def plot(results, missing, out_dir):
@@ -125,15 +128,18 @@ def plot(results, missing, out_dir):
     return save(fig, out_dir, "optimizer_comparison.png")
 
 
-def main(quick: bool = False, out_dir: str | None = None) -> dict:
+def main(quick: bool = False, out_dir: str | None = None, state_precision: str = "full",
+         min_8bit_size: int = 4096) -> dict:
     results: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     missing: list[str] = []
     for name, problem in PROBLEMS.items():
         present, missing = available(problem["optimizers"])
         steps = problem["steps"][1 if quick else 0]
-        results[name] = {label: run(cls, kwargs, problem["f"], problem["grad"], problem["start"], steps)
-                         for label, cls, kwargs in present}
+        runs = {label: run(cls, kwargs, problem["f"], problem["grad"], problem["start"], steps,
+                           (state_precision, min_8bit_size))
+                for label, cls, kwargs in present}
+        results[name] = {label: (path, losses) for label, (path, losses, _) in runs.items()}
         metrics[name] = {
             "steps": steps,
             "initial_loss": float(problem["f"](np.array(problem["start"]))),
@@ -141,13 +147,17 @@ def main(quick: bool = False, out_dir: str | None = None) -> dict:
             "distance_to_minimum": {
                 label: float(np.linalg.norm(path[-1] - problem["minimum"]))
                 for label, (path, _) in results[name].items()},
+            "state": {label: state for label, (_, _, state) in runs.items()},
         }
     finals = metrics["rosenbrock"]["final_loss"]
     metrics.update(
         optimizers=len(results["rosenbrock"]),
+        state_precision=state_precision,
         missing=missing,
         adam_bowl_loss=metrics["bowl"]["final_loss"]["Adam"],
         adam_rosenbrock_loss=metrics["rosenbrock"]["final_loss"]["Adam"],
+        # Adam's state (every optimizer's is in metrics[problem]["state"])
+        **metrics["rosenbrock"]["state"]["Adam"],
         best_on_rosenbrock=min(finals, key=lambda k: finals[k] if np.isfinite(finals[k]) else np.inf),
     )
     if out_dir is not None:
@@ -156,7 +166,7 @@ def main(quick: bool = False, out_dir: str | None = None) -> dict:
 
 
 def cli(argv=None):
-    return _cli(main, __doc__, None, argv)
+    return _cli(main, __doc__, state_precision_options, argv)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,15 @@ for sparse features, is shown beside them.  SGD and Adagrad come from ``fastopt.
 and listed as missing.
 
 Run:  python examples/sparse_gradients.py [--quick] [--out DIR]
+                                          [--state-precision {full,bfloat16,8bit}] [--min-8bit-size N]
 """
 from __future__ import annotations
 
 import numpy as np
 
 import fastopt
-from fastopt.examples._common import available, cli as _cli, figure, save
+from fastopt.examples._common import (available, cli as _cli, figure, precision_kwargs, save,
+                                      state_precision_options, state_report)
 
 DIM, DENSITY = 100, 0.1
 
@@ -42,13 +44,14 @@ def problem(seed: int = 0):
     return h, rng.standard_normal(DIM)
 
 
-def run(cls, kwargs, h, c, steps, seed=1):
+def run(cls, kwargs, h, c, steps, seed=1, precision=("full", 4096)):
     """Loss after each step (the first entry is the start, x = 0), with the learning
-    rate annealed to 0 over ``steps`` (fastopt.lr_scheduler, torch's semantics)."""
+    rate annealed to 0 over ``steps`` (fastopt.lr_scheduler, torch's semantics), and what
+    the optimizer's state takes."""
     rng = np.random.default_rng(seed)            # the same masks for every optimizer
     x = np.zeros(DIM)
     g = np.empty(DIM)
-    opt = cls([x], **kwargs)
+    opt = cls([x], **kwargs, **precision_kwargs(cls, *precision))
     schedule = fastopt.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     losses = np.empty(steps + 1)
     losses[0] = 0.5 * np.sum(h * (x - c) ** 2)
@@ -58,7 +61,7 @@ def run(cls, kwargs, h, c, steps, seed=1):
         opt.step([g])
         schedule.step()
         losses[t + 1] = 0.5 * np.sum(h * (x - c) ** 2)
-    return losses
+    return losses, state_report(opt)
 
 
 def plot(curves, missing, steps, out_dir):
@@ -75,17 +78,22 @@ def plot(curves, missing, steps, out_dir):
     return save(fig, out_dir, "sparse_gradients.png")
 
 
-def main(quick: bool = False, out_dir: str | None = None, steps: int | None = None) -> dict:
+def main(quick: bool = False, out_dir: str | None = None, steps: int | None = None,
+         state_precision: str = "full", min_8bit_size: int = 4096) -> dict:
     steps = steps or (300 if quick else 1000)
     h, c = problem()
     present, missing = available(OPTIMIZERS)
     if missing:
         absent = sorted({name for label, name, *_ in OPTIMIZERS if label in missing})
         print(f"sparse_gradients: this fastopt has no {', '.join(absent)}; skipping {', '.join(missing)}")
-    curves = {label: run(cls, kwargs, h, c, steps) for label, cls, kwargs, _ in present}
+    runs = {label: run(cls, kwargs, h, c, steps, precision=(state_precision, min_8bit_size))
+            for label, cls, kwargs, _ in present}
+    curves = {label: losses for label, (losses, _) in runs.items()}
     metrics = {"steps": steps, "initial_loss": float(curves["Adam"][0]),
                "final_loss": {label: float(v[-1]) for label, v in curves.items()},
-               "missing": missing}
+               "missing": missing, "state_precision": state_precision,
+               "state": {label: state for label, (_, state) in runs.items()},
+               **runs["Adam"][1]}         # Adam's state_nbytes, parameters_with_8bit_state
     for label, _, _, key in present:
         metrics[f"{key}_final_loss"] = float(curves[label][-1])
     if out_dir is not None:
@@ -96,6 +104,7 @@ def main(quick: bool = False, out_dir: str | None = None, steps: int | None = No
 def cli(argv=None):
     def options(parser):
         parser.add_argument("--steps", type=int, default=None)
+        state_precision_options(parser)
     return _cli(main, __doc__, options, argv)
 
 

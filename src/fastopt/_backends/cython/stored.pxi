@@ -24,6 +24,7 @@ cdef extern from "stored_codec.h":
     ctypedef struct fastopt_qmap:
         float values[256]
         float mid[256]
+        int32_t positive_floor
         int32_t lut[1]
     uint32_t fastopt_f32_bits(float x) noexcept nogil
     float fastopt_f32_from(uint32_t u) noexcept nogil
@@ -71,6 +72,7 @@ def set_quantization_maps(list maps):
             _qmaps[m].mid[i] = midpoints[i] if i < 255 else float("inf")
         for i in range(2 * MAG_BUCKETS):
             _qmaps[m].lut[i] = lut[i]
+        _qmaps[m].positive_floor = 0 if maps[m].signed else 1
         fastopt_qmap_steps(&_qmaps[m])
         _qzero[m] = maps[m].zero_code
 

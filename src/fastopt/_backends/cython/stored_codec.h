@@ -31,6 +31,7 @@ static inline double fastopt_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8);
 typedef struct {
     float values[256];
     float mid[256];
+    int32_t positive_floor;   /* 1 for the unsigned map: a positive value never takes code 0 */
     int32_t lut[2 * FASTOPT_MAG_BUCKETS];
     float step5[16], step4[16], step3[16];
     float step2[32], step1[64], step0[128];
@@ -55,7 +56,8 @@ static inline uint8_t fastopt_encode8_one(float r, const fastopt_qmap* restrict 
     int32_t mag = (int32_t)((u & 0x7fffffffu) >> 16) - FASTOPT_MAG_LO;
     mag = mag < 0 ? 0 : (mag > FASTOPT_MAG_BUCKETS - 1 ? FASTOPT_MAG_BUCKETS - 1 : mag);
     int32_t c = m->lut[mag + (int32_t)(u >> 31) * FASTOPT_MAG_BUCKETS];
-    return (uint8_t)(c + (m->mid[c] < r));
+    c = c + (m->mid[c] < r);
+    return (uint8_t)(c + (m->positive_floor & (c == 0) & (r > 0)));
 }
 
 #ifdef FASTOPT_CODEC_AVX512
@@ -110,6 +112,10 @@ static inline __m128i fastopt_encode16(__m512 r, const fastopt_qmap* restrict m)
     k6 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(64));
     FASTOPT_STEP(_mm512_mask_blend_ps(k6, _mm512_mask_blend_ps(k5, p0, p1),
                                       _mm512_mask_blend_ps(k5, p2, p3)), 1);
+    if (m->positive_floor)
+        c = _mm512_mask_mov_epi32(c, _mm512_mask_cmpeq_epi32_mask(
+                _mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_GT_OQ), c,
+                _mm512_setzero_si512()), _mm512_set1_epi32(1));
     return _mm512_cvtepi32_epi8(c);
 }
 #undef FASTOPT_STEP

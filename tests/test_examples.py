@@ -100,3 +100,21 @@ def test_demo_command(tmp_path):
     assert summary["digits"]["test_accuracy"] >= 0.9
     assert summary["diabetes"]["test_rmse"] < 60
     assert "digits" in out.stdout and "total" in out.stdout
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "8bit"])
+def test_digits_mlp_state_precision_reaches_full_accuracy(precision):
+    """State in bfloat16 or 8 bits (every weight matrix quantized) trains the digits MLP
+    to within 0.5 points of full precision (quick runs: 6 epochs)."""
+    full = example("digits_mlp").main(quick=True)
+    stored = example("digits_mlp").main(quick=True, state_precision=precision,
+                                        min_8bit_size=0)
+    assert stored["state_precision"] == precision
+    assert abs(stored["test_accuracy"] - full["test_accuracy"]) <= 0.005
+
+
+def test_examples_take_state_precision_on_the_command_line(tmp_path):
+    for name in ("diabetes_regression", "optimizer_comparison", "sparse_gradients"):
+        m = example(name).cli(["--quick", "--out", str(tmp_path), "--state-precision", "8bit",
+                               "--min-8bit-size", "0"])
+        assert m["state_precision"] == "8bit"

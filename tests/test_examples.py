@@ -60,12 +60,40 @@ def test_sparse_gradients():
         assert m["adam_final_loss"] < m["sgd_momentum_final_loss"]
 
 
-def test_digits_mlp_fastopt_and_handwritten_adam_agree():
-    m = example("digits_mlp").main(quick=True)
+@pytest.fixture(scope="module")
+def digits_quick():
+    return example("digits_mlp").main(quick=True)
+
+
+def test_digits_mlp_fastopt_and_handwritten_adam_agree(digits_quick):
+    m = digits_quick
     assert m["test_accuracy"] >= 0.9
     # the same rule from the same start on the same minibatches: the same curve
     assert m["max_accuracy_difference"] <= 0.01
     assert m["fastopt_optimizer_seconds"] > 0 and m["handwritten_optimizer_seconds"] > 0
+
+
+@pytest.mark.parametrize("argv, quantized", [
+    (["--state-precision", "bfloat16"], 0),
+    (["--state-precision", "8bit"], 64 * 256 + 256 * 128),     # w1, w2; w3 (1280) is too small
+    (["--state-precision", "8bit", "--min-8bit-size", "0"], None),     # every parameter
+])
+def test_digits_mlp_state_precision(digits_quick, argv, quantized, tmp_path):
+    full = digits_quick
+    m = example("digits_mlp").cli(["--quick", "--out", str(tmp_path), *argv])
+    assert m["state_precision"] == argv[1] and full["state_precision"] == "full"
+    assert full["parameters_with_8bit_state"] == 0
+    assert m["parameters_with_8bit_state"] == (full["parameters"] if quantized is None else quantized)
+    if argv[1] == "bfloat16":
+        assert m["state_nbytes"] == full["state_nbytes"] // 2
+    else:
+        assert m["state_nbytes"] < 0.3 * full["state_nbytes"]
+    # The test set has 360 images, so accuracy moves in steps of 0.28 points.  Over 15
+    # seeds of quick mode, bfloat16 and 8-bit state ended within 2 images (0.56 points) of
+    # full state, either way (mean +0.02 to +0.07 points): 0.5 points would fail on a
+    # 2-image difference, so this allows 3 images (< 1 point).
+    assert abs(m["test_accuracy"] - full["test_accuracy"]) < 0.01
+    assert m["test_accuracy"] >= 0.9
 
 
 def test_adaptive_lr_effective_step_follows_the_gradient():
@@ -102,19 +130,9 @@ def test_demo_command(tmp_path):
     assert "digits" in out.stdout and "total" in out.stdout
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "8bit"])
-def test_digits_mlp_state_precision_reaches_full_accuracy(precision):
-    """State in bfloat16 or 8 bits (every weight matrix quantized) trains the digits MLP
-    to within 0.5 points of full precision (quick runs: 6 epochs)."""
-    full = example("digits_mlp").main(quick=True)
-    stored = example("digits_mlp").main(quick=True, state_precision=precision,
-                                        min_8bit_size=0)
-    assert stored["state_precision"] == precision
-    assert abs(stored["test_accuracy"] - full["test_accuracy"]) <= 0.005
-
-
 def test_examples_take_state_precision_on_the_command_line(tmp_path):
     for name in ("diabetes_regression", "optimizer_comparison", "sparse_gradients"):
         m = example(name).cli(["--quick", "--out", str(tmp_path), "--state-precision", "8bit",
                                "--min-8bit-size", "0"])
         assert m["state_precision"] == "8bit"
+        assert m["parameters_with_8bit_state"] > 0      # below 4096 elements: only with 0

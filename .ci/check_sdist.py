@@ -2,8 +2,9 @@
 
 The sdist must build and test fastopt by itself, so it must hold every source file of the
 package (the .py, and the Cython .pyx/.pxi/.pxd and C headers that the build compiles),
-the tests, the build files, the README, LICENSE and CHANGELOG, and docs/optimizers.md (the
-update rules that the sources and tests cite); and no build products
+the tests, the build files, the README, LICENSE and CHANGELOG, and the docs that the
+sources, tests and README cite (docs/optimizers.md, docs/state_precision.md); and no build
+products
 (generated C, compiled modules).  "Every" is what git tracks under src/fastopt/ and tests/
 (or, outside a git checkout, what is on disk there), so a new file that the sdist rules
 miss fails here.
@@ -15,7 +16,7 @@ import tarfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIRED_TOP = ["setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "LICENSE",
-                "CHANGELOG.md", "docs/optimizers.md"]
+                "CHANGELOG.md", "docs/optimizers.md", "docs/state_precision.md"]
 SOURCE_DIRS = ["src/fastopt", "tests"]
 BUILD_PRODUCTS = (".so", ".pyd", ".dylib", ".dll", ".pyc", ".o")
 

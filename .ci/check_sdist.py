@@ -4,8 +4,7 @@ The sdist must build and test fastopt by itself, so it must hold every source fi
 package (the .py, and the Cython .pyx/.pxi/.pxd and C headers that the build compiles),
 the tests, the build files, the README, LICENSE and CHANGELOG, and the docs that the
 sources, tests and README cite (docs/optimizers.md, docs/state_precision.md); and no build
-products
-(generated C, compiled modules).  "Every" is what git tracks under src/fastopt/ and tests/
+products (generated C, compiled modules).  "Every" is what git tracks under src/fastopt/ and tests/
 (or, outside a git checkout, what is on disk there), so a new file that the sdist rules
 miss fails here.
 """

@@ -111,8 +111,8 @@ cdef inline void _decode8(const uint8_t* codes, const floating* absmax, Py_ssize
 cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, floating* absmax,
                           int m) noexcept nogil:
     """Each block: absmax a = max |x|; code = the number of midpoints below x/a (rounded
-    to float32), found from the value's bucket and one comparison; a block whose absmax is
-    inf or NaN stores the code of 0 throughout (it decodes as NaN)."""
+    to float32), at least 1 for a positive value in the unsigned map (stored_codec.h); a
+    block whose absmax is inf or NaN stores the code of 0 throughout (it decodes as NaN)."""
     cdef Py_ssize_t k, start, end
     cdef floating a, inv
     cdef floating largest = FLT_MAX if floating is float else DBL_MAX

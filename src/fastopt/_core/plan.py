@@ -164,15 +164,9 @@ class Plan:
         elif form == self.precision:
             stored[...] = entry.view(stored.dtype) if form == "bfloat16" else entry
         else:
-            values = entry_values(entry, param, self.unsigned[j]).ravel()
-            if self.precision == "full":
-                stored[...] = values.reshape(param.shape)
-            elif self.precision == "bfloat16":
-                stored[...] = storage.to_bfloat16_bits(values).reshape(param.shape)
-            else:
-                codes = np.empty(values.size, np.uint8)
-                self._map(j).encode(values, codes, self._absmax(name, row))
-                stored[...] = codes.reshape(param.shape)
+            storage.encode(self.precision, entry_values(entry, param, self.unsigned[j]), stored,
+                           self._absmax(name, row) if self.precision == "8bit" else None,
+                           not self.unsigned[j])
 
     def bind(self, backend: Any, kernel: Kernel):
         """``backend``'s ``kernel`` bound to this plan, with the per-tensor input array
@@ -211,14 +205,12 @@ def entry_precision(entry: Any, like: np.ndarray) -> str:
 def entry_values(entry: Any, like: np.ndarray, unsigned: bool) -> np.ndarray:
     """A (checked) state_dict entry's values in the dtype of ``like``, shaped like it."""
     form = entry_precision(entry, like)
-    if form == "full":
-        return np.array(entry)
-    if form == "bfloat16":
-        bits = np.ascontiguousarray(entry).view(np.uint16)
-        return storage.from_bfloat16_bits(bits, like.dtype).reshape(like.shape)
-    qmap = storage.quantization_map(not unsigned)
-    return qmap.decode(np.ascontiguousarray(entry["codes"]).ravel(), entry["absmax"],
-                       like.dtype).reshape(like.shape)
+    if form == "8bit":
+        stored, absmax = entry["codes"], entry["absmax"]
+    else:
+        stored = np.ascontiguousarray(entry).view(np.uint16) if form == "bfloat16" else entry
+        absmax = None
+    return storage.decode(form, stored, absmax, not unsigned, like.dtype)
 
 
 def check_entry(entry: Any, like: np.ndarray, what: str) -> None:

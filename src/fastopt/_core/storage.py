@@ -192,3 +192,30 @@ def quantization_map(signed: bool) -> Map:
 
 def n_blocks(n: int) -> int:
     return -(-n // BLOCK)
+
+
+def decode(precision: str, stored: np.ndarray, absmax: np.ndarray | None, signed: bool,
+           dtype: Any) -> np.ndarray:
+    """The values (a new array of ``dtype``, shaped like ``stored``) of state stored in
+    ``precision``: the values themselves, bfloat16 bits (uint16), or 8-bit codes with their
+    blocks' absmax (``signed``: which map)."""
+    if precision == "full":
+        return np.array(stored, dtype)
+    if precision == "bfloat16":
+        return from_bfloat16_bits(stored, dtype)
+    assert absmax is not None, "8-bit state needs its blocks' absmax"
+    codes = np.ascontiguousarray(stored)
+    return quantization_map(signed).decode(codes.ravel(), absmax, dtype).reshape(codes.shape)
+
+
+def encode(precision: str, values: np.ndarray, stored: np.ndarray, absmax: np.ndarray | None,
+           signed: bool) -> None:
+    """Write ``values`` into ``stored`` (and 8-bit blocks' ``absmax``) in ``precision``,
+    blocks counted from the first value; ``stored`` is a contiguous array or view."""
+    if precision == "full":
+        stored[...] = values.reshape(stored.shape)
+    elif precision == "bfloat16":
+        stored[...] = to_bfloat16_bits(values).reshape(stored.shape)
+    else:
+        assert absmax is not None, "8-bit state needs its blocks' absmax"
+        quantization_map(signed).encode(values.ravel(), stored.reshape(-1), absmax)

@@ -94,12 +94,8 @@ def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
             scale = _array_at(addrs[2 + nstate + j] + start // storage.BLOCK * dtype.itemsize,
                               storage.n_blocks(n), dtype)
         absmax.append(scale)
-        if codes is None or raw:
-            values.append(None)
-        elif precision == "8bit":
-            values.append(storage.quantization_map(not unsigned[j]).decode(codes, scale, dtype))
-        else:
-            values.append(storage.from_bfloat16_bits(codes, dtype))
+        values.append(None if codes is None or raw
+                      else storage.decode(precision, codes, scale, not unsigned[j], dtype))
     if raw:
         STORED_RAW[raw](p, g, stored, absmax)
         return
@@ -107,12 +103,8 @@ def _run_stored(fn: Callable[..., Any], how: tuple[str, tuple[bool, ...], bool],
     if not write:
         return
     for j in range(nstate):
-        if stored[j] is None:
-            continue
-        if precision == "8bit":
-            storage.quantization_map(not unsigned[j]).encode(values[j], stored[j], absmax[j])
-        else:
-            stored[j][...] = storage.to_bfloat16_bits(values[j])
+        if stored[j] is not None:
+            storage.encode(precision, values[j], stored[j], absmax[j], not unsigned[j])
 
 
 class Program:

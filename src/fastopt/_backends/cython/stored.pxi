@@ -170,9 +170,12 @@ cdef inline void _run_inner(void* inner, floating** bb, Py_ssize_t n, const floa
          inner)(bb, n, s, seg_in, out)
 
 
-cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
-                        const double* seg_in, double* out, Py_ssize_t nstate,
-                        const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
+cdef inline void _stored_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                               const double* seg_in, double* out, Py_ssize_t nstate,
+                               const uint8_t* unsigned_map, int write, Py_ssize_t piece,
+                               bint eight) noexcept nogil:
+    """The stored chunk function of either kind (``eight``: 8-bit codes, else bfloat16),
+    piece by piece: decode into scratch, run ``inner``, encode back."""
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
     cdef Py_ssize_t j, m, base = 0
@@ -182,40 +185,36 @@ cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
         bb[1] = (<floating*>b[1]) + base
         for j in range(nstate):
             bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
-            if b[2 + j] != NULL:
+            if b[2 + j] == NULL:
+                continue
+            if eight:
                 _decode8(<const uint8_t*>b[2 + j] + base,
                          (<floating*>b[2 + nstate + j]) + base // QBLOCK, m, scratch[j],
                          unsigned_map[j])
+            else:
+                _decode16(<const uint16_t*>b[2 + j] + base, m, scratch[j])
         _run_inner(inner, bb, m, s, seg_in, out)
-        if write:
-            for j in range(nstate):
-                if b[2 + j] != NULL:
-                    _encode8(scratch[j], m, <uint8_t*>b[2 + j] + base,
-                             (<floating*>b[2 + nstate + j]) + base // QBLOCK,
-                             unsigned_map[j])
+        for j in range(nstate if write else 0):
+            if b[2 + j] == NULL:
+                continue
+            if eight:
+                _encode8(scratch[j], m, <uint8_t*>b[2 + j] + base,
+                         (<floating*>b[2 + nstate + j]) + base // QBLOCK, unsigned_map[j])
+            else:
+                _encode16(scratch[j], m, <uint16_t*>b[2 + j] + base)
         base = base + m
+
+
+cdef void stored8_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
+                        const double* seg_in, double* out, Py_ssize_t nstate,
+                        const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
+    _stored_chunk(inner, b, n, s, seg_in, out, nstate, unsigned_map, write, piece, True)
 
 
 cdef void stored16_chunk(void* inner, void** b, Py_ssize_t n, const floating* s,
                          const double* seg_in, double* out, Py_ssize_t nstate,
                          const uint8_t* unsigned_map, int write, Py_ssize_t piece) noexcept nogil:
-    cdef floating scratch[MAX_STORED][STORED_CHUNK]
-    cdef floating* bb[2 + MAX_STORED]
-    cdef Py_ssize_t j, m, base = 0
-    while base < n:
-        m = min(piece, n - base)
-        bb[0] = (<floating*>b[0]) + base
-        bb[1] = (<floating*>b[1]) + base
-        for j in range(nstate):
-            bb[2 + j] = scratch[j] if b[2 + j] != NULL else NULL
-            if b[2 + j] != NULL:
-                _decode16(<const uint16_t*>b[2 + j] + base, m, scratch[j])
-        _run_inner(inner, bb, m, s, seg_in, out)
-        if write:
-            for j in range(nstate):
-                if b[2 + j] != NULL:
-                    _encode16(scratch[j], m, <uint16_t*>b[2 + j] + base)
-        base = base + m
+    _stored_chunk(inner, b, n, s, seg_in, out, nstate, unsigned_map, write, piece, False)
 
 
 # The memory-traffic twin (src/fastopt/_bench/twin.py) on stored state: the reads and

@@ -484,16 +484,17 @@ def test_repr_shows_the_hyperparameters():
 
 # ---- fork ------------------------------------------------------------------------------
 
-def _child_step(n):
+def _child_step(n, precision="full"):
     w = np.zeros(n, np.float32)
-    opt = fastopt.Adam([w], lr=0.1)
+    opt = fastopt.Adam([w], lr=0.1, state_precision=precision)
     opt.step([np.ones(n, np.float32)])
     return float(w.sum())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-@pytest.mark.parametrize("backend", ["cython", "numba"])
-def test_forked_children_step_after_a_threaded_step(backend):
+@pytest.mark.parametrize("backend, precision", [
+    ("cython", "full"), ("numba", "full"), ("cython", "8bit"), ("numba", "bfloat16")])
+def test_forked_children_step_after_a_threaded_step(backend, precision):
     if backend == "numba":
         pytest.importorskip("numba")
     n = 1 << 19
@@ -501,14 +502,14 @@ def test_forked_children_step_after_a_threaded_step(backend):
     try:
         fastopt.set_num_threads(2)
         w = np.zeros(n, np.float32)
-        opt = fastopt.Adam([w], lr=0.1, backend=backend)
+        opt = fastopt.Adam([w], lr=0.1, backend=backend, state_precision=precision)
         opt.step([np.ones(n, np.float32)])          # the thread pool has started
         expected = float(w.sum())
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(2) as pool:
-            result = pool.map_async(_child_step, [n] * 4)
+            result = pool.starmap_async(_child_step, [(n, precision)] * 4)
             assert result.get(timeout=120) == [expected] * 4
-        proc = ctx.Process(target=_child_step, args=(n,))
+        proc = ctx.Process(target=_child_step, args=(n, precision))
         proc.start()
         proc.join(120)
         assert proc.exitcode == 0
@@ -532,7 +533,11 @@ def _interrupt_soon(armed: threading.Event, stop: threading.Event, rng) -> None:
 @pytest.mark.parametrize("cls, kwargs, backend", [
     (fastopt.NAdam, {}, "cython"), (fastopt.Adam, {"max_grad_norm": 1.0}, "cython"),
     (fastopt.SGD, {"momentum": 0.9}, "numba"), (fastopt.Lamb, {}, "cython"),
-    (fastopt.NAdam, {}, "numpy")])
+    (fastopt.NAdam, {}, "numpy"),
+    (fastopt.Adam, {"state_precision": "8bit"}, "cython"),
+    (fastopt.Lamb, {"state_precision": "8bit"}, "numba"),
+    (fastopt.AdamW, {"state_precision": "bfloat16", "max_grad_norm": 1.0}, "cython"),
+    (fastopt.Adam, {"state_precision": "8bit"}, "numpy")])
 def test_ctrl_c_never_tears_a_step(cls, kwargs, backend):
     """KeyboardInterrupts at random moments of a loop of large steps: every time, the
     parameters, state and per-group state are those of exactly step_count steps."""

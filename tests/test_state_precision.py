@@ -182,8 +182,12 @@ def test_refused():
         with pytest.raises(ValueError, match="centered=True needs state_precision='full'"):
             fastopt.RMSprop(p, centered=True, state_precision=precision)
         opt = fastopt.RMSprop(p, state_precision=precision)
+        before = (len(opt.param_groups), opt.state_nbytes, opt.state_dict()["param_groups"])
         with pytest.raises(ValueError, match="centered=True needs"):
             opt.add_param_group({"params": [np.zeros(3, np.float32)], "centered": True})
+        assert (len(opt.param_groups), opt.state_nbytes,
+                opt.state_dict()["param_groups"]) == before
+        opt.step([np.ones(10, np.float32)])
 
 
 def test_refused_load_changes_nothing():

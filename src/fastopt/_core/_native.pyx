@@ -187,6 +187,7 @@ cdef struct Stored:
     uint8_t unsigned_map[MAX_STORED]
     int write
     Py_ssize_t piece           # values decoded, updated and encoded at a time
+    void* direct               # or NULL: the kernel's own form for this storage, run as is
 
 
 cdef inline void _one_stored_chunk(floating* s, void* fn, const Stored* st,
@@ -203,7 +204,12 @@ cdef inline void _one_stored_chunk(floating* s, void* fn, const Stored* st,
             if a[2 + j] != 0 else NULL
         bufs[2 + ns + j] = <void*>((<floating*><intptr_t>a[2 + ns + j]) + start // QBLOCK) \
             if a[2 + ns + j] != 0 else NULL
-    if floating is float:
+    if st.direct != NULL:
+        if floating is float:
+            (<chunk_f32>st.direct)(<float**>bufs, chunk[2], s, seg_in + row * n_in, out)
+        else:
+            (<chunk_f64>st.direct)(<double**>bufs, chunk[2], s, seg_in + row * n_in, out)
+    elif floating is float:
         (<stored_f32>st.wrap)(fn, bufs, chunk[2], s, seg_in + row * n_in, out, ns,
                               st.unsigned_map, st.write, st.piece)
     else:
@@ -245,6 +251,8 @@ cdef class Kernel:
     cdef void* f64
     cdef void* four_f32          # four chunks at once (or NULL; see chunks4_f32)
     cdef void* four_f64
+    cdef void* bf16_f32          # its form for bfloat16 state (or NULL: see Stored.direct)
+    cdef void* bf16_f64
     cdef readonly str name
     cdef readonly int n_scalars, n_seg_in, n_out
     cdef object owner          # what keeps the machine code alive (numba's cfuncs)
@@ -334,6 +342,9 @@ cdef Kernel _kernel(str name, tuple entry):
 
 
 KERNELS = {name: _kernel(name, entry) for name, entry in _math.kernels().items()}
+for _name, (_f32, _f64) in _math.bfloat16_kernels().items():
+    (<Kernel>KERNELS[_name]).bf16_f32 = <void*><intptr_t>_f32
+    (<Kernel>KERNELS[_name]).bf16_f64 = <void*><intptr_t>_f64
 STORED_CHUNKS = _math.stored_chunks()
 for _name, _value in _math.stored_constants().items():
     if getattr(storage, _name) != _value:
@@ -461,6 +472,10 @@ cdef class BoundKernel(Stage):
         self.stored.write = 1 if write else 0
         # A block at a time; a kernel with per-chunk outputs takes its chunk whole.
         self.stored.piece = QBLOCK if self.kernel.n_out == 0 else (<Py_ssize_t>1) << 62
+        # A kernel with a form of its own for bfloat16 state reads and writes it in place.
+        self.stored.direct = NULL
+        if precision == "bfloat16":
+            self.stored.direct = self.kernel.bf16_f32 if self.is_f32 else self.kernel.bf16_f64
         return 0
 
     cdef int check(self, tuple scalars) except -1:

@@ -35,8 +35,8 @@ cdef inline double _lanes_sum(double* a) noexcept nogil:
     return a[0]
 
 
-cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
-                             const double* seg_in, double* out) noexcept nogil:
+cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* s, double* out,
+                               int storage) noexcept nogil:
     cdef const floating* p = b[0]
     cdef const floating* g = b[1]
     cdef floating* exp_avg = b[2]
@@ -52,13 +52,15 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
         uu[k] = 0
     for block in range(nfull // LAMB_LANES):
         j = block * LAMB_LANES
+        if j % STRIDE == 0:
+            _prefetch(b, 4, j, storage)
         for k in range(LAMB_LANES):
             i = j + k
             gi = g[i] * gscale
-            mi = one_minus_beta1 * gi + beta1 * exp_avg[i]
-            vi = one_minus_beta2 * (gi * gi) + beta2 * exp_avg_sq[i]
-            exp_avg[i] = mi
-            exp_avg_sq[i] = vi
+            mi = one_minus_beta1 * gi + beta1 * _load(exp_avg, i, storage)
+            vi = one_minus_beta2 * (gi * gi) + beta2 * _load(exp_avg_sq, i, storage)
+            _store(exp_avg, i, mi, storage)
+            _store(exp_avg_sq, i, vi, storage)
             pi = p[i]
             u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
             pp[k] = pp[k] + <double>pi * <double>pi
@@ -66,10 +68,10 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
     for i in range(nfull, n):
         k = i - nfull
         gi = g[i] * gscale
-        mi = one_minus_beta1 * gi + beta1 * exp_avg[i]
-        vi = one_minus_beta2 * (gi * gi) + beta2 * exp_avg_sq[i]
-        exp_avg[i] = mi
-        exp_avg_sq[i] = vi
+        mi = one_minus_beta1 * gi + beta1 * _load(exp_avg, i, storage)
+        vi = one_minus_beta2 * (gi * gi) + beta2 * _load(exp_avg_sq, i, storage)
+        _store(exp_avg, i, mi, storage)
+        _store(exp_avg_sq, i, vi, storage)
         pi = p[i]
         u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
         pp[k] = pp[k] + <double>pi * <double>pi
@@ -78,16 +80,39 @@ cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
     out[1] = _lanes_sum(uu)
 
 
-cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,
-                            const double* seg_in, double* out) noexcept nogil:
+cdef inline void _lamb_update_step(floating** b, Py_ssize_t n, const floating* s,
+                              const double* seg_in, int storage) noexcept nogil:
     cdef floating* p = b[0]
     cdef const floating* exp_avg = b[2]
     cdef const floating* exp_avg_sq = b[3]
     cdef floating bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
     cdef floating weight_decay = s[8], pi
     cdef floating lr_trust_ratio = <floating>seg_in[0]
-    cdef Py_ssize_t i
-    for i in range(n):
-        pi = p[i]
-        p[i] = pi - lr_trust_ratio * _lamb_u(exp_avg[i], exp_avg_sq[i], pi, bias_correction1,
-                                             bias_correction2, eps, weight_decay)
+    cdef Py_ssize_t i, i0
+    for i0 in range(0, n, 64):      # STRIDE
+        _prefetch(b, 4, i0, storage)
+        for i in range(i0, min(n, i0 + STRIDE)):
+            pi = p[i]
+            p[i] = pi - lr_trust_ratio * _lamb_u(
+                _load(exp_avg, i, storage), _load(exp_avg_sq, i, storage), pi,
+                bias_correction1, bias_correction2, eps, weight_decay)
+
+
+cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
+                             const double* seg_in, double* out) noexcept nogil:
+    _lamb_moments_step(b, n, s, out, FULL)
+
+
+cdef void lamb_moments_chunk_bf16(floating** b, Py_ssize_t n, const floating* s,
+                                  const double* seg_in, double* out) noexcept nogil:
+    _lamb_moments_step(b, n, s, out, BFLOAT16)
+
+
+cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,
+                            const double* seg_in, double* out) noexcept nogil:
+    _lamb_update_step(b, n, s, seg_in, FULL)
+
+
+cdef void lamb_update_chunk_bf16(floating** b, Py_ssize_t n, const floating* s,
+                                 const double* seg_in, double* out) noexcept nogil:
+    _lamb_update_step(b, n, s, seg_in, BFLOAT16)

@@ -6,8 +6,8 @@ cdef enum:
     RADAM_SCALARS = 12
 
 
-cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
-                      double* out) noexcept nogil:
+cdef inline void _radam_step(floating** b, Py_ssize_t n, const floating* s,
+                        int storage) noexcept nogil:
     cdef floating* p = b[0]
     cdef const floating* g = b[1]
     cdef floating* exp_avg = b[2]
@@ -17,22 +17,37 @@ cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const doubl
     cdef floating bias_correction2_sqrt = s[8], eps = s[9], rect = s[10]
     cdef floating pi, gi, mi, vi, one = 1
     cdef bint rectified = s[11] != 0
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, i0
     if rectified:
-        for i in range(n):
-            pi = p[i] * decay
-            gi = _grad(g[i], pi, gscale, weight_decay)
-            mi = _lerp(exp_avg[i], gi, one_minus_beta1)
-            exp_avg[i] = mi
-            vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
-            exp_avg_sq[i] = vi
-            p[i] = pi - mi / bias_correction1 * lr * (
-                one / (_sqrt(vi) + eps) * bias_correction2_sqrt) * rect
+        for i0 in range(0, n, 64):      # STRIDE
+            _prefetch(b, 4, i0, storage)
+            for i in range(i0, min(n, i0 + STRIDE)):
+                pi = p[i] * decay
+                gi = _grad(g[i], pi, gscale, weight_decay)
+                mi = _lerp(_load(exp_avg, i, storage), gi, one_minus_beta1)
+                _store(exp_avg, i, mi, storage)
+                vi = beta2 * _load(exp_avg_sq, i, storage) + one_minus_beta2 * gi * gi
+                _store(exp_avg_sq, i, vi, storage)
+                p[i] = pi - mi / bias_correction1 * lr * (
+                    one / (_sqrt(vi) + eps) * bias_correction2_sqrt) * rect
     else:
-        for i in range(n):
-            pi = p[i] * decay
-            gi = _grad(g[i], pi, gscale, weight_decay)
-            mi = _lerp(exp_avg[i], gi, one_minus_beta1)
-            exp_avg[i] = mi
-            exp_avg_sq[i] = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
-            p[i] = pi - mi / bias_correction1 * lr
+        for i0 in range(0, n, 64):      # STRIDE
+            _prefetch(b, 4, i0, storage)
+            for i in range(i0, min(n, i0 + STRIDE)):
+                pi = p[i] * decay
+                gi = _grad(g[i], pi, gscale, weight_decay)
+                mi = _lerp(_load(exp_avg, i, storage), gi, one_minus_beta1)
+                _store(exp_avg, i, mi, storage)
+                vi = beta2 * _load(exp_avg_sq, i, storage) + one_minus_beta2 * gi * gi
+                _store(exp_avg_sq, i, vi, storage)
+                p[i] = pi - mi / bias_correction1 * lr
+
+
+cdef void radam_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,
+                      double* out) noexcept nogil:
+    _radam_step(b, n, s, FULL)
+
+
+cdef void radam_chunk_bf16(floating** b, Py_ssize_t n, const floating* s,
+                           const double* seg_in, double* out) noexcept nogil:
+    _radam_step(b, n, s, BFLOAT16)

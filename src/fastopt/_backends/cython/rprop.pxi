@@ -17,15 +17,17 @@ cdef void rprop_chunk(floating** b, Py_ssize_t n, const floating* s, const doubl
     cdef bint first = s[5] != 0
     cdef floating initial_step_size = s[6]
     cdef floating gi, prod, f, st, zero = 0, one = 1
-    cdef Py_ssize_t i
-    for i in range(n):
-        gi = g[i] * gscale
-        prod = gi * prev[i]
-        f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
-        st = (initial_step_size if first else step_size[i]) * f
-        st = step_size_min if st < step_size_min else st   # torch.clamp: NaN stays NaN
-        st = step_size_max if st > step_size_max else st
-        step_size[i] = st
-        gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
-        p[i] = p[i] - _sign(gi) * st
-        prev[i] = gi
+    cdef Py_ssize_t i, i0
+    for i0 in range(0, n, 64):      # STRIDE
+        _prefetch(b, 4, i0, FULL)
+        for i in range(i0, min(n, i0 + STRIDE)):
+            gi = g[i] * gscale
+            prod = gi * prev[i]
+            f = eta_plus if prod > 0 else (eta_minus if prod < 0 else one)
+            st = (initial_step_size if first else step_size[i]) * f
+            st = step_size_min if st < step_size_min else st   # torch.clamp: NaN stays NaN
+            st = step_size_max if st > step_size_max else st
+            step_size[i] = st
+            gi = zero if prod < 0 else gi           # where the sign flipped: no step, prev = 0
+            p[i] = p[i] - _sign(gi) * st
+            prev[i] = gi

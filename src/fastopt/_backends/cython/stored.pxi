@@ -26,10 +26,6 @@ cdef extern from "stored_codec.h":
         float mid[256]
         int32_t positive_floor
         int32_t lut[1]
-    uint32_t fastopt_f32_bits(float x) noexcept nogil
-    float fastopt_f32_from(uint32_t u) noexcept nogil
-    uint64_t fastopt_f64_bits(double x) noexcept nogil
-    double fastopt_f64_from(uint64_t u) noexcept nogil
     void fastopt_qmap_steps(fastopt_qmap* m) noexcept nogil
     void fastopt_decode8_f32(const uint8_t* codes, Py_ssize_t n, float a, const fastopt_qmap* m,
                              float* x) noexcept nogil
@@ -134,30 +130,13 @@ cdef inline void _encode8(const floating* x, Py_ssize_t n, uint8_t* codes, float
 cdef inline void _decode16(const uint16_t* h, Py_ssize_t n, floating* x) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        x[i] = fastopt_f32_from((<uint32_t>h[i]) << 16)
+        x[i] = <floating>_from_bfloat16(h[i])
 
 
 cdef inline void _encode16(const floating* x, Py_ssize_t n, uint16_t* h) noexcept nogil:
-    """Round to nearest, ties to even, NaN quieted.  A double is first truncated to float32
-    with a sticky last bit where that was inexact ("round to odd"), so that rounding the
-    float32 to bfloat16 rounds the double once."""
     cdef Py_ssize_t i
-    cdef uint32_t u
-    cdef double d
-    cdef float f
     for i in range(n):
-        if floating is float:
-            u = fastopt_f32_bits(x[i])
-        else:
-            d = x[i]
-            f = <float>d
-            u = fastopt_f32_bits(f)
-            u = u - 1 if fabs(<double>f) > fabs(d) else u
-            u = u | (fastopt_f32_from(u) != d)
-            u = (0x7fc00000u | (<uint32_t>(fastopt_f64_bits(d) >> 32) & 0x80000000u)) \
-                if d != d else u
-        h[i] = <uint16_t>(((u >> 16) | 0x40) if (u & 0x7fffffffu) > 0x7f800000u
-                          else ((u + 0x7fffu + ((u >> 16) & 1)) >> 16))
+        h[i] = _to_bfloat16(x[i])
 
 
 cdef inline void _run_inner(void* inner, floating** bb, Py_ssize_t n, const floating* s,
@@ -178,9 +157,14 @@ cdef inline void _stored_chunk(void* inner, void** b, Py_ssize_t n, const floati
     piece by piece: decode into scratch, run ``inner``, encode back."""
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
-    cdef Py_ssize_t j, m, base = 0
+    cdef Py_ssize_t j, k, m, base = 0
+    cdef Py_ssize_t code_size = 1 if eight else 2
     while base < n:
         m = min(piece, n - base)
+        for j in range(nstate):     # (``inner`` hints at the parameter and gradient)
+            if b[2 + j] != NULL:
+                for k in range(0, m * code_size, 64):
+                    fastopt_prefetch_line(b[2 + j], (base + AHEAD) * code_size + k)
         bb[0] = (<floating*>b[0]) + base
         bb[1] = (<floating*>b[1]) + base
         for j in range(nstate):

@@ -12,6 +12,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#endif
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 #define FASTOPT_CODEC_AVX512 1
@@ -24,6 +27,20 @@ static inline uint32_t fastopt_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4)
 static inline float fastopt_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 static inline uint64_t fastopt_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 static inline double fastopt_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* A hint that the cache line at p + offset is wanted soon.  Never faults, whatever the
+   address (offset may run past the end of p's buffer), so the address is made as an
+   integer. */
+static inline void fastopt_prefetch_line(const void* p, Py_ssize_t offset) {
+    const void* a = (const void*)((uintptr_t)p + (uintptr_t)offset);
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(a, 1, 3);
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    _mm_prefetch((const char*)a, _MM_HINT_T0);
+#else
+    (void)a;
+#endif
+}
 
 /* One 8-bit map as the codec reads it: its values, its midpoints (255, then +inf) and the
    scalar encoder's buckets; and for the AVX-512 encoder, the midpoints each step of the

@@ -161,6 +161,22 @@ def test_cython_reads_buffers_and_scalars_by_their_names(name):
         (CYTHON_B, r"\bb\["), (CYTHON_S, r"\bs\["), (CYTHON_SEG, r"\bseg_in\[")))
 
 
+def test_cython_has_a_bfloat16_form_of_every_kernel_that_may_keep_bfloat16_state():
+    """The compiled backend runs bfloat16 state through a kernel's own bfloat16 form; a
+    kernel without one would still give the same bits (through the stored chunk function),
+    only slower, so only this test would notice."""
+    from fastopt._core import _native
+    want, todo = set(), [Optimizer]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.state_is_moments:
+            want |= {k.name for k in vars(cls).values()
+                     if isinstance(k, Kernel) and k.buffers and k.decodes_state}
+    assert want, "no optimizer kernel with state found"
+    assert set(_native._math.bfloat16_kernels()) == want
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cython_kernels_report_the_arity(name):
     from fastopt._core import _native

@@ -13,10 +13,12 @@
     [-1, 1] (first moments, which have a sign) or [0, 1] (buffers declared non-negative).
     Tensors of fewer than ``min_8bit_size`` elements keep full-precision state.
 
-The update itself always runs on values in the parameter's dtype: the kernels decode a
-chunk's state into a scratch buffer, run the optimizer's unchanged math on it, and encode
-the new values back.  So the parameter update uses the new state before it is rounded,
-and the optimizer's math is written once whatever the precision.
+The update itself always runs on values in the parameter's dtype: each state value is
+decoded, the optimizer's unchanged math runs on it, and the new value is encoded back.
+So the parameter update uses the new state before it is rounded, and the optimizer's math
+is written once whatever the precision.  (The compiled kernels read and write bfloat16
+state in place, value by value; 8-bit state, whose blocks need their absmax before any
+value can be encoded, goes through a scratch buffer a block at a time.)
 
 This module holds the rule (the maps and the reference encoders, readable NumPy); the
 compiled kernels follow it bit for bit (docs/state_precision.md writes it out).

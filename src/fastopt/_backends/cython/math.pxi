@@ -121,16 +121,21 @@ cdef inline void _store(floating* buf, Py_ssize_t i, floating x, int storage) no
         buf[i] = x
 
 
+cdef inline void _prefetch_ahead(const void* buf, Py_ssize_t i, Py_ssize_t size) noexcept nogil:
+    """Hint the cache about elements i + AHEAD .. i + AHEAD + STRIDE of ``buf`` (elements
+    of ``size`` bytes)."""
+    cdef Py_ssize_t k
+    for k in range(0, STRIDE * size, 64):
+        fastopt_prefetch_line(buf, (i + AHEAD) * size + k)
+
+
 cdef inline void _prefetch(floating** b, int nbuf, Py_ssize_t i, int storage) noexcept nogil:
-    """Hint the cache about elements i + AHEAD .. i + AHEAD + STRIDE of b[0] .. b[nbuf-1]
-    (the parameter, the gradient, then state in ``storage``)."""
+    """_prefetch_ahead on b[0] .. b[nbuf-1] (the parameter, the gradient, then state in
+    ``storage``), where present."""
     cdef int j
-    cdef Py_ssize_t size, k
     for j in range(nbuf):
         if b[j] != NULL:
-            size = 2 if j >= 2 and storage == BFLOAT16 else sizeof(floating)
-            for k in range(0, STRIDE * size, 64):
-                fastopt_prefetch_line(b[j], (i + AHEAD) * size + k)
+            _prefetch_ahead(b[j], i, 2 if j >= 2 and storage == BFLOAT16 else sizeof(floating))
 
 
 include "adam.pxi"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -43,6 +44,37 @@ def lanes(typingctx):
         return ary._getvalue()
 
     return arrty(), codegen
+
+
+#: As the Cython kernels' loops (../cython/math.pxi): STRIDE elements at a time, each
+#: stretch first hinting the cache about its buffers AHEAD elements on.
+STRIDE = 64
+AHEAD = 256
+
+
+@intrinsic
+def _prefetch(typingctx, arr, index):
+    """Hint the cache about arr[index], as __builtin_prefetch does (llvm.prefetch): a hint,
+    which never faults, also past the array's end."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        address = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        builder.call(fn, [address, i32(1), i32(3), i32(1)])   # write, keep, data
+        return context.get_dummy_value()
+
+    return types.void(arr, index), codegen
+
+
+@njit(inline="always", **JIT)
+def hint(a, i):
+    """Hint the cache about a[i + AHEAD : i + AHEAD + STRIDE], a line at a time."""
+    for k in range(0, STRIDE, 8):
+        _prefetch(a, i + AHEAD + k)
 
 
 @njit(inline="always", **JIT)

@@ -1,9 +1,9 @@
 """Adagrad for numba (the interface: Adagrad.kernel in fastopt/optimizers/adagrad.py; the
 math as in ../cython/adagrad.pxi)."""
 import numpy as np
-from numba import carray, njit
+from numba import carray, njit, uintp
 
-from ._common import JIT, grad
+from ._common import JIT, STRIDE, grad, hint
 
 
 @njit(inline="always", **JIT)
@@ -15,8 +15,13 @@ def adagrad(b, n, s, seg_in, out):
     weight_decay = s[1]
     clr = s[2]
     eps = s[3]
-    for i in range(p.shape[0]):
-        gi = grad(g[i], p[i], gscale, weight_decay)
-        si = sum[i] + gi * gi
-        sum[i] = si
-        p[i] = p[i] - (clr * gi) / (np.sqrt(si) + eps)
+    for i0 in range(0, n, STRIDE):
+        hint(p, i0)
+        hint(g, i0)
+        hint(sum, i0)
+        for k in range(min(STRIDE, n - i0)):
+            i = uintp(i0 + k)
+            gi = grad(g[i], p[i], gscale, weight_decay)
+            si = sum[i] + gi * gi
+            sum[i] = si
+            p[i] = p[i] - (clr * gi) / (np.sqrt(si) + eps)

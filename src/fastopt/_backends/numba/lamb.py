@@ -2,9 +2,9 @@
 Lamb.update_kernel in fastopt/optimizers/lamb.py; the same lanes).  The per-tensor trust
 ratios between them are fastopt._core._native.TrustRatios."""
 import numpy as np
-from numba import carray, njit
+from numba import carray, njit, uintp
 
-from ._common import JIT, LANES, lanes
+from ._common import JIT, LANES, STRIDE, hint, lanes
 
 
 @njit(inline="always", **JIT)
@@ -32,6 +32,11 @@ def lamb_moments(b, n, s, seg_in, out):
     uu = lanes()
     nfull = n - n % LANES
     for j in range(0, nfull, LANES):
+        if j % STRIDE == 0:
+            hint(p, j)
+            hint(g, j)
+            hint(exp_avg, j)
+            hint(exp_avg_sq, j)
         for k in range(LANES):
             i = j + k
             gi = g[i] * gscale
@@ -77,8 +82,13 @@ def lamb_update(b, n, s, seg_in, out):
     eps = s[7]
     weight_decay = s[8]
     lr_trust_ratio = dt(seg_in[0])
-    for i in range(p.shape[0]):
-        pi = p[i]
-        p[i] = pi - lr_trust_ratio * _update_direction(
-            exp_avg[i], exp_avg_sq[i], pi, bias_correction1, bias_correction2, eps,
-            weight_decay)
+    for i0 in range(0, n, STRIDE):
+        hint(p, i0)
+        hint(exp_avg, i0)
+        hint(exp_avg_sq, i0)
+        for k in range(min(STRIDE, n - i0)):
+            i = uintp(i0 + k)
+            pi = p[i]
+            p[i] = pi - lr_trust_ratio * _update_direction(
+                exp_avg[i], exp_avg_sq[i], pi, bias_correction1, bias_correction2, eps,
+                weight_decay)

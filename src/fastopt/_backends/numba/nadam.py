@@ -1,9 +1,9 @@
 """NAdam for numba (the interface: NAdam.kernel in fastopt/optimizers/nadam.py; the math as
 in ../cython/nadam.pxi)."""
 import numpy as np
-from numba import carray, njit
+from numba import carray, njit, uintp
 
-from ._common import JIT, grad, lerp
+from ._common import JIT, STRIDE, grad, hint, lerp
 
 
 @njit(inline="always", **JIT)
@@ -24,13 +24,19 @@ def nadam(b, n, s, seg_in, out):
     c_grad = s[8]
     c_avg = s[9]
     lerp_rest = dt(1) - one_minus_beta1
-    for i in range(p.shape[0]):
-        pi = p[i] * decay
-        gi = grad(g[i], pi, gscale, weight_decay)
-        mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
-        exp_avg[i] = mi
-        vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
-        exp_avg_sq[i] = vi
-        denom = np.sqrt(vi / bias_correction2) + eps
-        pi = pi + c_grad * gi / denom
-        p[i] = pi + c_avg * mi / denom
+    for i0 in range(0, n, STRIDE):
+        hint(p, i0)
+        hint(g, i0)
+        hint(exp_avg, i0)
+        hint(exp_avg_sq, i0)
+        for k in range(min(STRIDE, n - i0)):
+            i = uintp(i0 + k)
+            pi = p[i] * decay
+            gi = grad(g[i], pi, gscale, weight_decay)
+            mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
+            exp_avg[i] = mi
+            vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
+            exp_avg_sq[i] = vi
+            denom = np.sqrt(vi / bias_correction2) + eps
+            pi = pi + c_grad * gi / denom
+            p[i] = pi + c_avg * mi / denom

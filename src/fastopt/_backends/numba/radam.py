@@ -1,9 +1,9 @@
 """RAdam for numba (the interface: RAdam.kernel in fastopt/optimizers/radam.py; the math as
 in ../cython/radam.pxi)."""
 import numpy as np
-from numba import carray, njit
+from numba import carray, njit, uintp
 
-from ._common import JIT, grad, lerp
+from ._common import JIT, STRIDE, grad, hint, lerp
 
 
 @njit(inline="always", **JIT)
@@ -28,20 +28,32 @@ def radam(b, n, s, seg_in, out):
     lerp_rest = dt(1) - one_minus_beta1
     one = dt(1)
     if rectified:
-        for i in range(p.shape[0]):
-            pi = p[i] * decay
-            gi = grad(g[i], pi, gscale, weight_decay)
-            mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
-            exp_avg[i] = mi
-            vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
-            exp_avg_sq[i] = vi
-            p[i] = pi - mi / bias_correction1 * lr * (
-                one / (np.sqrt(vi) + eps) * bias_correction2_sqrt) * rect
+        for i0 in range(0, n, STRIDE):
+            hint(p, i0)
+            hint(g, i0)
+            hint(exp_avg, i0)
+            hint(exp_avg_sq, i0)
+            for k in range(min(STRIDE, n - i0)):
+                i = uintp(i0 + k)
+                pi = p[i] * decay
+                gi = grad(g[i], pi, gscale, weight_decay)
+                mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
+                exp_avg[i] = mi
+                vi = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
+                exp_avg_sq[i] = vi
+                p[i] = pi - mi / bias_correction1 * lr * (
+                    one / (np.sqrt(vi) + eps) * bias_correction2_sqrt) * rect
     else:
-        for i in range(p.shape[0]):
-            pi = p[i] * decay
-            gi = grad(g[i], pi, gscale, weight_decay)
-            mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
-            exp_avg[i] = mi
-            exp_avg_sq[i] = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
-            p[i] = pi - mi / bias_correction1 * lr
+        for i0 in range(0, n, STRIDE):
+            hint(p, i0)
+            hint(g, i0)
+            hint(exp_avg, i0)
+            hint(exp_avg_sq, i0)
+            for k in range(min(STRIDE, n - i0)):
+                i = uintp(i0 + k)
+                pi = p[i] * decay
+                gi = grad(g[i], pi, gscale, weight_decay)
+                mi = lerp(exp_avg[i], gi, one_minus_beta1, lerp_rest)
+                exp_avg[i] = mi
+                exp_avg_sq[i] = beta2 * exp_avg_sq[i] + one_minus_beta2 * gi * gi
+                p[i] = pi - mi / bias_correction1 * lr

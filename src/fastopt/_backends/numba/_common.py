@@ -60,9 +60,9 @@ def _prefetch(typingctx, arr, index):
         ary = context.make_array(signature.args[0])(context, builder, args[0])
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0")
+        # (declare_intrinsic mangles the name for the pointer type as this LLVM wants it)
+        fn = builder.module.declare_intrinsic(
+            "llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
         address = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
         builder.call(fn, [address, i32(1), i32(3), i32(1)])   # write, keep, data
         return context.get_dummy_value()

@@ -4,6 +4,8 @@
 # parameter's dtype, runs `inner` on them, and encodes the new values back (unless the
 # kernel only reads its state: `write` = 0).  So each optimizer's math exists once,
 # whatever the precision, and the parameter update reads the new state before rounding.
+# (The Cython kernels' own bfloat16 forms, math.pxi's _load/_store, read bfloat16 state in
+# place; the bfloat16 chunk function here serves the numba kernels.)
 #
 # b[0], b[1]: the parameter and gradient of the chunk; b[2 + j]: state buffer j's codes
 # (uint8) or bfloat16 bits (uint16), NULL where absent; b[2 + nstate + j]: its per-block

@@ -159,14 +159,9 @@ cdef inline void _stored_chunk(void* inner, void** b, Py_ssize_t n, const floati
     piece by piece: decode into scratch, run ``inner``, encode back."""
     cdef floating scratch[MAX_STORED][STORED_CHUNK]
     cdef floating* bb[2 + MAX_STORED]
-    cdef Py_ssize_t j, k, m, base = 0
-    cdef Py_ssize_t code_size = 1 if eight else 2
+    cdef Py_ssize_t j, m, base = 0
     while base < n:
         m = min(piece, n - base)
-        for j in range(nstate):     # (``inner`` hints at the parameter and gradient)
-            if b[2 + j] != NULL:
-                for k in range(0, m * code_size, 64):
-                    fastopt_prefetch_line(b[2 + j], (base + AHEAD) * code_size + k)
         bb[0] = (<floating*>b[0]) + base
         bb[1] = (<floating*>b[1]) + base
         for j in range(nstate):

@@ -66,7 +66,7 @@ class CheckpointError(ValueError):
 
 # ---- values <-> JSON -------------------------------------------------------------------
 
-class _Encoder:
+class Encoder:
     """Plain Python values to JSON-able ones, arrays to npz members."""
 
     def __init__(self) -> None:
@@ -144,9 +144,9 @@ def _where(path: tuple) -> str:
     return path[0] + "".join(f"[{p!r}]" for p in path[1:])
 
 
-def _decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if isinstance(x, list):
-        return [_decode(v, arrays) for v in x]
+        return [decode(v, arrays) for v in x]
     if not isinstance(x, dict):
         return x
     if len(x) == 1:
@@ -162,15 +162,15 @@ def _decode(x: Any, arrays: Mapping[str, np.ndarray]) -> Any:
                                       f"does not hold")
             return _bfloat16_view(arrays[value], value)
         if tag == "__tuple__":
-            return tuple(_decode(v, arrays) for v in value)
+            return tuple(decode(v, arrays) for v in value)
         if tag == "__dict__":
-            return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+            return {decode(k, arrays): decode(v, arrays) for k, v in value}
         if tag == "__numpy__":
             dtype = np.dtype(value[0])
             if dtype.kind not in "biuf":
                 raise CheckpointError(f"the checkpoint holds a scalar of dtype {dtype}")
             return dtype.type(value[1])
-    return {k: _decode(v, arrays) for k, v in x.items()}
+    return {k: decode(v, arrays) for k, v in x.items()}
 
 
 # ---- save ------------------------------------------------------------------------------
@@ -190,22 +190,29 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     :class:`CheckpointError`, and either leaves the old checkpoint alone.  The folder must
     exist.  Temporary files that a save killed midway left beside ``path`` are removed.
     """
+    write(os.fspath(path), optimizer, optimizer.state_dict(), scheduler, params, ema)
+
+
+def write(path: str, optimizer: Any, optimizer_state: dict[str, Any], scheduler: Any = None,
+          params: Any = None, ema: Any = None, owner: Any = None) -> None:
+    """:func:`save` of ``optimizer_state``, ``optimizer``'s state_dict (fastopt.distributed
+    gathers it from every rank); ``owner``: the optimizer the scheduler belongs to, where
+    that is not ``optimizer``."""
     import json                         # here, not at import: keeps `import fastopt` light
     from . import __version__
-    path = os.fspath(path)
     if ema is not None and ema.swapped:
         raise RuntimeError("save() inside ema.average_parameters(): the parameters hold the "
                            "averaged weights")
-    enc = _Encoder()
+    enc = Encoder()
     named = optimizer.named_parameters() if params is None else named_arrays(params)
     meta: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "fastopt_version": __version__,
-        "optimizer": enc.encode(optimizer.state_dict(), ("optimizer",)),
+        "optimizer": enc.encode(optimizer_state, ("optimizer",)),
         "params": enc.encode({k: a for k, a in named}, ("params",)),
         "scheduler": None, "ema": None,
     }
     if scheduler is not None:
-        _check_scheduler_owner(scheduler, optimizer)
+        _check_scheduler_owner(scheduler, owner or optimizer)
         meta["scheduler"] = {"type": type(scheduler).__name__,
                              "state": enc.encode(scheduler.state_dict(), ("scheduler",))}
     if ema is not None:
@@ -213,7 +220,8 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     text = json.dumps(meta, allow_nan=True, separators=(",", ":"))
     # What load() will read back, checked as load() checks it.
     try:
-        _prepare_load(path, json.loads(text), enc.arrays, optimizer, scheduler, params, ema)
+        prepare_load(path, json.loads(text), enc.arrays, optimizer, scheduler, params, ema,
+                     owner)
     except CheckpointError as e:
         raise CheckpointError(f"{path} not written (the old file, if any, is kept): this "
                               f"state would not load back: {e.args[0]}") from None
@@ -288,6 +296,12 @@ def _process_alive(pid: int) -> bool:
 
 
 def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
+    write_atomically(path, lambda f: np.savez(f, **members))  # type: ignore[arg-type]
+
+
+def write_atomically(path: str, write: Any) -> None:
+    """``write(f)`` into a temporary file beside ``path``, flushed to disk, then renamed
+    over ``path``: a crash leaves the old file or the new one."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = _temporary_name(path)
     try:
@@ -297,7 +311,7 @@ def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
         raise type(e)(e.errno, f"cannot save {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)  # type: ignore[arg-type]
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -325,7 +339,7 @@ def _write_atomically(path: str, members: dict[str, np.ndarray]) -> None:
 _MAX_META_BYTES = 1 << 26
 
 
-def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metadata and the arrays it names, read from the zip directory down: members it
     does not name are refused unread, each array's size is checked against its header
     before its data is read, and every byte read is CRC-checked."""
@@ -476,15 +490,17 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     """
     from ._core import _native
     path = os.fspath(path)
-    meta, arrays = _read(path)
-    commit = _prepare_load(path, meta, arrays, optimizer, scheduler, params, ema)
+    meta, arrays = read(path)
+    commit = prepare_load(path, meta, arrays, optimizer, scheduler, params, ema)
     _native.uninterrupted(commit, ())
 
 
-def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray],
-                  optimizer: Any, scheduler: Any, params: Any, ema: Any) -> Any:
+def prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarray],
+                 optimizer: Any, scheduler: Any, params: Any, ema: Any,
+                 owner: Any = None) -> Any:
     """Check everything ``meta`` and ``arrays`` would load into the objects, and return
-    the function that loads it (which cannot fail)."""
+    the function that loads it (which cannot fail).  ``owner``: the optimizer the
+    scheduler belongs to, where that is not ``optimizer``."""
     def fail(what: str, e: Exception) -> CheckpointError:
         if isinstance(e, CheckpointError) and path in str(e):
             return e
@@ -492,7 +508,7 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
 
     # the optimizer
     try:
-        opt_state = _decode(meta["optimizer"], arrays)
+        opt_state = decode(meta["optimizer"], arrays)
         load_optimizer = optimizer.prepare_load_state_dict(opt_state)
     except Exception as e:
         raise fail("optimizer state", e) from e
@@ -500,7 +516,7 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
     # the parameters
     targets = optimizer.named_parameters() if params is None else named_arrays(params)
     try:
-        saved = _decode(meta["params"], arrays)
+        saved = decode(meta["params"], arrays)
     except Exception as e:
         raise fail("parameters", e) from e
     if not isinstance(saved, dict):
@@ -532,8 +548,8 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
             raise CheckpointError(f"{path}: the checkpoint's scheduler is {saved_type}, not "
                                   f"{type(scheduler).__name__}")
         try:
-            _check_scheduler_owner(scheduler, optimizer)
-            sched_state = _decode(meta["scheduler"]["state"], arrays)
+            _check_scheduler_owner(scheduler, owner or optimizer)
+            sched_state = decode(meta["scheduler"]["state"], arrays)
             if not isinstance(sched_state, dict):
                 raise TypeError("the state is not a dict")
             current = scheduler.state_dict()
@@ -552,7 +568,7 @@ def _prepare_load(path: str, meta: dict[str, Any], arrays: Mapping[str, np.ndarr
         if meta["ema"] is None:
             raise CheckpointError(f"{path}: the checkpoint holds no EMA state")
         try:
-            load_ema = ema.prepare_load_state_dict(_decode(meta["ema"], arrays))
+            load_ema = ema.prepare_load_state_dict(decode(meta["ema"], arrays))
         except Exception as e:
             raise fail("EMA state", e) from e
 

@@ -245,7 +245,11 @@ class Optimizer:
 
     def _precision_of(self, t: Tensor) -> str:
         """How tensor ``t``'s state is stored."""
-        if self._state_precision == "8bit" and t.array.size < self._min_8bit_size:
+        return self._precision_for_size(t.array.size)
+
+    def _precision_for_size(self, size: int) -> str:
+        """How the state of a parameter of ``size`` elements is stored."""
+        if self._state_precision == "8bit" and size < self._min_8bit_size:
             return "full"
         return self._state_precision
 
@@ -442,7 +446,7 @@ class Optimizer:
         factor folded into the gradient scale, or None where the step is skipped."""
         for run in self._prepass or ():
             run(())
-        total = fsum_partials(self._prepass_outs)
+        total = self._prepass_total()
         if self._nonfinite != "propagate" and not math.isfinite(total):
             bad = self._nonfinite_labels()      # inf/NaN values, or a float64 overflow?
             if bad:
@@ -461,6 +465,11 @@ class Optimizer:
             if coef != 1.0:
                 scalars = [(s[0] * coef,) + s[1:] for s in scalars]
         return scalars
+
+    def _prepass_total(self) -> float:
+        """The sum of squares of every gradient, from the last pre-pass's per-chunk
+        partials (fastopt.distributed adds those of the other processes)."""
+        return fsum_partials(self._prepass_outs)
 
     def _nonfinite_labels(self) -> list[str]:
         """The parameters whose gradient the last pre-pass found inf/NaN in, in order."""

@@ -1,0 +1,197 @@
+"""What fastopt.distributed asks of MPI (through mpi4py), in one place: the communicator,
+the agreement every collective call starts with, waits that give up after a timeout, and
+the gradient reductions."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+#: Seconds a rank waits for the others to reach the same call before it raises.
+DEFAULT_TIMEOUT = 300.0
+#: Bytes of gradient reduced per MPI call (bounds MPI's own scratch memory).
+DEFAULT_BUCKET_BYTES = 1 << 24
+REDUCTIONS = ("allreduce", "ordered")
+
+
+class DistributedError(RuntimeError):
+    """Another rank refused or never reached a collective call (see its message)."""
+
+
+def mpi() -> Any:
+    """mpi4py's MPI module, or an ImportError saying how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError("fastopt.distributed runs on MPI through mpi4py: "
+                          "pip install 'fastopt[mpi]' (mpi4py and the mpich runtime)") from e
+    return MPI
+
+
+def communicator(comm: Any) -> Any:
+    """``comm``, or MPI.COMM_WORLD for None; anything else than an intracommunicator is
+    refused."""
+    MPI = mpi()
+    if comm is None:
+        return MPI.COMM_WORLD
+    if not isinstance(comm, MPI.Intracomm):
+        raise TypeError(f"comm must be an mpi4py intracommunicator (MPI.COMM_WORLD, ...), "
+                        f"got {type(comm).__name__}")
+    return comm
+
+
+def check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def check_reduction(reduction: Any) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
+                         f"got {reduction!r}")
+    return reduction
+
+
+def mpi_type(dtype: np.dtype) -> Any:
+    MPI = mpi()
+    return MPI.FLOAT if dtype == np.float32 else MPI.DOUBLE
+
+
+def wait(request: Any, timeout: float, what: str) -> None:
+    """Complete ``request``, or raise DistributedError after ``timeout`` seconds.  It
+    polls: briefly at full speed (the usual case, all ranks close together), then with
+    sleeps, so that a rank waiting for a slow one leaves it the cores."""
+    start = time.monotonic()
+    pause = 0.0
+    while not request.Test():
+        elapsed = time.monotonic() - start
+        if elapsed > timeout:
+            raise DistributedError(
+                f"{what}: not every rank arrived within {timeout:g} s (one stopped, "
+                f"crashed or is still busy).  The communicator cannot be used again; run "
+                f"under `mpiexec ... python -m mpi4py script.py` so that an uncaught error "
+                f"on any rank ends the whole job")
+        if elapsed > 2e-4:
+            pause = min(max(pause * 2, 1e-4), 5e-3)
+            time.sleep(pause)
+
+
+def agree(comm: Any, error: BaseException | None, timeout: float, what: str) -> None:
+    """Every rank says whether its part of ``what`` can go ahead (``error`` is None) and
+    learns whether all can.  Where one cannot, each rank raises: its own error, or a
+    DistributedError naming the ranks that refused and why.  Waits at most ``timeout``."""
+    MPI = mpi()
+    flag = np.array([0 if error is None else 1], np.int64)
+    total = np.zeros(1, np.int64)
+    wait(comm.Iallreduce(flag, total, op=MPI.SUM), timeout, what)
+    if total[0] == 0:
+        return
+    said = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
+    if error is not None:
+        raise error
+    refused = "; ".join(f"rank {r}: {msg}" for r, msg in enumerate(said) if msg is not None)
+    raise DistributedError(f"{what} was refused on another rank, and nothing changed on "
+                           f"any rank ({refused})")
+
+
+def run_agreed(comm: Any, timeout: float, what: str, prepare: Any, *args: Any) -> Any:
+    """``prepare(*args)`` on every rank, then :func:`agree` on whether it raised; its
+    result where none did."""
+    try:
+        result = prepare(*args)
+    except Exception as e:
+        agree(comm, e, timeout, what)
+        raise                               # (agree raised already)
+    agree(comm, None, timeout, what)
+    return result
+
+
+def default_threads(comm: Any) -> int:
+    """This rank's share of the cores it may run on: the cores divided among the ranks
+    of its node (at least 1)."""
+    MPI = mpi()
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        ranks_here = node.Get_size()
+    finally:
+        node.Free()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:                  # (not on Linux)
+        cores = os.cpu_count() or 1
+    return max(1, cores // ranks_here)
+
+
+def use_threads(n: int) -> None:
+    """Run this process's kernels, and its BLAS where threadpoolctl can reach it, on
+    ``n`` threads."""
+    from .. import set_num_threads
+    set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n, user_api="blas")
+
+
+# ---- gradient reductions: every rank's gradient summed, then divided by the rank count --
+
+def allreduce_mean(comm: Any, buf: np.ndarray, reduction: str, bucket: int,
+                   scratch: np.ndarray | None) -> None:
+    """``buf`` (1-D, contiguous) replaced in place by its mean over the ranks, ``bucket``
+    elements per MPI call.  "allreduce": MPI's in-place allreduce; "ordered": the sum in
+    rank order, ((g0 + g1) + g2) + ..., on every rank (``scratch``: ``bucket`` elements)."""
+    MPI = mpi()
+    size = comm.Get_size()
+    for lo in range(0, buf.size, bucket):
+        part = buf[lo:lo + bucket]
+        if reduction == "allreduce":
+            comm.Allreduce(MPI.IN_PLACE, part, op=MPI.SUM)
+        else:
+            assert scratch is not None
+            counts = _even_counts(part.size, size)
+            displs = np.cumsum(counts) - counts
+            mine = _ordered_sum(comm, part, counts, displs, scratch)
+            rank = comm.Get_rank()
+            part[displs[rank]:displs[rank] + counts[rank]] = mine
+            comm.Allgatherv(MPI.IN_PLACE, [part, counts, displs, mpi_type(part.dtype)])
+        np.divide(part, size, out=part)
+
+
+def reduce_scatter_mean(comm: Any, send: np.ndarray, recv: np.ndarray, counts: np.ndarray,
+                        displs: np.ndarray, reduction: str,
+                        scratch: np.ndarray | None) -> None:
+    """``recv`` = this rank's segment (``counts``/``displs``) of the mean over the ranks of
+    their ``send`` buffers.  "ordered" sums in rank order (``scratch``: ranks x the
+    largest segment)."""
+    MPI = mpi()
+    if reduction == "allreduce":
+        comm.Reduce_scatter(send, recv, recvcounts=counts, op=MPI.SUM)
+    else:
+        assert scratch is not None
+        recv[...] = _ordered_sum(comm, send, counts, displs, scratch)
+    np.divide(recv, comm.Get_size(), out=recv)
+
+
+def _ordered_sum(comm: Any, send: np.ndarray, counts: np.ndarray, displs: np.ndarray,
+                 scratch: np.ndarray) -> np.ndarray:
+    """This rank's segment of the sum of every rank's ``send``, added in rank order."""
+    size, rank = comm.Get_size(), comm.Get_rank()
+    n = int(counts[rank])
+    got = scratch[:size * n].reshape(size, n)
+    kind = mpi_type(send.dtype)
+    comm.Alltoallv([send, counts, displs, kind],
+                   [got, np.full(size, n), np.arange(size) * n, kind])
+    for r in range(1, size):
+        np.add(got[0], got[r], out=got[0])
+    return got[0]
+
+
+def _even_counts(n: int, size: int) -> np.ndarray:
+    counts = np.full(size, n // size, np.int64)
+    counts[:n % size] += 1
+    return counts

@@ -1,0 +1,196 @@
+"""fastopt.distributed's checks, run on every rank under mpiexec by
+tests/test_distributed.py:  mpiexec -n N python tests/mpi_cases.py SUITE [ARGS].
+
+Each rank runs the same cases in the same order and checks what it holds; rank 0 prints
+one JSON line per case, ``{"case": name, "failures": [what failed, on which rank]}``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+from mpi4py import MPI
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fastopt                                       # noqa: E402
+from fastopt import distributed as dist              # noqa: E402
+from fastopt.optimizers.table import OPTIMIZERS      # noqa: E402
+from harness import gradient                         # noqa: E402
+
+comm = MPI.COMM_WORLD
+RANK, SIZE = comm.Get_rank(), comm.Get_size()
+# Slices cut the first two parameters inside (chunks are 32768 elements), and ranks may
+# hold no piece of the small ones.
+SHAPES = {"a": (70_001,), "b": (300, 217), "c": (33,), "d": (5, 1, 3), "e": (0,)}
+STEPS = 4
+
+
+def report(case: str, check) -> None:
+    """Run ``check()`` on every rank; rank 0 prints what failed where."""
+    try:
+        check()
+        mine = None
+    except Exception:
+        mine = "".join(traceback.format_exc(limit=-2).splitlines(True)[-4:])
+    every = comm.gather(mine, root=0)
+    if RANK == 0:
+        failures = [f"rank {r}: {m}" for r, m in enumerate(every) if m is not None]
+        print(json.dumps({"case": case, "failures": failures}), flush=True)
+
+
+def same_everywhere(*arrays: np.ndarray) -> None:
+    mine = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+    every = comm.allgather(mine)
+    assert all(x == every[0] for x in every), "the ranks' parameters differ"
+
+
+def initial(dtype) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
+
+
+def local_grads(dtype, step: int, nan_at: int | None = None) -> dict[str, np.ndarray]:
+    """This rank's gradients at ``step`` (each rank its own)."""
+    rng = np.random.default_rng(1000 * step + RANK)
+    grads = {k: gradient(rng, s, dtype, step) for k, s in SHAPES.items()}
+    if nan_at == step and RANK == SIZE - 1:
+        grads["b"][3, 5] = np.nan
+    return grads
+
+
+def as_groups(values: dict[str, np.ndarray], info) -> object:
+    """``values`` in the optimizer's param groups of the table (by name)."""
+    if info.groups is None:
+        return values
+    keys = list(values)
+    return [{"params": {k: values[k] for k in keys[i::len(info.groups.groups)]}, **g}
+            for i, g in enumerate(info.groups.groups)]
+
+
+def compare_state(ours: dict, ref: dict) -> None:
+    assert ours.keys() == ref.keys()
+    for k in ref["state"]:
+        for name, entry in ref["state"][k].items():
+            mine = ours["state"][k][name]
+            if isinstance(entry, dict):
+                for part in ("codes", "absmax"):
+                    assert np.array_equal(mine[part], entry[part]), (k, name, part)
+            else:
+                assert mine.dtype == entry.dtype and mine.shape == entry.shape, (k, name)
+                assert np.array_equal(mine.view(np.uint8), entry.view(np.uint8)), (k, name)
+    for key in ("step", "skipped_steps", "group_state", "param_groups"):
+        assert repr(ours[key]) == repr(ref[key]), key
+
+
+# ---- bitwise: every optimizer, option set, dtype and form against one process -----------
+
+def zero_case(info, kwargs: dict, dtype, form: str, reduction: str,
+              nan_at: int | None = None) -> None:
+    cls = getattr(fastopt, info.cls)
+    start = initial(dtype)
+    opt_kwargs = dict(info.groups.kwargs) if (form == "groups" and info.groups) else kwargs
+    try:
+        cls(fastopt.flatten(start), **opt_kwargs)
+    except ValueError as e:             # refused in one process: refused here too
+        try:
+            dist.ZeroRedundancyOptimizer(fastopt.flatten(start), cls, **opt_kwargs)
+        except ValueError as ours:
+            assert str(ours) == str(e), (str(ours), str(e))
+            return
+        raise AssertionError(f"not refused: {e}") from None
+    if form == "flat":
+        params = fastopt.flatten({k: v.copy() for k, v in start.items()})
+        zo = dist.ZeroRedundancyOptimizer(params, cls, reduction=reduction, **opt_kwargs)
+        ref_params = fastopt.flatten({k: v.copy() for k, v in start.items()})
+        ref = cls(ref_params, **opt_kwargs)
+        ours = params
+    else:
+        ours = {k: v.copy() for k, v in start.items()}
+        zo = dist.ZeroRedundancyOptimizer(as_groups(ours, info), cls, reduction=reduction,
+                                          **opt_kwargs)
+        ref_arrays = {k: v.copy() for k, v in start.items()}
+        ref = cls(as_groups(ref_arrays, info), **opt_kwargs)
+    refs = ref_params if form == "flat" else ref_arrays
+    for t in range(1, STEPS + 1):
+        grads = local_grads(dtype, t, nan_at)
+        if form == "flat":
+            for k, g in grads.items():
+                params.grads[k][...] = g
+            zo.step()
+        else:
+            zo.step(grads)
+        # the mean gradient this step used, as one flat buffer: one process steps on it
+        mean = np.zeros(zo.layout.total, dtype)
+        comm.Allgatherv(zo.shard_grad, [mean, zo.layout.counts, zo.layout.displs,
+                                        MPI.FLOAT if dtype == np.float32 else MPI.DOUBLE])
+        ref_grads = {k: mean[o:o + start[k].size].reshape(start[k].shape)
+                     for (k, _), o in zip(zo.named_parameters(), zo.layout.offsets)}
+        if nan_at is not None and kwargs.get("nonfinite") == "raise" and t == nan_at:
+            continue
+        ref.step(ref_grads)
+        assert zo.step_count == ref.step_count and zo.skipped_steps == ref.skipped_steps
+        assert repr(zo.grad_norm) == repr(ref.grad_norm), (zo.grad_norm, ref.grad_norm)
+    for k in SHAPES:
+        assert np.array_equal(ours[k], refs[k]), f"parameter {k} differs from one process"
+    same_everywhere(*[ours[k] for k in SHAPES])
+    compare_state(zo.state_dict(), ref.state_dict())
+
+
+def data_parallel_case(info, kwargs: dict, dtype, reduction: str) -> None:
+    cls = getattr(fastopt, info.cls)
+    start = initial(dtype)
+    params = fastopt.flatten({k: v.copy() for k, v in start.items()})
+    dp = dist.DataParallel(cls(params, **kwargs), reduction=reduction)
+    ref_params = fastopt.flatten({k: v.copy() for k, v in start.items()})
+    ref = cls(ref_params, **kwargs)
+    for t in range(1, STEPS + 1):
+        for k, g in local_grads(dtype, t).items():
+            params.grads[k][...] = g
+        mine = params.grad.copy()
+        dp.step()
+        if reduction == "ordered":            # the mean, as the docs define it
+            every = comm.allgather(mine)
+            total = every[0].copy()
+            for g in every[1:]:
+                total += g
+            assert np.array_equal(params.grad, total / SIZE), "not the ordered mean"
+        ref_params.grad[...] = params.grad
+        ref.step()
+    same_everywhere(params.data)
+    assert np.array_equal(params.data, ref_params.data), "differs from one process"
+    compare_state(dp.state_dict(), ref.state_dict())
+
+
+def suite_bitwise() -> None:
+    for info in OPTIMIZERS:
+        option_sets = list(info.option_sets) + [
+            {**info.full, "max_grad_norm": 0.5},
+            {**info.full, "max_grad_norm": 1e-3, "nonfinite": "skip"}]
+        if getattr(fastopt, info.cls).state_is_moments:
+            option_sets += [{**info.full, "state_precision": "bfloat16"},
+                            {**info.full, "state_precision": "8bit", "min_8bit_size": 50_000,
+                             "max_grad_norm": 0.5}]
+        for dtype in (np.float32, np.float64):
+            name = np.dtype(dtype).name
+            for i, kwargs in enumerate(option_sets):
+                report(f"zero {info.cls} options[{i}] {name} flat ordered",
+                       lambda: zero_case(info, kwargs, dtype, "flat", "ordered"))
+            report(f"zero {info.cls} full {name} flat allreduce",
+                   lambda: zero_case(info, info.full, dtype, "flat", "allreduce"))
+            report(f"zero {info.cls} full {name} groups ordered",
+                   lambda: zero_case(info, info.full, dtype, "groups", "ordered"))
+            report(f"zero {info.cls} nonfinite skip {name}",
+                   lambda: zero_case(info, {**info.full, "nonfinite": "skip"}, dtype,
+                                     "flat", "ordered", nan_at=2))
+            for reduction in ("allreduce", "ordered"):
+                report(f"data-parallel {info.cls} full {name} {reduction}",
+                       lambda: data_parallel_case(info, info.full, dtype, reduction))
+
+
+if __name__ == "__main__":
+    globals()[f"suite_{sys.argv[1].replace('-', '_')}"](*sys.argv[2:])

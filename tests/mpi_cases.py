@@ -192,5 +192,189 @@ def suite_bitwise() -> None:
                        lambda: data_parallel_case(info, info.full, dtype, reduction))
 
 
+
+# ---- refusals: one rank's bad input refuses the step on every rank ---------------------
+
+def snapshot(opt, arrays) -> bytes:
+    sd = opt.state_dict()
+    state = b"".join(np.ascontiguousarray(e).tobytes() for k in sorted(sd["state"])
+                     for e in sd["state"][k].values())
+    return b"".join(a.tobytes() for a in arrays) + state + repr(
+        (sd["step"], sd["param_groups"], sd["group_state"])).encode()
+
+
+def expect_refused(opt, arrays, call, own_error: type, bad_rank: int, match: str) -> None:
+    """``call()`` raises on every rank -- ``own_error`` on ``bad_rank``, DistributedError
+    naming it elsewhere -- and nothing changes anywhere."""
+    before = snapshot(opt, arrays)
+    try:
+        call()
+    except Exception as e:
+        if RANK == bad_rank:
+            assert isinstance(e, own_error), repr(e)
+        else:
+            assert isinstance(e, dist.DistributedError), repr(e)
+            assert f"rank {bad_rank}:" in str(e), str(e)
+        assert match in str(e), (match, str(e))
+    else:
+        raise AssertionError("not refused")
+    assert snapshot(opt, arrays) == before, "changed by a refused call"
+
+
+def suite_refusals() -> None:
+    bad = SIZE - 1
+    for kind in ("zero", "data-parallel"):
+        for form in ("flat", "dict"):
+            def check(kind=kind, form=form) -> None:
+                start = initial(np.float32)
+                if form == "flat":
+                    params = fastopt.flatten(start)
+                    arrays = [params.data]
+                else:
+                    params = start
+                    arrays = list(start.values())
+                if kind == "zero":
+                    opt = dist.ZeroRedundancyOptimizer(params, fastopt.AdamW, lr=1e-2,
+                                                       nonfinite="raise", timeout=60)
+                else:
+                    opt = dist.DataParallel(fastopt.AdamW(params, lr=1e-2,
+                                                          nonfinite="raise"), timeout=60)
+                grads = local_grads(np.float32, 1)
+                opt.step(grads)
+                # a gradient of the wrong shape on one rank
+                wrong = dict(grads)
+                if RANK == bad:
+                    wrong["b"] = np.zeros((217, 300), np.float32)
+                expect_refused(opt, arrays, lambda: opt.step(wrong), ValueError, bad,
+                               "gradient")
+                # a learning rate set wrong on one rank
+                if RANK == bad:
+                    opt.param_groups[0]["lr"] = -1.0
+                expect_refused(opt, arrays, lambda: opt.step(grads), ValueError, bad, "lr")
+                opt.param_groups[0]["lr"] = 1e-2
+                # a NaN in one rank's gradient: the mean is NaN on every rank
+                nan = {k: g.copy() for k, g in grads.items()}
+                if RANK == bad:
+                    nan["b"][0, 0] = np.nan
+                before = snapshot(opt, arrays)
+                try:
+                    opt.step(nan)
+                except fastopt.NonFiniteError as e:
+                    assert "'b'" in str(e) and "'a'" not in str(e), str(e)
+                else:
+                    raise AssertionError("a NaN gradient was not refused")
+                assert snapshot(opt, arrays) == before
+                # a state_dict that one rank cannot load
+                sd = opt.state_dict()
+                if RANK == bad:
+                    sd["state"] = {}
+                expect_refused(opt, arrays, lambda: opt.load_state_dict(sd), ValueError, bad,
+                               "state")
+                # and the communicator still works: a step on every rank
+                opt.step(grads)
+                assert opt.step_count == 2
+                same_everywhere(*arrays)
+            report(f"refusals {kind} {form}", check)
+
+
+# ---- a rank that never arrives ----------------------------------------------------------
+
+def suite_timeout() -> None:
+    """Rank 1 hangs; the others raise DistributedError after their timeout (run under
+    ``python -m mpi4py``, whose abort then ends the job)."""
+    params = fastopt.flatten(initial(np.float32))
+    opt = dist.ZeroRedundancyOptimizer(params, fastopt.Adam, timeout=2)
+    if RANK == 1:
+        time.sleep(60)
+    start = time.monotonic()
+    try:
+        opt.step()
+    except dist.DistributedError:
+        print(f"rank {RANK} gave up after {time.monotonic() - start:.1f} s", flush=True)
+        raise
+
+
+# ---- threads -----------------------------------------------------------------------------
+
+def suite_threads(expected: str) -> None:
+    def check() -> None:
+        opt = dist.DataParallel(fastopt.Adam(fastopt.flatten(initial(np.float32))))
+        assert opt.num_threads == int(expected), (opt.num_threads, expected)
+        assert fastopt.get_num_threads() == int(expected)
+        from threadpoolctl import threadpool_info
+        for pool in threadpool_info():
+            if pool["user_api"] == "blas":
+                assert pool["num_threads"] == int(expected), pool
+        dist.ZeroRedundancyOptimizer(fastopt.flatten(initial(np.float32)), fastopt.Adam,
+                                     num_threads=1)
+        assert fastopt.get_num_threads() == 1
+    report(f"threads {SIZE} ranks", check)
+
+
+# ---- training that is killed, restarted and resharded -------------------------------------
+
+WORKERS = 4     # the gradient of a step is the mean of 4 workers', dealt out to the ranks
+
+
+def dyadic_grads(step: int) -> dict[str, np.ndarray]:
+    """This rank's share of step ``step``'s gradient: multiples of 2**-10 small enough
+    that every sum is exact, so the mean over 1, 2 or 4 ranks has the same bits."""
+    per_rank = WORKERS // SIZE
+    total = None
+    for j in range(RANK * per_rank, (RANK + 1) * per_rank):
+        rng = np.random.default_rng(10_000 * step + j)
+        d = {k: (np.round(rng.standard_normal(s) * 64) / 1024).astype(np.float32)
+             for k, s in SHAPES.items()}
+        total = d if total is None else {k: total[k] + d[k] for k in d}
+    assert total is not None
+    return {k: g * np.float32(SIZE / WORKERS) for k, g in total.items()}
+
+
+def suite_train(kind: str, precision: str, out: str, checkpoint: str, steps: str,
+                kill_at: str) -> None:
+    """Train AdamW with a scheduler for ``steps`` steps, resuming from ``checkpoint`` where
+    it exists and saving it every 3 steps (a directory: sharded; a file: consolidated);
+    rank 1 kills itself (SIGKILL) after step ``kill_at``.  Rank 0 writes the parameters
+    and the whole state to ``out``."""
+    import signal
+    assert WORKERS % SIZE == 0
+    params = fastopt.flatten(initial(np.float32))
+    kwargs = dict(lr=1e-2, weight_decay=0.01, max_grad_norm=5.0, state_precision=precision,
+                  min_8bit_size=1000)
+    if kind == "zero":
+        opt = dist.ZeroRedundancyOptimizer(params, fastopt.AdamW, **kwargs)
+    elif kind == "data-parallel":
+        opt = dist.DataParallel(fastopt.AdamW(params, **kwargs))
+    else:
+        assert kind == "plain" and SIZE == 1
+        opt = fastopt.AdamW(params, **kwargs)
+    sched = fastopt.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    sharded = not checkpoint.endswith(".npz")
+    if os.path.exists(checkpoint):
+        (fastopt.load if kind == "plain" else dist.load)(checkpoint, opt, sched)
+    for t in range(opt.step_count + 1, int(steps) + 1):
+        grads = dyadic_grads(t)
+        for k, g in grads.items():
+            params.grads[k][...] = g
+        opt.step()
+        sched.step()
+        if t % 3 == 0:
+            if kind == "plain":
+                fastopt.save(checkpoint, opt, sched)
+            else:
+                dist.save(checkpoint, opt, sched, sharded=sharded and kind == "zero")
+        if t == int(kill_at) and RANK == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+    sd = opt.state_dict()
+    if RANK == 0:
+        arrays = {f"param/{k}": params[k] for k in SHAPES}
+        for k, entries in sd["state"].items():
+            for name, e in entries.items():
+                parts = e.items() if isinstance(e, dict) else [("", e)]
+                for part, a in parts:
+                    arrays[f"state/{k}/{name}/{part}"] = np.asarray(a).view(np.uint8)
+        np.savez(out, step=sd["step"], lr=sched.get_last_lr()[0], **arrays)
+
+
 if __name__ == "__main__":
     globals()[f"suite_{sys.argv[1].replace('-', '_')}"](*sys.argv[2:])

@@ -3,6 +3,7 @@ the agreement every collective call starts with, waits that give up after a time
 the gradient reductions."""
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from typing import Any
@@ -61,20 +62,24 @@ def mpi_type(dtype: np.dtype) -> Any:
     return MPI.FLOAT if dtype == np.float32 else MPI.DOUBLE
 
 
-def wait(request: Any, timeout: float, what: str) -> None:
-    """Complete ``request``, or raise DistributedError after ``timeout`` seconds.  It
-    polls: briefly at full speed (the usual case, all ranks close together), then with
-    sleeps, so that a rank waiting for a slow one leaves it the cores."""
+def wait(comm: Any, request: Any, timeout: float, what: str) -> None:
+    """Complete ``request`` on ``comm``, or raise DistributedError after ``timeout``
+    seconds.  It polls: briefly at full speed (the usual case, all ranks close together),
+    then with sleeps, so that a rank waiting for a slow one leaves it the cores.
+
+    A collective call that was given up on cannot be cancelled, so the communicator is
+    broken: when this process exits, it aborts the job (MPI_Abort), or ranks still
+    running would wait for it forever."""
     start = time.monotonic()
     pause = 0.0
     while not request.Test():
         elapsed = time.monotonic() - start
         if elapsed > timeout:
+            atexit.register(comm.Abort, 1)
             raise DistributedError(
                 f"{what}: not every rank arrived within {timeout:g} s (one stopped, "
-                f"crashed or is still busy).  The communicator cannot be used again; run "
-                f"under `mpiexec ... python -m mpi4py script.py` so that an uncaught error "
-                f"on any rank ends the whole job")
+                f"crashed or is still busy).  The communicator cannot be used again: the "
+                f"job ends when this process does")
         if elapsed > 2e-4:
             pause = min(max(pause * 2, 1e-4), 5e-3)
             time.sleep(pause)
@@ -87,7 +92,7 @@ def agree(comm: Any, error: BaseException | None, timeout: float, what: str) -> 
     MPI = mpi()
     flag = np.array([0 if error is None else 1], np.int64)
     total = np.zeros(1, np.int64)
-    wait(comm.Iallreduce(flag, total, op=MPI.SUM), timeout, what)
+    wait(comm, comm.Iallreduce(flag, total, op=MPI.SUM), timeout, what)
     if total[0] == 0:
         return
     said = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")

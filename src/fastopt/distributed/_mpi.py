@@ -64,14 +64,16 @@ def mpi_type(dtype: np.dtype) -> Any:
 
 def wait(comm: Any, request: Any, timeout: float, what: str) -> None:
     """Complete ``request`` on ``comm``, or raise DistributedError after ``timeout``
-    seconds.  It polls: briefly at full speed (the usual case, all ranks close together),
-    then with sleeps, so that a rank waiting for a slow one leaves it the cores.
+    seconds.  It polls: for 50 ms yielding the core between polls (the usual case, all
+    ranks close together; ranks that share a core let each other run), then with sleeps,
+    so that a rank waiting for a slow one leaves it the cores.
 
     A collective call that was given up on cannot be cancelled, so the communicator is
     broken: when this process exits, it aborts the job (MPI_Abort), or ranks still
     running would wait for it forever."""
     start = time.monotonic()
     pause = 0.0
+    yield_cpu = getattr(os, "sched_yield", lambda: None)
     while not request.Test():
         elapsed = time.monotonic() - start
         if elapsed > timeout:
@@ -80,7 +82,9 @@ def wait(comm: Any, request: Any, timeout: float, what: str) -> None:
                 f"{what}: not every rank arrived within {timeout:g} s (one stopped, "
                 f"crashed or is still busy).  The communicator cannot be used again: the "
                 f"job ends when this process does")
-        if elapsed > 2e-4:
+        if elapsed < 0.05:
+            yield_cpu()             # ranks that share a core get it at once
+        else:
             pause = min(max(pause * 2, 1e-4), 5e-3)
             time.sleep(pause)
 
@@ -152,6 +156,8 @@ def allreduce_mean(comm: Any, buf: np.ndarray, reduction: str, bucket: int,
     rank order, ((g0 + g1) + g2) + ..., on every rank (``scratch``: ``bucket`` elements)."""
     MPI = mpi()
     size = comm.Get_size()
+    if size == 1:
+        return                          # the mean of one gradient is itself
     for lo in range(0, buf.size, bucket):
         part = buf[lo:lo + bucket]
         if reduction == "allreduce":
@@ -174,6 +180,9 @@ def reduce_scatter_mean(comm: Any, send: np.ndarray, recv: np.ndarray, counts: n
     their ``send`` buffers.  "ordered" sums in rank order (``scratch``: ranks x the
     largest segment)."""
     MPI = mpi()
+    if comm.Get_size() == 1:
+        np.copyto(recv, send)           # the mean of one gradient is itself
+        return
     if reduction == "allreduce":
         comm.Reduce_scatter(send, recv, recvcounts=counts, op=MPI.SUM)
     else:

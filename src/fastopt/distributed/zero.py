@@ -82,7 +82,8 @@ class ZeroRedundancyOptimizer:
         lo, hi = int(layout.bounds[self.rank]), int(layout.bounds[self.rank + 1])
         self._lo, self._hi = lo, hi
         dtype = layout.dtype
-        #: The mean gradient of this rank's slice, after a step's reduce-scatter.
+        #: The mean gradient of this rank's slice, after a step's reduce-scatter (a
+        #: rank alone on FlatParams steps on their gradient buffer and leaves it be).
         self.shard_grad = np.zeros(hi - lo, dtype)
         # Flat buffers of every rank's data, for parameters not given as FlatParams.
         self._stage_grad = np.zeros(layout.total, dtype) if flat is None else None
@@ -102,11 +103,10 @@ class ZeroRedundancyOptimizer:
                            **override})
         self.optimizer = cls(groups if len(groups) > 1 or overrides[0] else groups[0]["params"],
                              **kwargs)
-        if named:
-            self._piece_grads_arg: Any = {t.key: g for t, g in
-                                          zip(tensors, self._piece_grads)}
-        else:
-            self._piece_grads_arg = list(self._piece_grads)
+        self._piece_grads_arg = _like_params(tensors, self._piece_grads, named)
+        # One rank alone steps on the FlatParams gradient buffer where it is.
+        self._flat_grads_arg = None if flat is None else _like_params(
+            tensors, [flat.grad[p.offset:p.offset + p.size] for p in pieces], named)
         # What a gradient is checked with before it is used: each parameter whole.
         self._arrays = [t.array for t in tensors]
         self._labels = [t.label for t in tensors]
@@ -132,12 +132,15 @@ class ZeroRedundancyOptimizer:
         send = _mpi.run_agreed(self.comm, self.timeout, f"step {opt.step_count + 1}",
                                self._check_step, grads)
         kind = _mpi.mpi_type(self.layout.dtype)
+        before = opt.step_count
+        if self.size == 1 and self._flat is not None and send is self._flat.grad:
+            opt.step(self._flat_grads_arg)
+            return
         _mpi.reduce_scatter_mean(self.comm, send, self.shard_grad, self.layout.counts,
                                  self.layout.displs, self.reduction, self._scratch)
-        before = opt.step_count
         opt.step(self._piece_grads_arg)
-        if opt.step_count == before:            # skipped (non-finite), on every rank
-            return
+        if opt.step_count == before or self.size == 1:   # skipped (non-finite) on every
+            return                                          # rank, or no other rank
         MPI = _mpi.mpi()
         target = [self.layout.counts, self.layout.displs, kind]
         if self._flat is not None:
@@ -430,6 +433,11 @@ def _sharded_class(cls: type, shard: _Shard) -> type:
 
 
 # ---- pieces of arrays and of state entries -----------------------------------------------
+
+def _like_params(tensors: list[Tensor], arrays: list[np.ndarray], named: bool) -> Any:
+    """``arrays`` (one per tensor) as gradients are given: by name, or as a list."""
+    return {t.key: a for t, a in zip(tensors, arrays)} if named else list(arrays)
+
 
 def _piece_view(array: np.ndarray, p: Piece) -> np.ndarray:
     return array.reshape(-1)[p.start:p.stop]

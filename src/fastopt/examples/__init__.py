@@ -12,6 +12,10 @@ repository's ``examples/`` folder call ``cli()``; ``python -m fastopt demo`` run
     adaptive_lr            Adam's effective per-coordinate step size, read from opt.state
 
 They need matplotlib and scikit-learn: ``pip install 'fastopt[demo]'``.
+
+``digits_mpi`` trains the digits MLP on several processes (fastopt.distributed): it runs
+under ``mpiexec -n N python -m mpi4py examples/digits_mpi.py`` and needs
+``pip install 'fastopt[mpi,demo]'``, so the demo leaves it out.
 """
 
 #: (key in the demo's summary.json, module name), in the order the demo runs them.

@@ -38,6 +38,7 @@ def main(quick: bool = False, out_dir: str | None = None, epochs: int | None = N
     epochs = epochs or (6 if quick else 30)
     x_train, y_train, x_test, y_test = load_data(seed)
     params = fastopt.flatten(init_params(np.random.default_rng(seed)))
+    opt: dist.DataParallel | dist.ZeroRedundancyOptimizer
     if data_parallel:
         opt = dist.DataParallel(fastopt.Adam(params, lr=lr))
     else:

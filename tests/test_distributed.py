@@ -107,16 +107,26 @@ def _final(path: str) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
     """The run in one process (plain fastopt.AdamW), per state precision."""
-    made: dict[str, dict[str, np.ndarray]] = {}
+    class OneProcess:
+        def __init__(self) -> None:
+            self.made: dict[str, str] = {}
 
-    def get(precision: str) -> dict[str, np.ndarray]:
-        if precision not in made:
-            d = tmp_path_factory.mktemp(f"plain-{precision}")
-            mpirun(1, os.path.join(HERE, "mpi_cases.py"), "train", "plain", precision,
-                   str(d / "out.npz"), str(d / "ck.npz"), "12", "-1")
-            made[precision] = _final(str(d / "out.npz"))
-        return made[precision]
-    return get
+        def run(self, precision: str) -> str:
+            if precision not in self.made:
+                d = tmp_path_factory.mktemp(f"plain-{precision}")
+                mpirun(1, os.path.join(HERE, "mpi_cases.py"), "train", "plain", precision,
+                       str(d / "out.npz"), str(d / "ck.npz"), "12", "-1")
+                self.made[precision] = str(d)
+            return self.made[precision]
+
+        def __call__(self, precision: str) -> dict[str, np.ndarray]:
+            """The parameters and state it ends with."""
+            return _final(os.path.join(self.run(precision), "out.npz"))
+
+        def checkpoint(self, precision: str) -> str:
+            """Its fastopt.save checkpoint of step 12."""
+            return os.path.join(self.run(precision), "ck.npz")
+    return OneProcess()
 
 
 @pytest.mark.parametrize("kind, precision, first, then, form", [
@@ -125,6 +135,7 @@ def one_process(tmp_path_factory):
     ("zero", "bfloat16", 4, 1, "sharded"),
     ("zero", "full", 2, 4, "consolidated"),
     ("data-parallel", "full", 4, 2, "consolidated"),
+    ("zero", "8bit", 4, "plain", "consolidated"),     # resumed in one process: fastopt.load
 ])
 def test_a_killed_run_restarts_from_its_checkpoint_with_any_number_of_ranks(
         tmp_path, one_process, kind, precision, first, then, form):
@@ -139,8 +150,28 @@ def test_a_killed_run_restarts_from_its_checkpoint_with_any_number_of_ranks(
                     check=False, timeout=300)
     assert killed.returncode != 0 and not os.path.exists(out)
     assert os.path.exists(checkpoint)
-    mpirun(then, script, "train", kind, precision, out, checkpoint, "12", "-1", timeout=300)
+    if then == "plain":
+        mpirun(1, script, "train", "plain", precision, out, checkpoint, "12", "-1")
+    else:
+        mpirun(then, script, "train", kind, precision, out, checkpoint, "12", "-1",
+               timeout=300)
     ours, ref = _final(out), one_process(precision)
+    assert sorted(ours) == sorted(ref)
+    for key in ref:
+        assert np.array_equal(ours[key], ref[key]), key
+
+
+@pytest.mark.parametrize("kind, n", [("zero", 2), ("data-parallel", 4)])
+def test_a_one_process_checkpoint_loads_into_any_number_of_ranks(tmp_path, one_process,
+                                                                   kind, n):
+    """fastopt.save's file of the one-process run at step 12, loaded with
+    fastopt.distributed.load: the whole state and the parameters, bitwise."""
+    ref = one_process("8bit")
+    checkpoint = one_process.checkpoint("8bit")
+    out = str(tmp_path / "out.npz")
+    mpirun(n, os.path.join(HERE, "mpi_cases.py"), "train", kind, "8bit", out, checkpoint,
+           "12", "-1")
+    ours = _final(out)
     assert sorted(ours) == sorted(ref)
     for key in ref:
         assert np.array_equal(ours[key], ref[key]), key

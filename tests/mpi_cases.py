@@ -332,7 +332,7 @@ def dyadic_grads(step: int) -> dict[str, np.ndarray]:
 
 def suite_train(kind: str, precision: str, out: str, checkpoint: str, steps: str,
                 kill_at: str) -> None:
-    """Train AdamW with a scheduler for ``steps`` steps, resuming from ``checkpoint`` where
+    """Train AdamW with a scheduler and an EMA for ``steps`` steps, resuming from ``checkpoint`` where
     it exists and saving it every 3 steps (a directory: sharded; a file: consolidated);
     rank 1 kills itself (SIGKILL) after step ``kill_at``.  Rank 0 writes the parameters
     and the whole state to ``out``."""
@@ -349,25 +349,28 @@ def suite_train(kind: str, precision: str, out: str, checkpoint: str, steps: str
         assert kind == "plain" and SIZE == 1
         opt = fastopt.AdamW(params, **kwargs)
     sched = fastopt.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    ema = fastopt.EMA(params, decay=0.9)
     sharded = not checkpoint.endswith(".npz")
     if os.path.exists(checkpoint):
-        (fastopt.load if kind == "plain" else dist.load)(checkpoint, opt, sched)
+        (fastopt.load if kind == "plain" else dist.load)(checkpoint, opt, sched, ema=ema)
     for t in range(opt.step_count + 1, int(steps) + 1):
         grads = dyadic_grads(t)
         for k, g in grads.items():
             params.grads[k][...] = g
         opt.step()
         sched.step()
+        ema.update()
         if t % 3 == 0:
             if kind == "plain":
-                fastopt.save(checkpoint, opt, sched)
+                fastopt.save(checkpoint, opt, sched, ema=ema)
             else:
-                dist.save(checkpoint, opt, sched, sharded=sharded and kind == "zero")
+                dist.save(checkpoint, opt, sched, ema=ema, sharded=sharded and kind == "zero")
         if t == int(kill_at) and RANK == 1:
             os.kill(os.getpid(), signal.SIGKILL)
     sd = opt.state_dict()
     if RANK == 0:
         arrays = {f"param/{k}": params[k] for k in SHAPES}
+        arrays.update({f"ema/{k}": v for k, v in ema.shadow.items()})
         for k, entries in sd["state"].items():
             for name, e in entries.items():
                 parts = e.items() if isinstance(e, dict) else [("", e)]

@@ -400,6 +400,15 @@ class Optimizer:
             self._checked[gi] = entry if cacheable else None
         return entry
 
+    def _check_next_step(self) -> None:
+        """Check what the next step's scalars are made of, as step() does, changing
+        nothing (fastopt.distributed checks every rank before any communicates)."""
+        t = self._step + 1
+        if t > MAX_STEP:
+            raise ValueError(f"the step count would pass {MAX_STEP}")
+        for gi in range(len(self.param_groups)):
+            self._group_step(gi, t - self._joined[gi])
+
     # step(grads=None, closure=None): compiled, so that a small step enters no Python
     # frame of the core (its docstring is in _native.pyx).
     step = _native.step

@@ -20,8 +20,6 @@ MANIFEST = "manifest.json"
 SHARDED_FORMAT = "fastopt-sharded-checkpoint"
 SHARDED_VERSION = 1
 
-Wrapped = "DataParallel | ZeroRedundancyOptimizer"
-
 
 def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
          *, ema: Any = None, sharded: bool = False) -> None:

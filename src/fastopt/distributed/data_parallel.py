@@ -5,7 +5,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core import _native
 from .._core.optimizer import Optimizer
 from .._core.params import GradsLike, grads_in_order
 from . import _mpi
@@ -82,11 +81,7 @@ class DataParallel:
         """The gradient arrays to reduce (flat, in place), once the gradients and every
         group's hyperparameters check."""
         opt = self.optimizer
-        t = opt.step_count + 1
-        if t > _native.MAX_STEP:
-            raise ValueError(f"the step count would pass {_native.MAX_STEP}")
-        for gi in range(len(opt.param_groups)):
-            opt._group_step(gi, t - opt._joined[gi])
+        opt._check_next_step()
         opt._take_grads(grads)
         if grads is None:
             flat = opt._flat

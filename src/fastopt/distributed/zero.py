@@ -1,7 +1,6 @@
 """ZeRO-1: each rank keeps the optimizer state of its own slice of the parameters."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -157,12 +156,7 @@ class ZeroRedundancyOptimizer:
     def _check_step(self, grads: GradsLike) -> np.ndarray:
         """The flat buffer this rank's gradient is reduced from, once the gradient and
         every group's hyperparameters check (nothing is changed)."""
-        opt = self.optimizer
-        t = opt.step_count + 1
-        if t > _native.MAX_STEP:
-            raise ValueError(f"the step count would pass {_native.MAX_STEP}")
-        for gi in range(len(opt.param_groups)):
-            opt._group_step(gi, t - opt._joined[gi])
+        self.optimizer._check_next_step()
         if grads is None:
             if self._flat is None:
                 raise TypeError("step() needs the gradients: pass them in the parameters' "

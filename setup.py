@@ -156,6 +156,9 @@ def extensions():
     exts = [Extension("fastopt._core._native", ["src/fastopt/_core/_native.pyx"],
                       extra_compile_args=cflags + omp[0], extra_link_args=ldflags + omp[1],
                       **common)]
+    exts.append(Extension("fastopt.optimizers._step_scalars",
+                          ["src/fastopt/optimizers/_step_scalars.pyx"],
+                          extra_compile_args=cflags, extra_link_args=ldflags))
     for name, flags in levels.items():
         exts.append(Extension(f"fastopt._backends.cython._math_{name}",
                               [f"src/fastopt/_backends/cython/_math_{name}.pyx"],

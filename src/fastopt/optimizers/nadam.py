@@ -6,12 +6,8 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from . import _step_scalars
 from ._docstrings import shared_parameters
-
-
-def _mu(beta1: float, momentum_decay: float, step: int) -> float:
-    """The momentum coefficient mu_t, as torch computes it."""
-    return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
 
 
 @shared_parameters
@@ -60,9 +56,7 @@ class NAdam(Optimizer):
     """
 
     kernel = Kernel("nadam", buffers=("exp_avg", "exp_avg_sq"),
-                    scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
-                             "one_minus_beta2", "bias_correction2", "eps", "c_grad", "c_avg"),
-                    nonnegative=("exp_avg_sq",))
+                    scalars=_step_scalars.NADAM_SCALARS, nonnegative=("exp_avg_sq",))
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
@@ -83,25 +77,18 @@ class NAdam(Optimizer):
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-        momentum_decay = h["momentum_decay"]
-        mu = _mu(beta1, momentum_decay, step)
-        mu_next = _mu(beta1, momentum_decay, step + 1)
-        mu_product = _mu_product(gstate) * mu
-        mu_product_next = mu_product * mu_next
-        decoupled = h["decoupled_weight_decay"]
-        return self.kernel.pack(
-            decay=1.0 - lr * wd if decoupled else 1.0,
-            weight_decay=0.0 if decoupled else wd,
-            one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
-            bias_correction2=1.0 - beta2 ** step, eps=eps,
-            c_grad=-lr * (1.0 - mu) / (1.0 - mu_product),
-            c_avg=(-lr * mu_next) / (1.0 - mu_product_next))
+        # mu_t = beta1 * (1 - 0.5 * 0.96**(t * momentum_decay)), mu_product = mu_1 ... mu_t;
+        # c_grad = -lr * (1 - mu_t) / (1 - mu_product),
+        # c_avg = -lr * mu_(t+1) / (1 - mu_product * mu_(t+1))  (compiled: _step_scalars)
+        beta1, beta2 = h["betas"]
+        return _step_scalars.nadam(h["lr"], beta1, beta2, h["eps"], h["weight_decay"],
+                                   h["momentum_decay"], h["decoupled_weight_decay"], step,
+                                   _mu_product(gstate))
 
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float]:
-        return {"mu_product": _mu_product(gstate) * _mu(h["betas"][0], h["momentum_decay"],
-                                                        step)}
+        return {"mu_product": _mu_product(gstate) * _step_scalars.nadam_mu(
+            h["betas"][0], h["momentum_decay"], step)}
 
 
 def _mu_product(gstate: Any) -> float:

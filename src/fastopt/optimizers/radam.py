@@ -6,6 +6,7 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from . import _step_scalars
 from ._docstrings import shared_parameters
 
 
@@ -52,10 +53,7 @@ class RAdam(Optimizer):
     """
 
     kernel = Kernel("radam", buffers=("exp_avg", "exp_avg_sq"),
-                    scalars=("decay", "weight_decay", "one_minus_beta1", "beta2",
-                             "one_minus_beta2", "bias_correction1", "lr",
-                             "bias_correction2_sqrt", "eps", "rect", "rectified"),
-                    nonnegative=("exp_avg_sq",))
+                    scalars=_step_scalars.RADAM_SCALARS, nonnegative=("exp_avg_sq",))
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0,
@@ -71,24 +69,9 @@ class RAdam(Optimizer):
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        lr, (beta1, beta2), eps, wd = h["lr"], h["betas"], h["eps"], h["weight_decay"]
-        decoupled = h["decoupled_weight_decay"]
-        beta2_t = beta2 ** step
-        bias_correction1 = 1.0 - beta1 ** step
-        bias_correction2 = 1.0 - beta2_t
-        # torch's arithmetic, in its order
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * beta2_t / bias_correction2
-        if rho_t > 5.0:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            rectified = 1.0
-        else:
-            rect = rectified = 0.0
-        return self.kernel.pack(
-            decay=1.0 - lr * wd if decoupled else 1.0,
-            weight_decay=0.0 if decoupled else wd,
-            one_minus_beta1=1.0 - beta1, beta2=beta2, one_minus_beta2=1.0 - beta2,
-            bias_correction1=bias_correction1, lr=lr,
-            bias_correction2_sqrt=bias_correction2 ** 0.5, eps=eps, rect=rect,
-            rectified=rectified)
+        # rho_inf = 2/(1 - beta2) - 1, rho_t = rho_inf - 2t beta2**t / (1 - beta2**t); where
+        # rho_t > 5, rect = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))
+        # (compiled: _step_scalars)
+        beta1, beta2 = h["betas"]
+        return _step_scalars.radam(h["lr"], beta1, beta2, h["eps"], h["weight_decay"],
+                                   h["decoupled_weight_decay"], step)

@@ -1,0 +1,9 @@
+NADAM_SCALARS: tuple[str, ...]
+RADAM_SCALARS: tuple[str, ...]
+
+def nadam_mu(beta1: float, momentum_decay: float, step: int) -> float: ...
+def nadam(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+          momentum_decay: float, decoupled: bool, step: int,
+          mu_product: float) -> tuple[float, ...]: ...
+def radam(lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+          decoupled: bool, step: int) -> tuple[float, ...]: ...

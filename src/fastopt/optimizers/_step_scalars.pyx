@@ -27,9 +27,14 @@ def nadam_mu(double beta1, double momentum_decay, long long step):
     return _mu(beta1, momentum_decay, step)
 
 
-def nadam(double lr, double beta1, double beta2, double eps, double weight_decay,
-          double momentum_decay, bint decoupled, long long step, double mu_product):
-    """NAdam's scalars at ``step``, given the product of mu_1..mu_(step-1)."""
+def nadam(dict h, long long step, double mu_product):
+    """NAdam's scalars at ``step`` for the checked hyperparameters ``h``, given the
+    product of mu_1..mu_(step-1)."""
+    cdef double lr = h["lr"], eps = h["eps"], weight_decay = h["weight_decay"]
+    cdef double momentum_decay = h["momentum_decay"]
+    cdef bint decoupled = h["decoupled_weight_decay"]
+    cdef double beta1, beta2
+    beta1, beta2 = h["betas"]
     cdef double mu = _mu(beta1, momentum_decay, step)
     cdef double mu_next = _mu(beta1, momentum_decay, step + 1)
     cdef double product = mu_product * mu
@@ -41,10 +46,14 @@ def nadam(double lr, double beta1, double beta2, double eps, double weight_decay
             (-lr * mu_next) / (1.0 - product_next))
 
 
-def radam(double lr, double beta1, double beta2, double eps, double weight_decay,
-          bint decoupled, long long step):
-    """RAdam's scalars at ``step``: the rectification term (torch's arithmetic, in its
-    order) and whether it applies (rho_t > 5)."""
+def radam(dict h, long long step):
+    """RAdam's scalars at ``step`` for the checked hyperparameters ``h``: the
+    rectification term (torch's arithmetic, in its order) and whether it applies
+    (rho_t > 5)."""
+    cdef double lr = h["lr"], eps = h["eps"], weight_decay = h["weight_decay"]
+    cdef bint decoupled = h["decoupled_weight_decay"]
+    cdef double beta1, beta2
+    beta1, beta2 = h["betas"]
     cdef double beta2_t = pow(beta2, <double>step)
     cdef double bias_correction1 = 1.0 - pow(beta1, <double>step)
     cdef double bias_correction2 = 1.0 - beta2_t

@@ -80,14 +80,12 @@ class NAdam(Optimizer):
         # mu_t = beta1 * (1 - 0.5 * 0.96**(t * momentum_decay)), mu_product = mu_1 ... mu_t;
         # c_grad = -lr * (1 - mu_t) / (1 - mu_product),
         # c_avg = -lr * mu_(t+1) / (1 - mu_product * mu_(t+1))  (compiled: _step_scalars)
-        beta1, beta2 = h["betas"]
-        return _step_scalars.nadam(h["lr"], beta1, beta2, h["eps"], h["weight_decay"],
-                                   h["momentum_decay"], h["decoupled_weight_decay"], step,
-                                   _mu_product(gstate))
+        return _step_scalars.nadam(h, step, _mu_product(gstate))
 
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float]:
-        return {"mu_product": _mu_product(gstate) * _step_scalars.nadam_mu(
+        # (gstate's mu_product was checked by _scalars, which the core calls first)
+        return {"mu_product": gstate["mu_product"] * _step_scalars.nadam_mu(
             h["betas"][0], h["momentum_decay"], step)}
 
 

@@ -72,6 +72,4 @@ class RAdam(Optimizer):
         # rho_inf = 2/(1 - beta2) - 1, rho_t = rho_inf - 2t beta2**t / (1 - beta2**t); where
         # rho_t > 5, rect = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))
         # (compiled: _step_scalars)
-        beta1, beta2 = h["betas"]
-        return _step_scalars.radam(h["lr"], beta1, beta2, h["eps"], h["weight_decay"],
-                                   h["decoupled_weight_decay"], step)
+        return _step_scalars.radam(h, step)

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=False
-"""The per-step scalars of NAdam and RAdam, compiled: their arithmetic (powers, square
-roots, a dozen products) took longer in Python than a 1,000-element update.
+"""The per-step scalars of NAdam, RAdam and LAMB, compiled: their arithmetic (powers,
+square roots, a dozen products) took longer in Python than a 1,000-element update.
 
 The arithmetic is Python's float arithmetic, operation for operation: ``x ** y`` is C's
 ``pow`` (as float.__pow__), ``/`` raises ZeroDivisionError on a zero divisor
@@ -12,6 +12,8 @@ from libc.math cimport pow
 
 NADAM_SCALARS = ("decay", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2",
                  "bias_correction2", "eps", "c_grad", "c_avg")
+LAMB_SCALARS = ("one_minus_beta1", "beta1", "one_minus_beta2", "beta2", "bias_correction1",
+                "bias_correction2", "eps", "weight_decay", "lr")
 RADAM_SCALARS = ("decay", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2",
                  "bias_correction1", "lr", "bias_correction2_sqrt", "eps", "rect",
                  "rectified")
@@ -68,3 +70,13 @@ def radam(dict h, long long step):
             0.0 if decoupled else weight_decay,
             1.0 - beta1, beta2, 1.0 - beta2, bias_correction1, lr,
             pow(bias_correction2, 0.5), eps, rect, rectified)
+
+
+def lamb(dict h, long long step):
+    """LAMB's scalars at ``step`` for the checked hyperparameters ``h`` (lr last: the
+    trust-ratio stage scales it)."""
+    cdef double beta1, beta2
+    beta1, beta2 = h["betas"]
+    return (1.0 - beta1, beta1, 1.0 - beta2, beta2, 1.0 - pow(beta1, <double>step),
+            1.0 - pow(beta2, <double>step), <double>h["eps"], <double>h["weight_decay"],
+            <double>h["lr"])

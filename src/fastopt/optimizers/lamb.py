@@ -6,11 +6,11 @@ from typing import Any
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from . import _step_scalars
 from ._docstrings import shared_parameters
 
 _BUFFERS = ("exp_avg", "exp_avg_sq")
-_SCALARS = ("one_minus_beta1", "beta1", "one_minus_beta2", "beta2", "bias_correction1",
-            "bias_correction2", "eps", "weight_decay", "lr")
+_SCALARS = _step_scalars.LAMB_SCALARS
 
 
 @shared_parameters
@@ -73,12 +73,8 @@ class Lamb(Optimizer):
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        beta1, beta2 = h["betas"]
-        return self.kernel.pack(one_minus_beta1=1.0 - beta1, beta1=beta1,
-                                one_minus_beta2=1.0 - beta2, beta2=beta2,
-                                bias_correction1=1.0 - beta1 ** step,
-                                bias_correction2=1.0 - beta2 ** step, eps=h["eps"],
-                                weight_decay=h["weight_decay"], lr=h["lr"])
+        # 1 - beta1**t, 1 - beta2**t and the hyperparameters (compiled: _step_scalars)
+        return _step_scalars.lamb(h, step)
 
     def _bind(self, module: Any, plan: Any) -> Any:
         moments, _, partial = plan.bind(module, self.kernel)

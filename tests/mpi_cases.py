@@ -141,11 +141,13 @@ def zero_case(info, kwargs: dict, dtype, form: str, reduction: str,
     compare_state(zo.state_dict(), ref.state_dict())
 
 
-def data_parallel_case(info, kwargs: dict, dtype, reduction: str) -> None:
+def data_parallel_case(info, kwargs: dict, dtype, reduction: str,
+                       bucket_bytes: int = 1 << 24) -> None:
     cls = getattr(fastopt, info.cls)
     start = initial(dtype)
     params = fastopt.flatten({k: v.copy() for k, v in start.items()})
-    dp = dist.DataParallel(cls(params, **kwargs), reduction=reduction)
+    dp = dist.DataParallel(cls(params, **kwargs), reduction=reduction,
+                           bucket_bytes=bucket_bytes)
     ref_params = fastopt.flatten({k: v.copy() for k, v in start.items()})
     ref = cls(ref_params, **kwargs)
     for t in range(1, STEPS + 1):
@@ -190,6 +192,10 @@ def suite_bitwise() -> None:
             for reduction in ("allreduce", "ordered"):
                 report(f"data-parallel {info.cls} full {name} {reduction}",
                        lambda: data_parallel_case(info, info.full, dtype, reduction))
+            # buckets of an odd number of elements, which the ranks share unevenly
+            report(f"data-parallel {info.cls} full {name} ordered small buckets",
+                   lambda: data_parallel_case(info, info.full, dtype, "ordered",
+                                              bucket_bytes=1001 * np.dtype(dtype).itemsize))
 
 
 

@@ -153,7 +153,8 @@ def allreduce_mean(comm: Any, buf: np.ndarray, reduction: str, bucket: int,
                    scratch: np.ndarray | None) -> None:
     """``buf`` (1-D, contiguous) replaced in place by its mean over the ranks, ``bucket``
     elements per MPI call.  "allreduce": MPI's in-place allreduce; "ordered": the sum in
-    rank order, ((g0 + g1) + g2) + ..., on every rank (``scratch``: ``bucket`` elements)."""
+    rank order, ((g0 + g1) + g2) + ..., on every rank (``scratch``: ranks x
+    ceil(bucket / ranks) elements)."""
     MPI = mpi()
     size = comm.Get_size()
     if size == 1:

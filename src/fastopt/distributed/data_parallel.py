@@ -70,10 +70,11 @@ class DataParallel:
         for buf in buffers:
             bucket = max(1, self._bucket_bytes // buf.itemsize)
             scratch = None
-            if self.reduction == "ordered":
+            if self.reduction == "ordered":     # every rank's share of a bucket
+                need = self.size * -(-bucket // self.size)
                 scratch = self._scratch.get(buf.dtype)
-                if scratch is None or scratch.size < bucket:
-                    scratch = self._scratch[buf.dtype] = np.empty(bucket, buf.dtype)
+                if scratch is None or scratch.size < need:
+                    scratch = self._scratch[buf.dtype] = np.empty(need, buf.dtype)
             _mpi.allreduce_mean(self.comm, buf, self.reduction, bucket, scratch)
         opt.step(grads)
 

@@ -24,9 +24,9 @@ cdef inline double _mu(double beta1, double momentum_decay, long long step):
     return beta1 * (1.0 - 0.5 * pow(0.96, <double>step * momentum_decay))
 
 
-def nadam_mu(double beta1, double momentum_decay, long long step):
-    """NAdam's momentum coefficient mu_t."""
-    return _mu(beta1, momentum_decay, step)
+def nadam_group_state(dict h, long long step, double mu_product):
+    """NAdam's group state after ``step``: mu_product times mu_step."""
+    return {"mu_product": mu_product * _mu(h["betas"][0], h["momentum_decay"], step)}
 
 
 def nadam(dict h, long long step, double mu_product):

@@ -85,8 +85,7 @@ class NAdam(Optimizer):
     def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
                           gstate: dict[str, float]) -> dict[str, float]:
         # (gstate's mu_product was checked by _scalars, which the core calls first)
-        return {"mu_product": gstate["mu_product"] * _step_scalars.nadam_mu(
-            h["betas"][0], h["momentum_decay"], step)}
+        return _step_scalars.nadam_group_state(h, step, gstate["mu_product"])
 
 
 def _mu_product(gstate: Any) -> float:

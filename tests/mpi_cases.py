@@ -276,11 +276,91 @@ def suite_refusals() -> None:
                     sd["state"] = {}
                 expect_refused(opt, arrays, lambda: opt.load_state_dict(sd), ValueError, bad,
                                "state")
+                # guard options set on one rank only: the ranks would call different
+                # collectives, so every rank refuses
+                if RANK == bad:
+                    opt.max_grad_norm = 1.0
+                expect_refused(opt, arrays, lambda: opt.step(grads), dist.DistributedError,
+                               bad, "did not make the same call")
+                opt.max_grad_norm = None
+                # a read-only gradient (DataParallel writes the mean into the gradients)
+                frozen = {k: g.copy() for k, g in grads.items()}
+                if RANK == bad:
+                    frozen["c"].flags.writeable = False
+                if kind == "data-parallel":
+                    expect_refused(opt, arrays, lambda: opt.step(frozen), ValueError, bad,
+                                   "read-only")
                 # and the communicator still works: a step on every rank
                 opt.step(grads)
                 assert opt.step_count == 2
                 same_everywhere(*arrays)
             report(f"refusals {kind} {form}", check)
+
+    def different_options() -> None:
+        start = initial(np.float32)
+        for build in (
+                lambda **kw: dist.ZeroRedundancyOptimizer(fastopt.flatten(start),
+                                                          fastopt.Adam, **kw),
+                lambda **kw: dist.DataParallel(fastopt.Adam(fastopt.flatten(start), **kw))):
+            try:
+                build(max_grad_norm=1.0 if RANK == bad else None)
+            except ValueError as e:
+                assert "same" in str(e), str(e)
+            else:
+                raise AssertionError("ranks with different options were not refused")
+    report("refusals: options that differ between ranks", different_options)
+
+    def grads_in_another_form() -> None:
+        params = fastopt.flatten(initial(np.float32))
+        opt = dist.DataParallel(fastopt.Adam(params))
+        grads = local_grads(np.float32, 1)
+        for k, g in grads.items():
+            params.grads[k][...] = g
+        try:
+            opt.step(grads if RANK == bad else None)
+        except dist.DistributedError as e:
+            assert "did not make the same call" in str(e), str(e)
+        else:
+            raise AssertionError("not refused")
+        opt.step()
+        same_everywhere(params.data)
+    report("refusals: gradients given in another form on one rank", grads_in_another_form)
+
+
+def suite_checkpoint_mismatch(folder: str) -> None:
+    """A sharded checkpoint refused, with CheckpointError on every rank and nothing
+    changed, by parameters of another shape or size; a consolidated DataParallel
+    checkpoint loads with a scheduler of the wrapped optimizer."""
+    def check() -> None:
+        path = os.path.join(folder, "sharded")
+        opt = dist.ZeroRedundancyOptimizer(fastopt.flatten(initial(np.float32)),
+                                           fastopt.SGD, lr=0.1)
+        opt.step(local_grads(np.float32, 1))
+        dist.save(path, opt, sharded=True)
+        for key, shape in (("b", (217, 300)), ("a", (70_002,))):
+            other = {**initial(np.float32), key: np.zeros(shape, np.float32)}
+            params = fastopt.flatten(other)
+            target = dist.ZeroRedundancyOptimizer(params, fastopt.SGD, lr=0.1)
+            before = params.data.copy()
+            try:
+                dist.load(path, target)
+            except fastopt.CheckpointError as e:
+                assert "parameters" in str(e), str(e)
+            else:
+                raise AssertionError(f"{key} of shape {shape} loaded")
+            assert np.array_equal(params.data, before) and target.step_count == 0
+        params = fastopt.flatten(initial(np.float32))
+        dp = dist.DataParallel(fastopt.Adam(params, lr=0.1))
+        sched = fastopt.lr_scheduler.StepLR(dp.optimizer, step_size=1, gamma=0.5)
+        dp.step(local_grads(np.float32, 1))
+        sched.step()
+        file = os.path.join(folder, "dp.npz")
+        dist.save(file, dp, sched)
+        dp2 = dist.DataParallel(fastopt.Adam(fastopt.flatten(initial(np.float32)), lr=0.1))
+        sched2 = fastopt.lr_scheduler.StepLR(dp2.optimizer, step_size=1, gamma=0.5)
+        dist.load(file, dp2, sched2)
+        assert sched2.get_last_lr() == sched.get_last_lr() and dp2.step_count == 1
+    report("checkpoint mismatches", check)
 
 
 # ---- a rank that never arrives ----------------------------------------------------------

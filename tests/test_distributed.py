@@ -73,7 +73,14 @@ def test_one_ranks_bad_input_refuses_the_step_on_every_rank(n):
     raises (its own error, or DistributedError naming the rank), nothing changes, and the
     next step runs."""
     reports = cases(n, "refusals")
-    assert len(reports) == 4
+    assert len(reports) == 6
+    assert not any(reports.values()), reports
+
+
+def test_a_sharded_checkpoint_for_other_parameters_is_refused(tmp_path):
+    """Parameters of another shape or size: CheckpointError on every rank, nothing
+    loaded; a DataParallel file loads with its wrapped optimizer's scheduler."""
+    reports = cases(2, "checkpoint-mismatch", str(tmp_path))
     assert not any(reports.values()), reports
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import time
+import zlib
 from typing import Any
 
 import numpy as np
@@ -89,34 +90,53 @@ def wait(comm: Any, request: Any, timeout: float, what: str) -> None:
             time.sleep(pause)
 
 
-def agree(comm: Any, error: BaseException | None, timeout: float, what: str) -> None:
+def agree(comm: Any, error: BaseException | None, timeout: float, what: str,
+          fingerprint: str = "") -> None:
     """Every rank says whether its part of ``what`` can go ahead (``error`` is None) and
     learns whether all can.  Where one cannot, each rank raises: its own error, or a
-    DistributedError naming the ranks that refused and why.  Waits at most ``timeout``."""
+    DistributedError naming the ranks that refused and why.  ``fingerprint``: what the
+    call's collective steps depend on (options, the form of the gradients); ranks whose
+    fingerprints differ would call different collectives, so every rank raises.  Waits
+    at most ``timeout``."""
     MPI = mpi()
-    flag = np.array([0 if error is None else 1], np.int64)
-    total = np.zeros(1, np.int64)
-    wait(comm, comm.Iallreduce(flag, total, op=MPI.SUM), timeout, what)
-    if total[0] == 0:
+    fp = zlib.crc32(fingerprint.encode("utf-8"))
+    mine = np.array([0 if error is None else 1, fp, -fp], np.int64)
+    most = np.zeros(3, np.int64)
+    wait(comm, comm.Iallreduce(mine, most, op=MPI.MAX), timeout, what)
+    if most[0] == 0 and most[1] == -most[2]:
         return
     said = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
     if error is not None:
         raise error
+    if most[0] == 0:
+        every = comm.allgather(fingerprint)
+        raise DistributedError(f"{what}: the ranks did not make the same call, and nothing "
+                               f"changed on any rank ({'; '.join(f'rank {r}: {f}' for r, f in enumerate(every))})")
     refused = "; ".join(f"rank {r}: {msg}" for r, msg in enumerate(said) if msg is not None)
     raise DistributedError(f"{what} was refused on another rank, and nothing changed on "
                            f"any rank ({refused})")
 
 
-def run_agreed(comm: Any, timeout: float, what: str, prepare: Any, *args: Any) -> Any:
+def run_agreed(comm: Any, timeout: float, what: str, prepare: Any, *args: Any,
+               fingerprint: str = "") -> Any:
     """``prepare(*args)`` on every rank, then :func:`agree` on whether it raised; its
     result where none did."""
     try:
         result = prepare(*args)
     except Exception as e:
-        agree(comm, e, timeout, what)
+        agree(comm, e, timeout, what, fingerprint)
         raise                               # (agree raised already)
-    agree(comm, None, timeout, what)
+    agree(comm, None, timeout, what, fingerprint)
     return result
+
+
+def step_fingerprint(opt: Any, grads: Any) -> str:
+    """What a step's collective calls depend on: the guard options and the form of the
+    gradients (every rank must give them alike)."""
+    form = ("buffer" if grads is None else
+            f"array {getattr(grads, 'shape', '')}" if isinstance(grads, np.ndarray)
+            else type(grads).__name__)
+    return f"max_grad_norm={opt.max_grad_norm!r} nonfinite={opt.nonfinite!r} grads={form}"
 
 
 def default_threads(comm: Any) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from typing import Any
 
@@ -19,6 +20,8 @@ from .zero import ZeroRedundancyOptimizer, _join, _slice
 MANIFEST = "manifest.json"
 SHARDED_FORMAT = "fastopt-sharded-checkpoint"
 SHARDED_VERSION = 1
+#: The name of the folder of one sharded checkpoint: step-<step>-<8 hex digits>.
+_SET = re.compile(r"step-[0-9]+-[0-9a-f]{8}\Z")
 
 
 def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params: Any = None,
@@ -47,12 +50,12 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
         state = (wrapper.consolidated_state_dict(0)
                  if isinstance(wrapper, ZeroRedundancyOptimizer) else None)
 
-        def write() -> None:
+        def write_file() -> None:
             if wrapper.rank == 0:
                 inner, owner = _target(wrapper, scheduler)
                 _ckpt.write(path, inner, state if state is not None else inner.state_dict(),
                             scheduler, params, ema, owner)
-        _mpi.run_agreed(wrapper.comm, wrapper.timeout, what, write)
+        _mpi.run_agreed(wrapper.comm, wrapper.timeout, what, write_file)
         return
     if not isinstance(wrapper, ZeroRedundancyOptimizer):
         raise TypeError("a DataParallel keeps the whole state on every rank: save it with "
@@ -89,8 +92,9 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
             "format": SHARDED_FORMAT, "format_version": SHARDED_VERSION,
             "optimizer": type(wrapper.optimizer).__name__, "step": wrapper.step_count,
             "ranks": wrapper.size, "folder": tag, "files": names,
-            "parameters": [_ckpt.Encoder().encode(k, ("key",)) for k, _ in
-                           wrapper.named_parameters()],
+            # each parameter's key, shape and dtype, in order
+            "parameters": [[_ckpt.Encoder().encode(k, ("key",)), list(a.shape), a.dtype.str]
+                           for k, a in wrapper.named_parameters()],
             # each rank's piece of each parameter: [start, stop) of its flattened elements
             "pieces": [[[p.start, p.stop] for p in wrapper.layout.pieces(r)]
                        for r in range(wrapper.size)],
@@ -98,7 +102,7 @@ def save(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
         text = json.dumps(manifest, indent=1).encode("utf-8")
         _ckpt.write_atomically(os.path.join(path, MANIFEST), lambda f: f.write(text))
         for entry in os.listdir(path):          # the sets older manifests named
-            if entry != tag and entry.startswith("step-"):
+            if entry != tag and _SET.match(entry):
                 shutil.rmtree(os.path.join(path, entry), ignore_errors=True)
     _mpi.run_agreed(comm, wrapper.timeout, what, commit)
 
@@ -118,7 +122,9 @@ def load(path: str | os.PathLike, optimizer: Any, scheduler: Any = None, params:
     else:
         def prepare() -> Any:
             meta, arrays = _ckpt.read(path)
-            return _ckpt.prepare_load(path, meta, arrays, wrapper, scheduler, params, ema)
+            owner = _target(wrapper, scheduler)[1]
+            return _ckpt.prepare_load(path, meta, arrays, wrapper, scheduler, params, ema,
+                                      owner)
         commit = _mpi.run_agreed(wrapper.comm, wrapper.timeout, f"loading {path}", prepare)
     _native.uninterrupted(commit, ())
 
@@ -171,14 +177,31 @@ def _prepare_sharded(path: str, wrapper: Any, scheduler: Any, params: Any,
                              f"(this fastopt reads {SHARDED_VERSION})")
         files = [os.path.join(path, manifest["folder"], name) for name in manifest["files"]]
         old_pieces = [[Piece(int(a), int(b), 0) for a, b in rank] for rank in manifest["pieces"]]
+        saved_params = [(_ckpt.decode(k, {}), tuple(shape), np.dtype(dt))
+                        for k, shape, dt in manifest["parameters"]]
+        if not files or len(old_pieces) != len(files):
+            raise ValueError("its pieces and files do not match")
     except FileNotFoundError:
         raise
     except Exception as e:
         raise _ckpt.CheckpointError(f"{manifest_path}: not a readable manifest ({e})") from e
     named = wrapper.named_parameters()
-    if len(old_pieces) != len(files) or any(len(p) != len(named) for p in old_pieces):
-        raise _ckpt.CheckpointError(f"{path}: the checkpoint holds {len(old_pieces[0])} "
-                                    f"parameters, this optimizer {len(named)}")
+    expected = [(k, a.shape, a.dtype) for k, a in named]
+    if saved_params != expected:
+        raise _ckpt.CheckpointError(
+            f"{path}: the checkpoint holds parameters {saved_params} (key, shape, dtype), "
+            f"this optimizer {expected}")
+    for i, (key, a) in enumerate(named):        # the pieces must tile each parameter
+        spans = sorted((p[i].start, p[i].stop) for p in old_pieces if len(p) == len(named)
+                       and p[i].stop > p[i].start)
+        end = 0
+        for start, stop in spans:
+            if start != end:
+                break
+            end = stop
+        if any(len(p) != len(named) for p in old_pieces) or end != a.size:
+            raise _ckpt.CheckpointError(f"{manifest_path}: its pieces do not cover "
+                                        f"parameter {key!r} exactly")
     if isinstance(wrapper, ZeroRedundancyOptimizer):
         mine = wrapper.pieces
     else:
@@ -188,20 +211,27 @@ def _prepare_sharded(path: str, wrapper: Any, scheduler: Any, params: Any,
     first: dict[str, Any] = {}
     for r, file in enumerate(files):
         meta, arrays = _ckpt.read(file)
-        state = _ckpt.decode(meta["optimizer"], arrays)
-        saved = list(_ckpt.decode(meta["params"], arrays).items())
+        try:
+            state = _ckpt.decode(meta["optimizer"], arrays)
+            saved = list(_ckpt.decode(meta["params"], arrays).items())
+        except Exception as e:
+            raise _ckpt.CheckpointError(f"{file}: not a shard of a fastopt checkpoint "
+                                        f"({e!r})") from e
         if [k for k, _ in saved] != [k for k, _ in named]:
             raise _ckpt.CheckpointError(f"{file}: holds parameters {[k for k, _ in saved]}, "
                                         f"this optimizer {[k for k, _ in named]}")
         if r == 0:
             first = {"state": state, "meta": meta, "arrays": arrays}
         for i, ((key, piece), old, want) in enumerate(zip(saved, old_pieces[r], mine)):
-            if piece.size != old.size:
+            if piece.size != old.size or piece.dtype != named[i][1].dtype:
                 raise _ckpt.CheckpointError(f"{file}: parameter {key!r} holds {piece.size} "
                                             f"elements, the manifest says {old.size}")
             values[i][old.start:old.stop] = piece.reshape(-1)
             lo, hi = max(want.start, old.start), min(want.stop, old.stop)
-            for name, entry in state["state"][key].items():
+            entries = state["state"].get(key) if isinstance(state.get("state"), dict) else None
+            if not isinstance(entries, dict):
+                raise _ckpt.CheckpointError(f"{file}: no state for parameter {key!r}")
+            for name, entry in entries.items():
                 if hi > lo or not parts[i].get(name):
                     cut = Piece(lo - old.start, hi - old.start, 0) if hi > lo else Piece(0, 0, 0)
                     parts[i].setdefault(name, []).append(_slice(entry, cut))

@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._core import _native
 from .._core.optimizer import Optimizer
 from .._core.params import GradsLike, grads_in_order
 from . import _mpi
@@ -45,7 +46,11 @@ class DataParallel:
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self._bucket_bytes = bucket_bytes
         signature = (type(optimizer).__qualname__,
-                     [(k, a.shape, str(a.dtype)) for k, a in optimizer.named_parameters()])
+                     [(k, a.shape, str(a.dtype)) for k, a in optimizer.named_parameters()],
+                     repr((optimizer.max_grad_norm, optimizer.nonfinite,
+                           optimizer.state_precision, optimizer._min_8bit_size,
+                           [{k: v for k, v in g.items() if k != "params"}
+                            for g in optimizer.param_groups])))
         every = comm.allgather(signature)
         if any(s != every[0] for s in every):
             raise ValueError("every rank must build the same optimizer over the same "
@@ -66,7 +71,8 @@ class DataParallel:
         """Replace the gradients by their mean over the ranks, then step."""
         opt = self.optimizer
         buffers = _mpi.run_agreed(self.comm, self.timeout, f"step {opt.step_count + 1}",
-                                  self._check_step, grads)
+                                  self._check_step, grads,
+                                  fingerprint=_mpi.step_fingerprint(opt, grads))
         for buf in buffers:
             bucket = max(1, self._bucket_bytes // buf.itemsize)
             scratch = None
@@ -89,8 +95,14 @@ class DataParallel:
             assert flat is not None
             return [g for _, g in flat.buffers.values()]
         if isinstance(grads, np.ndarray):
-            return [grads.reshape(-1)]
-        return [g.reshape(-1) for g in grads_in_order(grads, opt._tensors)]
+            buffers = [grads.reshape(-1)]
+        else:
+            buffers = [g.reshape(-1) for g in grads_in_order(grads, opt._tensors)]
+        for g in buffers:       # the mean is written into them
+            if not g.flags.writeable:
+                raise ValueError("DataParallel averages the gradients in place: a gradient "
+                                 "is read-only")
+        return buffers
 
     # ---- the wrapped optimizer's interface ---------------------------------------------
 
@@ -103,11 +115,28 @@ class DataParallel:
     def param_groups(self) -> list[dict[str, Any]]:
         return self.optimizer.param_groups
 
+    # the options that can change between steps, set on the wrapped optimizer
+    @property
+    def max_grad_norm(self) -> float | None:
+        return self.optimizer.max_grad_norm
+
+    @max_grad_norm.setter
+    def max_grad_norm(self, value: float | None) -> None:
+        self.optimizer.max_grad_norm = value
+
+    @property
+    def nonfinite(self) -> str:
+        return self.optimizer.nonfinite
+
+    @nonfinite.setter
+    def nonfinite(self, value: str) -> None:
+        self.optimizer.nonfinite = value
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load on every rank, or on none (collective)."""
         load = _mpi.run_agreed(self.comm, self.timeout, "load_state_dict",
                                self.optimizer.prepare_load_state_dict, state_dict)
-        load()
+        _native.uninterrupted(load, ())
 
     def prepare_load_state_dict(self, state_dict: dict[str, Any]) -> Callable[[], None]:
         return self.optimizer.prepare_load_state_dict(state_dict)

@@ -40,10 +40,9 @@ class ZeroRedundancyOptimizer:
     them exactly as one process does.  Given the same mean gradient, a step is bitwise the
     step of ``optimizer_class`` in one process, for any number of ranks.
 
-    Parameters must share one dtype.  ``fastopt.flatten(...)`` parameters are reduced
-    and gathered in place; other forms go through a flat copy each step.  The gradient
-    buffer keeps this rank's own gradient (the mean of the slice is in
-    :attr:`shard_grad`).  Every rank must make the same calls in the same order, as with
+    Parameters must share one dtype.  ``fastopt.flatten(...)`` parameters are gathered
+    in place; other forms go through a flat copy each step.  The gradients are never
+    written: the mean of this rank's slice goes to :attr:`shard_grad`.  Every rank must make the same calls in the same order, as with
     any MPI collective; ``timeout`` (seconds) bounds how long a rank waits for the
     others at the start of a step before it raises :class:`DistributedError`.
     """
@@ -57,8 +56,12 @@ class ZeroRedundancyOptimizer:
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         _mpi.run_agreed(comm, self.timeout, "building a ZeroRedundancyOptimizer",
                         self._build, params, optimizer_class, kwargs)
+        opt = self.optimizer
         signature = (optimizer_class.__qualname__, [(t.key, t.array.shape) for t in
-                                                    self._tensors], str(self.layout.dtype))
+                                                    self._tensors], str(self.layout.dtype),
+                     repr((opt.max_grad_norm, opt.nonfinite, opt.state_precision,
+                           opt._min_8bit_size, [{k: v for k, v in g.items() if k != "params"}
+                                                for g in opt.param_groups])))
         _mpi.run_agreed(comm, self.timeout, "building a ZeroRedundancyOptimizer",
                         _same_everywhere, comm, signature, "parameters or optimizer class")
         self.num_threads = (_mpi.default_threads(comm) if num_threads is None
@@ -129,7 +132,8 @@ class ZeroRedundancyOptimizer:
         class takes them; None for the ``FlatParams`` gradient buffer)."""
         opt = self.optimizer
         send = _mpi.run_agreed(self.comm, self.timeout, f"step {opt.step_count + 1}",
-                               self._check_step, grads)
+                               self._check_step, grads,
+                               fingerprint=_mpi.step_fingerprint(opt, grads))
         kind = _mpi.mpi_type(self.layout.dtype)
         before = opt.step_count
         if self.size == 1 and self._flat is not None and send is self._flat.grad:
@@ -182,13 +186,23 @@ class ZeroRedundancyOptimizer:
         if grad.dtype != self.layout.dtype:
             raise TypeError(f"the flat gradient has dtype {grad.dtype.str}, the parameters "
                             f"{self.layout.dtype}")
-        if grad.shape != (self.layout.total,) or not grad.flags.c_contiguous:
+        # FlatParams: its own layout (padded); other forms: the parameters one after the
+        # other, as their optimizer class takes one flat gradient
+        n = self.layout.total if self._flat is not None else sum(self.layout.sizes)
+        if grad.shape != (n,) or not grad.flags.c_contiguous:
             raise ValueError(f"the flat gradient must be a contiguous array of shape "
-                             f"({self.layout.total},), got {grad.shape}")
+                             f"({n},), got {grad.shape}")
         for a, label in zip(self._arrays, self._labels):
             if np.shares_memory(a, grad):
                 raise ValueError(f"the flat gradient shares memory with parameter {label}")
-        return grad
+        if self._flat is not None:
+            return grad
+        stage = self._stage_grad if self._stage_grad is not None else self._flat_stage()
+        start = 0
+        for off, size in zip(self.layout.offsets, self.layout.sizes):
+            stage[off:off + size] = grad[start:start + size]
+            start += size
+        return stage
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the ``FlatParams`` gradient buffer (as Optimizer.zero_grad)."""

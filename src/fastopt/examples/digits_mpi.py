@@ -53,8 +53,12 @@ def main(quick: bool = False, out_dir: str | None = None, epochs: int | None = N
         if epoch < opt.step_count // steps_per_epoch:
             continue                              # done before the checkpoint
         for i in range(0, len(order), batch_size):
-            mine = np.array_split(order[i:i + batch_size], size)[rank]   # this rank's share
+            batch = order[i:i + batch_size]
+            mine = np.array_split(batch, size)[rank]                     # this rank's share
             loss_and_grads(params, params.grads, x_train[mine], y_train[mine])
+            # the loss is a mean over this rank's share: weighted by its size, the mean
+            # over the ranks is the mean over the whole batch
+            np.multiply(params.grad, len(mine) * size / len(batch), out=params.grad)
             t0 = time.perf_counter()
             opt.step()                            # mean gradient over the ranks, then Adam
             step_seconds.append(time.perf_counter() - t0)

@@ -139,6 +139,30 @@ def step_fingerprint(opt: Any, grads: Any) -> str:
     return f"max_grad_norm={opt.max_grad_norm!r} nonfinite={opt.nonfinite!r} grads={form}"
 
 
+def check_same_optimizer(comm: Any, opt: Any, named: list[tuple[Any, np.ndarray]]) -> None:
+    """Refuse, on every rank, optimizers that differ between the ranks: their class,
+    parameters (``named``: key and array, whole), options or param groups (collective)."""
+    signature = repr((type(opt).__qualname__,
+                      [(k, a.shape, a.dtype.str) for k, a in named],
+                      opt.max_grad_norm, opt.nonfinite, opt.state_precision,
+                      opt._min_8bit_size,
+                      [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]))
+    every = comm.allgather(signature)
+    differ = [r for r, v in enumerate(every) if v != every[0]]
+    if differ:
+        raise ValueError(f"every rank must build the same optimizer over the same "
+                         f"parameters, with the same options and param groups: rank(s) "
+                         f"{differ} differ from rank 0")
+
+
+def set_threads(comm: Any, num_threads: int | None) -> int:
+    """Give this process ``num_threads`` threads, or (None) its share of the node's
+    cores; returns the count."""
+    n = default_threads(comm) if num_threads is None else num_threads
+    use_threads(n)
+    return n
+
+
 def default_threads(comm: Any) -> int:
     """This rank's share of the cores it may run on: the cores divided among the ranks
     of its node (at least 1)."""

@@ -9,6 +9,7 @@ from .._core import _native
 from .._core.optimizer import Optimizer
 from .._core.params import GradsLike, grads_in_order
 from . import _mpi
+from ._forward import forwarded
 
 
 class DataParallel:
@@ -45,21 +46,10 @@ class DataParallel:
         self.timeout = _mpi.check_timeout(timeout)
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self._bucket_bytes = bucket_bytes
-        signature = (type(optimizer).__qualname__,
-                     [(k, a.shape, str(a.dtype)) for k, a in optimizer.named_parameters()],
-                     repr((optimizer.max_grad_norm, optimizer.nonfinite,
-                           optimizer.state_precision, optimizer._min_8bit_size,
-                           [{k: v for k, v in g.items() if k != "params"}
-                            for g in optimizer.param_groups])))
-        every = comm.allgather(signature)
-        if any(s != every[0] for s in every):
-            raise ValueError("every rank must build the same optimizer over the same "
-                             "parameters: ranks "
-                             f"{[r for r, s in enumerate(every) if s != every[0]]} differ "
-                             f"from rank 0")
-        self.num_threads = (_mpi.default_threads(comm) if num_threads is None
-                            else num_threads)
-        _mpi.use_threads(self.num_threads)
+        _mpi.run_agreed(comm, self.timeout, "building a DataParallel",
+                        _mpi.check_same_optimizer, comm, optimizer,
+                        optimizer.named_parameters())
+        self.num_threads = _mpi.set_threads(comm, num_threads)
         for _, a in optimizer.named_parameters():
             comm.Bcast(a.reshape(-1), root=0)
         state = comm.bcast(optimizer.state_dict() if self.rank == 0 else None, root=0)
@@ -111,26 +101,10 @@ class DataParallel:
             raise AttributeError(name)
         return getattr(self.optimizer, name)
 
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
+    param_groups = forwarded("param_groups")
     # the options that can change between steps, set on the wrapped optimizer
-    @property
-    def max_grad_norm(self) -> float | None:
-        return self.optimizer.max_grad_norm
-
-    @max_grad_norm.setter
-    def max_grad_norm(self, value: float | None) -> None:
-        self.optimizer.max_grad_norm = value
-
-    @property
-    def nonfinite(self) -> str:
-        return self.optimizer.nonfinite
-
-    @nonfinite.setter
-    def nonfinite(self, value: str) -> None:
-        self.optimizer.nonfinite = value
+    max_grad_norm = forwarded("max_grad_norm", settable=True)
+    nonfinite = forwarded("nonfinite", settable=True)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load on every rank, or on none (collective)."""

@@ -13,6 +13,7 @@ from .._core.plan import GRAD, address, check_entry, fsum_partials
 from .._core import storage
 from ..optimizers.lamb import Lamb
 from . import _mpi
+from ._forward import forwarded
 from ._layout import Piece, ShardLayout
 
 
@@ -56,17 +57,10 @@ class ZeroRedundancyOptimizer:
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         _mpi.run_agreed(comm, self.timeout, "building a ZeroRedundancyOptimizer",
                         self._build, params, optimizer_class, kwargs)
-        opt = self.optimizer
-        signature = (optimizer_class.__qualname__, [(t.key, t.array.shape) for t in
-                                                    self._tensors], str(self.layout.dtype),
-                     repr((opt.max_grad_norm, opt.nonfinite, opt.state_precision,
-                           opt._min_8bit_size, [{k: v for k, v in g.items() if k != "params"}
-                                                for g in opt.param_groups])))
         _mpi.run_agreed(comm, self.timeout, "building a ZeroRedundancyOptimizer",
-                        _same_everywhere, comm, signature, "parameters or optimizer class")
-        self.num_threads = (_mpi.default_threads(comm) if num_threads is None
-                            else num_threads)
-        _mpi.use_threads(self.num_threads)
+                        _mpi.check_same_optimizer, comm, self.optimizer,
+                        self.named_parameters())
+        self.num_threads = _mpi.set_threads(comm, num_threads)
         self._shard.setup(self.optimizer)
         self._broadcast_parameters()
 
@@ -211,58 +205,22 @@ class ZeroRedundancyOptimizer:
 
     # ---- what the optimizer shows ------------------------------------------------------
 
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        """The param groups (hyperparameters shared by every rank; ``"params"`` holds this
-        rank's pieces).  Schedulers change them as on any optimizer; every rank must."""
-        return self.optimizer.param_groups
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return self.optimizer.defaults
-
-    @property
-    def step_count(self) -> int:
-        return self.optimizer.step_count
-
-    @property
-    def skipped_steps(self) -> int:
-        return self.optimizer.skipped_steps
-
-    @property
-    def grad_norm(self) -> float | None:
-        """The global gradient norm of the last guarded step (the same on every rank)."""
-        return self.optimizer.grad_norm
-
-    @property
-    def max_grad_norm(self) -> float | None:
-        return self.optimizer.max_grad_norm
-
-    @max_grad_norm.setter
-    def max_grad_norm(self, value: float | None) -> None:
-        self.optimizer.max_grad_norm = value
-
-    @property
-    def nonfinite(self) -> str:
-        return self.optimizer.nonfinite
-
-    @nonfinite.setter
-    def nonfinite(self, value: str) -> None:
-        self.optimizer.nonfinite = value
-
-    @property
-    def state_precision(self) -> str:
-        return self.optimizer.state_precision
-
-    @property
-    def state_nbytes(self) -> int:
-        """Bytes of optimizer state this rank keeps (about 1/ranks of one process's)."""
-        return self.optimizer.state_nbytes
-
-    @property
-    def state(self) -> dict[Any, dict[str, np.ndarray]]:
-        """This rank's state: each parameter's piece (1-D; see :attr:`pieces`)."""
-        return self.optimizer.state
+    param_groups = forwarded(
+        "param_groups", """The param groups (hyperparameters shared by every rank; ``"params"``
+        holds this rank's pieces).  Schedulers change them as on any optimizer; every rank
+        must.""")
+    defaults = forwarded("defaults")
+    step_count = forwarded("step_count")
+    skipped_steps = forwarded("skipped_steps")
+    grad_norm = forwarded("grad_norm", "The global gradient norm of the last guarded step "
+                                       "(the same on every rank).")
+    max_grad_norm = forwarded("max_grad_norm", settable=True)
+    nonfinite = forwarded("nonfinite", settable=True)
+    state_precision = forwarded("state_precision")
+    state_nbytes = forwarded("state_nbytes", "Bytes of optimizer state this rank keeps "
+                                             "(about 1/ranks of one process's).")
+    state = forwarded("state", "This rank's state: each parameter's piece (1-D; see "
+                               ":attr:`pieces`).")
 
     def named_parameters(self) -> list[tuple[Any, np.ndarray]]:
         """``(key, array)`` of every parameter, whole."""
@@ -473,11 +431,3 @@ def _reshape(entry: Any, like: np.ndarray) -> Any:
     if isinstance(entry, Mapping):
         return {"codes": entry["codes"].reshape(like.shape), "absmax": entry["absmax"]}
     return entry.reshape(like.shape)
-
-
-def _same_everywhere(comm: Any, value: Any, what: str) -> None:
-    every = comm.allgather(value)
-    differ = [r for r, v in enumerate(every) if v != every[0]]
-    if differ:
-        raise ValueError(f"every rank must build the same optimizer over the same "
-                         f"parameters: the {what} of rank(s) {differ} differ from rank 0's")

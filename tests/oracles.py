@@ -5,6 +5,8 @@ minimizing run of -g.
 Each takes the hyperparameters of every parameter (a list, one dict each, so that param
 groups are covered), the starting parameters and the gradients of every step, and returns
 a harness.Result (the state under fastopt's buffer names)."""
+import math
+
 import numpy as np
 
 from harness import Result
@@ -53,3 +55,98 @@ def optax_lamb(kwargs, params, grads):
             params[i] = p + -lr * u                           # scale_by_learning_rate
     return Result(params, {i: {"exp_avg": m, "exp_avg_sq": v}
                            for i, (m, v) in enumerate(zip(mu, nu))})
+
+
+# ---- optax itself (optax.contrib), where it is installed ------------------------------
+
+def _run_optax(make, kwargs, params, grads, state_names, before=None):
+    """Each parameter through its own ``make(kw)`` transformation (its param group's
+    hyperparameters), in the parameters' dtype, maximize as a minimization of -g.  ``before(kw, t, p)`` returns the parameter
+    the step starts from (a weight decay applied outside optax).  ``state_names`` maps
+    fastopt's buffer names to the fields of the transformation's state."""
+    import pytest
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    jnp = jax.numpy
+    # Op by op (no jit): XLA's CPU compiler fuses a*b + c into one fused multiply-add,
+    # rounding once where NumPy, torch's CPU kernels and fastopt round twice.  x64 on also
+    # for float32 arrays (which stay float32): optax's per-step scalars (1 - b1, 1 - b2**t)
+    # are then computed in float64 and rounded once to the arrays' dtype, as fastopt and
+    # torch compute theirs, not in float32 from an already rounded b1.
+    with jax.enable_x64(True), jax.disable_jit():
+        txs = [make(optax, jnp, kw) for kw in kwargs]
+        ps = [jnp.asarray(p) for p in params]
+        states = [tx.init(p) for tx, p in zip(txs, ps)]
+        for t, gs in enumerate(grads, 1):
+            for i, (tx, kw) in enumerate(zip(txs, kwargs)):
+                g = jnp.asarray(-gs[i] if kw.get("maximize") else gs[i])
+                p = ps[i] if before is None else jnp.asarray(before(kw, t, np.asarray(ps[i])))
+                updates, states[i] = tx.update(g, states[i], p)
+                ps[i] = optax.apply_updates(p, updates)
+        out = [np.asarray(p).astype(params[0].dtype) for p in ps]
+
+        def field(state, name):
+            """The field ``name`` of a state, or of the chain's state that has it."""
+            if hasattr(state, name):
+                return np.asarray(getattr(state, name))
+            return next(field(s, name) for s in state
+                        if isinstance(s, tuple) and _has_field(s, name))
+        state = {i: {ours: field(s, theirs).astype(params[0].dtype)
+                     for ours, theirs in state_names.items()} for i, s in enumerate(states)}
+    return Result(out, state)
+
+
+def _has_field(state, name):
+    return hasattr(state, name) or any(isinstance(s, tuple) and _has_field(s, name)
+                                       for s in state)
+
+
+def optax_adopt(kwargs, params, grads):
+    """optax.contrib.adopt; L2 weight decay as optax.add_decayed_weights before it, the
+    decoupled one as the authors' implementation: p*(1 - lr*wd) from the second step."""
+    def make(optax, jnp, kw):
+        b1, b2 = kw.get("betas", (0.9, 0.9999))
+        exponent = kw.get("clip_exponent", 0.25)
+        tx = optax.contrib.adopt(kw.get("lr", 1e-3), b1, b2, kw.get("eps", 1e-6),
+                                 nesterov=kw.get("nesterov", False),
+                                 use_clipping=exponent is not None,
+                                 clip_value_fn=lambda c: c ** (exponent or 0.0))
+        wd = kw.get("weight_decay", 0.0)
+        if wd and not kw.get("decoupled_weight_decay"):
+            tx = optax.chain(optax.add_decayed_weights(wd), tx)
+        return tx
+
+    def before(kw, t, p):
+        wd, lr = kw.get("weight_decay", 0.0), kw.get("lr", 1e-3)
+        if wd and kw.get("decoupled_weight_decay") and t > 1:
+            return p * p.dtype.type(1 - lr * wd)
+        return p
+    return _run_optax(make, kwargs, params, grads,
+                      {"exp_avg": "mu", "exp_avg_sq": "nu"}, before)
+
+
+def optax_ademamix(kwargs, params, grads):
+    """optax.contrib.ademamix, with the paper's warmups of alpha and beta3 as its
+    schedules (optax counts steps from 0, fastopt from 1); its weight decay is
+    add_decayed_weights (lr*(u + wd*p), fastopt p*(1 - lr*wd) - lr*u: equal to rounding)."""
+    def make(optax, jnp, kw):
+        b1, b2, b3 = kw.get("betas", (0.9, 0.999, 0.9999))
+        alpha, t_alpha, t_beta3 = kw.get("alpha", 5.0), kw.get("t_alpha"), kw.get("t_beta3")
+        alpha_fn = alpha if t_alpha is None else (
+            lambda c: jnp.minimum((c + 1) * alpha / t_alpha, alpha))
+        if t_beta3 is None:
+            b3_fn = b3
+        else:
+            # the paper's formula, in Python floats (jnp.exp and math.exp may differ by an
+            # ulp), as a table optax's schedule reads
+            ln1, ln3 = math.log(b1), math.log(b3)
+            table = jnp.asarray([min(math.exp(ln1 * ln3 / ((1 - s) * ln3 + s * ln1)), b3)
+                                 for s in ((c + 1) / t_beta3 for c in range(len(grads)))])
+
+            def b3_fn(c):
+                return table[c]
+        return optax.contrib.ademamix(kw.get("lr", 1e-3), b1, b2, b3_fn, alpha_fn,
+                                      eps=kw.get("eps", 1e-8),
+                                      weight_decay=kw.get("weight_decay", 0.0))
+    return _run_optax(make, kwargs, params, grads,
+                      {"exp_avg_fast": "m1", "exp_avg_slow": "m2", "exp_avg_sq": "nu"})

@@ -287,7 +287,7 @@ def test_pairs_changed_in_place_are_checked_every_step(cls):
         opt = cls(params, **{**base, key: list(pair)})
         for g in grads[:2]:
             opt.step(g)
-        new = [pair[0] * 0.5, pair[1]]
+        new = [pair[0] * 0.5, *pair[1:]]
         opt.param_groups[0][key][0] = new[0]
         saved = opt.state_dict()
         at_save = [p.copy() for p in params]

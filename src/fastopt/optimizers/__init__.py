@@ -3,6 +3,9 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .ademamix import AdEMAMix
+from .adopt import ADOPT
+from .asgd import ASGD
 from .lamb import Lamb
 from .lion import Lion
 from .nadam import NAdam
@@ -12,4 +15,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
-           "Adadelta", "Rprop", "Lion", "Lamb"]
+           "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD"]

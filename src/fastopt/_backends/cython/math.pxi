@@ -149,6 +149,9 @@ include "radam.pxi"
 include "rprop.pxi"
 include "lion.pxi"
 include "lamb.pxi"
+include "adopt.pxi"
+include "ademamix.pxi"
+include "asgd.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
 include "stored.pxi"
@@ -183,6 +186,10 @@ def kernels():
                                LAMB_SCALARS, 0, LAMB_OUTPUTS),
         "lamb_update": _entry(<void*>lamb_update_chunk[float], <void*>lamb_update_chunk[double],
                               LAMB_SCALARS, 1, 0),
+        "adopt": _entry(<void*>adopt_chunk[float], <void*>adopt_chunk[double], ADOPT_SCALARS),
+        "ademamix": _entry(<void*>ademamix_chunk[float], <void*>ademamix_chunk[double],
+                           ADEMAMIX_SCALARS),
+        "asgd": _entry(<void*>asgd_chunk[float], <void*>asgd_chunk[double], ASGD_SCALARS),
         # the training toolkit (toolkit.pxi)
         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2,
                         <void*>sumsq_chunks4[float], <void*>sumsq_chunks4[double]),
@@ -223,6 +230,10 @@ def bfloat16_kernels():
                          <intptr_t><void*>lamb_moments_chunk_bf16[double]),
         "lamb_update": (<intptr_t><void*>lamb_update_chunk_bf16[float],
                         <intptr_t><void*>lamb_update_chunk_bf16[double]),
+        "adopt": (<intptr_t><void*>adopt_chunk_bf16[float],
+                  <intptr_t><void*>adopt_chunk_bf16[double]),
+        "ademamix": (<intptr_t><void*>ademamix_chunk_bf16[float],
+                     <intptr_t><void*>ademamix_chunk_bf16[double]),
     }
 
 

@@ -16,14 +16,15 @@ import numpy as np
 from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
-from . import (adadelta, adagrad, adam, adamax, driver, lamb, lion, nadam, radam, rmsprop,
-               rprop, sgd, toolkit, twin)
+from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
+               nadam, radam, rmsprop, rprop, sgd, toolkit, twin)
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
     "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
+    "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
     **toolkit.KERNELS,
     "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
 }

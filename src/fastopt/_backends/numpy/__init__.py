@@ -15,8 +15,8 @@ import numpy as np
 
 from ..._core import storage
 from ..._core.kernel import Kernel
-from . import (adadelta, adagrad, adam, adamax, lamb, lion, nadam, radam, rmsprop, rprop,
-               sgd, toolkit, twin)
+from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, lamb, lion, nadam,
+               radam, rmsprop, rprop, sgd, toolkit, twin)
 from .lamb import TrustRatios  # noqa: F401
 
 KERNELS: dict[str, Callable[..., Any]] = {
@@ -24,6 +24,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "adadelta": adadelta.adadelta, "adamax": adamax.adamax, "nadam": nadam.nadam,
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
+    "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
     **toolkit.KERNELS,
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
 }

@@ -21,6 +21,9 @@ from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam, adamw
 from .adamax import adamax
+from .ademamix import ademamix
+from .adopt import adopt
+from .asgd import asgd
 from .lamb import lamb
 from .lion import lion
 from .nadam import nadam
@@ -36,7 +39,7 @@ Factory = Callable[[Any, Any], Callable[[], None]]
 HANDWRITTEN: dict[str, Callable[..., tuple[Factory, Factory]]] = {
     "Adam": adam, "AdamW": adamw, "SGD": sgd, "RMSprop": rmsprop, "Adagrad": adagrad,
     "Adadelta": adadelta, "Adamax": adamax, "NAdam": nadam, "RAdam": radam, "Rprop": rprop,
-    "Lion": lion, "Lamb": lamb,
+    "Lion": lion, "Lamb": lamb, "ADOPT": adopt, "AdEMAMix": ademamix, "ASGD": asgd,
 }
 
 

@@ -150,3 +150,42 @@ def optax_ademamix(kwargs, params, grads):
                                       weight_decay=kw.get("weight_decay", 0.0))
     return _run_optax(make, kwargs, params, grads,
                       {"exp_avg_fast": "m1", "exp_avg_slow": "m2", "exp_avg_sq": "nu"})
+
+
+# ---- the schedulefree package (on torch), where it is installed ------------------------
+
+def _run_schedulefree(cls_name, kwargs, params, grads):
+    """The package's optimizer, one param group per parameter (its hyperparameters), in
+    train mode throughout; torch's default dtype follows the parameters' (the package
+    keeps no tensor scalars, so this only matters for torch's own)."""
+    import pytest
+    pytest.importorskip("schedulefree")
+    import schedulefree
+    import torch
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if params[0].dtype == np.float64 else torch.float32)
+    try:
+        ps = [torch.tensor(p.copy()) for p in params]
+        groups = [{"params": [p], **{k: v for k, v in kw.items() if k != "maximize"}}
+                  for p, kw in zip(ps, kwargs)]
+        opt = getattr(schedulefree, cls_name)(groups)
+        opt.train()
+        for gs in grads:
+            for p, g, kw in zip(ps, gs, kwargs):
+                p.grad = torch.from_numpy(-g if kw.get("maximize") else g.copy())
+            opt.step()
+        state = {i: {k: v.numpy().copy() for k, v in opt.state[p].items()}
+                 for i, p in enumerate(ps) if opt.state[p]}
+        return Result([p.numpy().copy() for p in ps], state)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def schedulefree_adamw(kwargs, params, grads):
+    """schedulefree.AdamWScheduleFree (its default, foreach, path)."""
+    return _run_schedulefree("AdamWScheduleFree", kwargs, params, grads)
+
+
+def schedulefree_sgd(kwargs, params, grads):
+    """schedulefree.SGDScheduleFree (its default, foreach, path)."""
+    return _run_schedulefree("SGDScheduleFree", kwargs, params, grads)

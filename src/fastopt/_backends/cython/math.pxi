@@ -152,6 +152,7 @@ include "lamb.pxi"
 include "adopt.pxi"
 include "ademamix.pxi"
 include "asgd.pxi"
+include "schedulefree.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
 include "stored.pxi"
@@ -190,6 +191,14 @@ def kernels():
         "ademamix": _entry(<void*>ademamix_chunk[float], <void*>ademamix_chunk[double],
                            ADEMAMIX_SCALARS),
         "asgd": _entry(<void*>asgd_chunk[float], <void*>asgd_chunk[double], ASGD_SCALARS),
+        "schedulefree_adamw": _entry(<void*>schedulefree_adamw_chunk[float],
+                                     <void*>schedulefree_adamw_chunk[double],
+                                     SCHEDULEFREE_ADAMW_SCALARS),
+        "schedulefree_sgd": _entry(<void*>schedulefree_sgd_chunk[float],
+                                   <void*>schedulefree_sgd_chunk[double],
+                                   SCHEDULEFREE_SGD_SCALARS),
+        "schedulefree_swap": _entry(<void*>schedulefree_swap_chunk[float],
+                                    <void*>schedulefree_swap_chunk[double], 1),
         # the training toolkit (toolkit.pxi)
         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2,
                         <void*>sumsq_chunks4[float], <void*>sumsq_chunks4[double]),

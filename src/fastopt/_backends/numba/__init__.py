@@ -17,7 +17,7 @@ from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
 from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
-               nadam, radam, rmsprop, rprop, sgd, toolkit, twin)
+               nadam, radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -25,6 +25,9 @@ KERNELS = {
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
+    "schedulefree_adamw": schedulefree.schedulefree_adamw,
+    "schedulefree_sgd": schedulefree.schedulefree_sgd,
+    "schedulefree_swap": schedulefree.schedulefree_swap,
     **toolkit.KERNELS,
     "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
 }

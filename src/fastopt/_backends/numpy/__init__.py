@@ -16,7 +16,7 @@ import numpy as np
 from ..._core import storage
 from ..._core.kernel import Kernel
 from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, lamb, lion, nadam,
-               radam, rmsprop, rprop, sgd, toolkit, twin)
+               radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
 from .lamb import TrustRatios  # noqa: F401
 
 KERNELS: dict[str, Callable[..., Any]] = {
@@ -25,6 +25,9 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
+    "schedulefree_adamw": schedulefree.schedulefree_adamw,
+    "schedulefree_sgd": schedulefree.schedulefree_sgd,
+    "schedulefree_swap": schedulefree.schedulefree_swap,
     **toolkit.KERNELS,
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
 }

@@ -30,6 +30,7 @@ from .nadam import nadam
 from .radam import radam
 from .rmsprop import rmsprop
 from .rprop import rprop
+from .schedulefree import schedulefree_adamw, schedulefree_sgd
 from .sgd import sgd
 
 #: (p, g) -> step function
@@ -40,6 +41,7 @@ HANDWRITTEN: dict[str, Callable[..., tuple[Factory, Factory]]] = {
     "Adam": adam, "AdamW": adamw, "SGD": sgd, "RMSprop": rmsprop, "Adagrad": adagrad,
     "Adadelta": adadelta, "Adamax": adamax, "NAdam": nadam, "RAdam": radam, "Rprop": rprop,
     "Lion": lion, "Lamb": lamb, "ADOPT": adopt, "AdEMAMix": ademamix, "ASGD": asgd,
+    "ScheduleFreeAdamW": schedulefree_adamw, "ScheduleFreeSGD": schedulefree_sgd,
 }
 
 

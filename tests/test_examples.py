@@ -44,7 +44,8 @@ def test_optimizer_comparison_runs_every_optimizer():
     for problem in ("rosenbrock", "bowl"):
         finals = m[problem]["final_loss"]
         assert "Adam" in finals and "AdamW" in finals
-        assert m["optimizers"] + len(m["missing"]) == 13
+        assert m["optimizers"] + len(m["missing"]) == len(example("optimizer_comparison")
+                                                           .PROBLEMS[problem]["optimizers"])
         start = m[problem]["initial_loss"]
         for label, loss in finals.items():           # every optimizer fastopt has got somewhere
             assert math.isfinite(loss) and loss < 0.7 * start, (problem, label, loss, start)
@@ -94,6 +95,17 @@ def test_digits_mlp_state_precision(digits_quick, argv, quantized, tmp_path):
     # 2-image difference, so this allows 3 images (< 1 point).
     assert abs(m["test_accuracy"] - full["test_accuracy"]) < 0.01
     assert m["test_accuracy"] >= 0.9
+
+
+def test_digits_optimizers_train_every_optimizer_this_fastopt_has():
+    m = example("digits_optimizers").main(quick=True)
+    runs = [key for key, _, _ in example("digits_optimizers").RUNS]
+    trained = [key for key in runs if f"{key}_test_accuracy" in m]
+    assert "adamw" in trained
+    assert len(trained) + len(m["missing"].split(", ") if m["missing"] else []) == len(runs)
+    for key in trained:
+        assert m[f"{key}_test_accuracy"] > 0.85, (key, m[f"{key}_test_accuracy"])
+        assert m[f"{key}_state_nbytes"] > 0
 
 
 def test_adaptive_lr_effective_step_follows_the_gradient():

@@ -9,6 +9,7 @@ repository's ``examples/`` folder call ``cli()``; ``python -m fastopt demo`` run
     optimizer_comparison   every optimizer on the Rosenbrock function and on x² + y²
     sparse_gradients       a quadratic where each step only ~10% of coordinates get a gradient
     digits_mlp             an MLP on load_digits on flat buffers, beside a hand-written NumPy Adam
+    digits_optimizers      the same MLP trained by AdamW, Adafactor, Muon and Schedule-Free AdamW
     adaptive_lr            Adam's effective per-coordinate step size, read from opt.state
 
 They need matplotlib and scikit-learn: ``pip install 'fastopt[demo]'``.
@@ -24,5 +25,6 @@ EXAMPLES = (
     ("optimizer_comparison", "optimizer_comparison"),
     ("sparse_gradients", "sparse_gradients"),
     ("digits", "digits_mlp"),
+    ("digits_optimizers", "digits_optimizers"),
     ("adaptive_lr", "adaptive_lr"),
 )

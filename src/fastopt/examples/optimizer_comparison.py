@@ -59,6 +59,11 @@ PROBLEMS: dict[str, dict[str, Any]] = {
             ("Rprop", "Rprop", dict(lr=0.01)),
             ("Lion", "Lion", dict(lr=0.01)),
             ("Lamb", ("Lamb", "LAMB"), dict(lr=0.03)),
+            ("ADOPT", "ADOPT", dict(lr=0.1)),
+            ("AdEMAMix", "AdEMAMix", dict(lr=0.1)),
+            ("ASGD", "ASGD", dict(lr=1e-3)),
+            ("ScheduleFreeAdamW", "ScheduleFreeAdamW", dict(lr=0.03)),
+            ("ScheduleFreeSGD", "ScheduleFreeSGD", dict(lr=3e-3)),
         ]),
     "bowl": dict(
         title="bowl x² + y²", f=bowl, grad=bowl_grad,
@@ -77,6 +82,11 @@ PROBLEMS: dict[str, dict[str, Any]] = {
             ("Rprop", "Rprop", dict(lr=0.01)),
             ("Lion", "Lion", dict(lr=0.03)),
             ("Lamb", ("Lamb", "LAMB"), dict(lr=0.1)),
+            ("ADOPT", "ADOPT", dict(lr=0.1)),
+            ("AdEMAMix", "AdEMAMix", dict(lr=0.1)),
+            ("ASGD", "ASGD", dict(lr=0.1)),
+            ("ScheduleFreeAdamW", "ScheduleFreeAdamW", dict(lr=0.1)),
+            ("ScheduleFreeSGD", "ScheduleFreeSGD", dict(lr=0.1)),
         ]),
 }
 
@@ -99,7 +109,8 @@ def run(cls, kwargs, f, grad, start, steps, precision=("full", 4096)):
 
 def plot(results, missing, out_dir):
     labels = [label for label, *_ in PROBLEMS["rosenbrock"]["optimizers"]]
-    palette = [f"C{i}" for i in range(10)] + ["black", "gold", "darkcyan"]
+    palette = [f"C{i}" for i in range(10)] + ["black", "gold", "darkcyan", "purple", "olive",
+                                              "crimson", "slategray", "lime"]
     colors = dict(zip(labels, palette))
     fig = figure(figsize=(11, 8.4))
     axes = fig.subplots(2, 2, height_ratios=(1.25, 1))

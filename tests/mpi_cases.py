@@ -135,6 +135,13 @@ def zero_case(info, kwargs: dict, dtype, form: str, reduction: str,
         ref.step(ref_grads)
         assert zo.step_count == ref.step_count and zo.skipped_steps == ref.skipped_steps
         assert repr(zo.grad_norm) == repr(ref.grad_norm), (zo.grad_norm, ref.grad_norm)
+    if hasattr(ref, "eval"):        # Schedule-Free: the average, then y again, on every rank
+        for switch in ("eval", "train"):
+            getattr(zo, switch)()
+            getattr(ref, switch)()
+            for k in SHAPES:
+                assert np.array_equal(ours[k], refs[k]), f"{switch}(): parameter {k} differs"
+            same_everywhere(*[ours[k] for k in SHAPES])
     for k in SHAPES:
         assert np.array_equal(ours[k], refs[k]), f"parameter {k} differs from one process"
     same_everywhere(*[ours[k] for k in SHAPES])

@@ -128,7 +128,6 @@ class ZeroRedundancyOptimizer:
         send = _mpi.run_agreed(self.comm, self.timeout, f"step {opt.step_count + 1}",
                                self._check_step, grads,
                                fingerprint=_mpi.step_fingerprint(opt, grads))
-        kind = _mpi.mpi_type(self.layout.dtype)
         before = opt.step_count
         if self.size == 1 and self._flat is not None and send is self._flat.grad:
             opt.step(self._flat_grads_arg)
@@ -138,7 +137,31 @@ class ZeroRedundancyOptimizer:
         opt.step(self._piece_grads_arg)
         if opt.step_count == before or self.size == 1:   # skipped (non-finite) on every
             return                                          # rank, or no other rank
+        self._allgather_parameters()
+
+    def train(self) -> None:
+        """The optimizer's ``train()`` (Schedule-Free): each rank moves its own slice of
+        the parameters, then every rank gathers the others' (collective)."""
+        self._switch_mode("train")
+
+    def eval(self) -> None:
+        """The optimizer's ``eval()`` (Schedule-Free), as :meth:`train` (collective)."""
+        self._switch_mode("eval")
+
+    def _switch_mode(self, name: str) -> None:
+        switch = getattr(self.optimizer, name, None)
+        _mpi.run_agreed(self.comm, self.timeout, f"{name}()", _check_switch,
+                        self.optimizer, switch, name)
+        before = [gs.get("train_mode") for gs in self.optimizer.group_state]
+        switch()
+        if self.size > 1 and before != [gs.get("train_mode")
+                                        for gs in self.optimizer.group_state]:
+            self._allgather_parameters()
+
+    def _allgather_parameters(self) -> None:
+        """Every rank's slice of the parameters to every rank."""
         MPI = _mpi.mpi()
+        kind = _mpi.mpi_type(self.layout.dtype)
         target = [self.layout.counts, self.layout.displs, kind]
         if self._flat is not None:
             self.comm.Allgatherv(MPI.IN_PLACE, [self._flat.data] + target)
@@ -431,3 +454,9 @@ def _reshape(entry: Any, like: np.ndarray) -> Any:
     if isinstance(entry, Mapping):
         return {"codes": entry["codes"].reshape(like.shape), "absmax": entry["absmax"]}
     return entry.reshape(like.shape)
+
+
+def _check_switch(optimizer: Any, switch: Any, name: str) -> None:
+    if switch is None:
+        raise TypeError(f"{name}() switches the parameters of optimizers with train and eval "
+                        f"modes (Schedule-Free); {type(optimizer).__name__} has none")

@@ -63,10 +63,17 @@ class _ScheduleFree(Optimizer):
     def step(self, grads: Any = None, closure: Any = None) -> Any:
         """One step, as :meth:`Optimizer.step <fastopt.Optimizer.step>`; refused (nothing
         changed) in eval mode, where the parameters hold the average, not y."""
+        self._refuse_in_eval_mode()
+        return Optimizer.step(self, grads, closure)
+
+    def _check_next_step(self) -> None:
+        self._refuse_in_eval_mode()         # (fastopt.distributed: before any collective)
+        super()._check_next_step()
+
+    def _refuse_in_eval_mode(self) -> None:
         if not self.training:
             raise RuntimeError(f"{type(self).__name__}.step() in eval mode: call "
                                f"opt.train() before training steps")
-        return Optimizer.step(self, grads, closure)
 
     @property
     def training(self) -> bool:

@@ -152,6 +152,7 @@ class ZeroRedundancyOptimizer:
         switch = getattr(self.optimizer, name, None)
         _mpi.run_agreed(self.comm, self.timeout, f"{name}()", _check_switch,
                         self.optimizer, switch, name)
+        assert switch is not None           # (refused above otherwise)
         before = [gs.get("train_mode") for gs in self.optimizer.group_state]
         switch()
         if self.size > 1 and before != [gs.get("train_mode")

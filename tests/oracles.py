@@ -132,19 +132,21 @@ def optax_ademamix(kwargs, params, grads):
     def make(optax, jnp, kw):
         b1, b2, b3 = kw.get("betas", (0.9, 0.999, 0.9999))
         alpha, t_alpha, t_beta3 = kw.get("alpha", 5.0), kw.get("t_alpha"), kw.get("t_beta3")
-        alpha_fn = alpha if t_alpha is None else (
-            lambda c: jnp.minimum((c + 1) * alpha / t_alpha, alpha))
+        # The schedules return Python floats (the paper's schedulers, in float64), which
+        # jax takes as weakly typed: the moments stay in the parameters' dtype.
+        if t_alpha is None:
+            alpha_fn = alpha
+        else:
+            def alpha_fn(c):
+                return min((int(c) + 1) * alpha / t_alpha, alpha)
         if t_beta3 is None:
             b3_fn = b3
         else:
-            # the paper's formula, in Python floats (jnp.exp and math.exp may differ by an
-            # ulp), as a table optax's schedule reads
             ln1, ln3 = math.log(b1), math.log(b3)
-            table = jnp.asarray([min(math.exp(ln1 * ln3 / ((1 - s) * ln3 + s * ln1)), b3)
-                                 for s in ((c + 1) / t_beta3 for c in range(len(grads)))])
 
             def b3_fn(c):
-                return table[c]
+                s = (int(c) + 1) / t_beta3
+                return min(math.exp(ln1 * ln3 / ((1 - s) * ln3 + s * ln1)), b3)
         return optax.contrib.ademamix(kw.get("lr", 1e-3), b1, b2, b3_fn, alpha_fn,
                                       eps=kw.get("eps", 1e-8),
                                       weight_decay=kw.get("weight_decay", 0.0))

@@ -103,7 +103,8 @@ def _has_field(state, name):
 
 def optax_adopt(kwargs, params, grads):
     """optax.contrib.adopt; L2 weight decay as optax.add_decayed_weights before it, the
-    decoupled one as the authors' implementation: p*(1 - lr*wd) from the second step."""
+    decoupled one as the authors' implementation: p + (-lr*wd)*p from the second step
+    (fastopt's p*(1 - lr*wd) rounds differently)."""
     def make(optax, jnp, kw):
         b1, b2 = kw.get("betas", (0.9, 0.9999))
         exponent = kw.get("clip_exponent", 0.25)
@@ -119,7 +120,7 @@ def optax_adopt(kwargs, params, grads):
     def before(kw, t, p):
         wd, lr = kw.get("weight_decay", 0.0), kw.get("lr", 1e-3)
         if wd and kw.get("decoupled_weight_decay") and t > 1:
-            return p * p.dtype.type(1 - lr * wd)
+            return p + p.dtype.type(-lr * wd) * p
         return p
     return _run_optax(make, kwargs, params, grads,
                       {"exp_avg": "mu", "exp_avg_sq": "nu"}, before)

@@ -103,7 +103,8 @@ def _has_field(state, name):
 
 def optax_adopt(kwargs, params, grads):
     """optax.contrib.adopt; L2 weight decay as optax.add_decayed_weights before it, the
-    decoupled one as the authors' implementation: p*(1 - lr*wd) from the second step."""
+    decoupled one as the authors' implementation: p + (-lr*wd)*p from the second step
+    (fastopt's p*(1 - lr*wd) rounds differently)."""
     def make(optax, jnp, kw):
         b1, b2 = kw.get("betas", (0.9, 0.9999))
         exponent = kw.get("clip_exponent", 0.25)
@@ -119,7 +120,7 @@ def optax_adopt(kwargs, params, grads):
     def before(kw, t, p):
         wd, lr = kw.get("weight_decay", 0.0), kw.get("lr", 1e-3)
         if wd and kw.get("decoupled_weight_decay") and t > 1:
-            return p * p.dtype.type(1 - lr * wd)
+            return p + p.dtype.type(-lr * wd) * p
         return p
     return _run_optax(make, kwargs, params, grads,
                       {"exp_avg": "mu", "exp_avg_sq": "nu"}, before)
@@ -132,19 +133,21 @@ def optax_ademamix(kwargs, params, grads):
     def make(optax, jnp, kw):
         b1, b2, b3 = kw.get("betas", (0.9, 0.999, 0.9999))
         alpha, t_alpha, t_beta3 = kw.get("alpha", 5.0), kw.get("t_alpha"), kw.get("t_beta3")
-        alpha_fn = alpha if t_alpha is None else (
-            lambda c: jnp.minimum((c + 1) * alpha / t_alpha, alpha))
+        # The schedules return Python floats (the paper's schedulers, in float64), which
+        # jax takes as weakly typed: the moments stay in the parameters' dtype.
+        if t_alpha is None:
+            alpha_fn = alpha
+        else:
+            def alpha_fn(c):
+                return min((int(c) + 1) * alpha / t_alpha, alpha)
         if t_beta3 is None:
             b3_fn = b3
         else:
-            # the paper's formula, in Python floats (jnp.exp and math.exp may differ by an
-            # ulp), as a table optax's schedule reads
             ln1, ln3 = math.log(b1), math.log(b3)
-            table = jnp.asarray([min(math.exp(ln1 * ln3 / ((1 - s) * ln3 + s * ln1)), b3)
-                                 for s in ((c + 1) / t_beta3 for c in range(len(grads)))])
 
             def b3_fn(c):
-                return table[c]
+                s = (int(c) + 1) / t_beta3
+                return min(math.exp(ln1 * ln3 / ((1 - s) * ln3 + s * ln1)), b3)
         return optax.contrib.ademamix(kw.get("lr", 1e-3), b1, b2, b3_fn, alpha_fn,
                                       eps=kw.get("eps", 1e-8),
                                       weight_decay=kw.get("weight_decay", 0.0))

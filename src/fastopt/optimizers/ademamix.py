@@ -27,8 +27,11 @@ def alpha_at(alpha: float, t_alpha: int | None, step: int) -> float:
 
 def beta3_at(beta1: float, beta3: float, t_beta3: int | None, step: int) -> float:
     """The paper's warmup of beta3, linear in the half-life of the slow average, from
-    beta1 at step 0 to beta3 at step ``t_beta3`` (bitsandbytes' formula)."""
-    if t_beta3 is None or beta1 == beta3 or beta3 == 0.0:
+    beta1 at step 0 to beta3 at step ``t_beta3`` (bitsandbytes' formula), and beta3 after
+    it.  Past ``t_beta3`` the formula alone is capped at beta3 where beta1 < beta3, but
+    where beta1 > beta3 its denominator crosses zero and it drops far below beta3 for a
+    step (0.13 at step 11 for betas (0.99, ., 0.9), t_beta3 = 10): beta3 is kept instead."""
+    if t_beta3 is None or beta1 == beta3 or beta3 == 0.0 or step > t_beta3:
         return beta3
     scale = step / t_beta3
     if beta1 == 0.0:        # the formula's limit: a half-life from 0

@@ -508,6 +508,8 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
             {"betas": (0.8, 0.99), "nesterov": True},
             {"weight_decay": 0.1, "decoupled_weight_decay": True, "clip_exponent": None})),
         oracle="optax_adopt",
+        # the authors' decoupled decay is p + (-lr*wd)*p, fastopt's p*(1 - lr*wd)
+        oracle_bitwise_unless=("decoupled_weight_decay",),
         refused=(
             (dict(lr=-1.0), ValueError, "lr"), (dict(lr=NAN), ValueError, "lr"),
             (dict(betas=(1.0, 0.9)), ValueError, r"betas\[0\]"),

@@ -98,6 +98,9 @@ class Optimizer:
     #: Whether the state buffers are moving averages (of the gradient or its square),
     #: which bfloat16 and 8-bit storage suit; where they are not, only "full" is allowed.
     state_is_moments: ClassVar[bool] = True
+    #: Whether a 2-D parameter's gradient may be row-sparse, ``(indices, rows)`` (only
+    #: SparseAdam's); the others refuse it with a TypeError that names SparseAdam.
+    takes_row_sparse: ClassVar[bool] = False
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]

@@ -10,6 +10,7 @@ repository's ``examples/`` folder call ``cli()``; ``python -m fastopt demo`` run
     sparse_gradients       a quadratic where each step only ~10% of coordinates get a gradient
     digits_mlp             an MLP on load_digits on flat buffers, beside a hand-written NumPy Adam
     adaptive_lr            Adam's effective per-coordinate step size, read from opt.state
+    embedding_factorization  matrix factorisation with SparseAdam on row-sparse gradients
 
 They need matplotlib and scikit-learn: ``pip install 'fastopt[demo]'``.
 
@@ -25,4 +26,5 @@ EXAMPLES = (
     ("sparse_gradients", "sparse_gradients"),
     ("digits", "digits_mlp"),
     ("adaptive_lr", "adaptive_lr"),
+    ("embedding_factorization", "embedding_factorization"),
 )

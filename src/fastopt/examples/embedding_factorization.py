@@ -52,6 +52,7 @@ def train(kind: str, train_set, test_set, steps: int, seed: int = 1):
     U = (0.1 * rng.standard_normal((USERS, DIM))).astype(np.float32)
     V = (0.1 * rng.standard_normal((ITEMS, DIM))).astype(np.float32)
     lr = 1e-2
+    opt: fastopt.Optimizer
     if kind == "SparseAdam":
         opt = fastopt.SparseAdam({"U": U, "V": V}, lr=lr)
     else:

@@ -86,7 +86,7 @@ def test_against_torch(kwargs, dtype, backend):
         if dtype == np.float32:
             np.testing.assert_array_equal(a, b)  # bitwise: same operations, same order
         else:       # torch's vectorised float64 step rounds a few elements 1 ulp apart
-            np.testing.assert_allclose(a, b, rtol=4e-16, atol=0)
+            np.testing.assert_allclose(a, b, rtol=2e-15, atol=0)
     assert not np.array_equal(mine[0], p0)
     grads = sparse_grads(SHAPE, dtype, STEPS, seed=9, k=120)     # rows named up to ~8 times
     theirs = torch_sparse_adam(p0, grads, kwargs, dtype)
@@ -143,7 +143,7 @@ def test_mixed_sparse_and_dense_against_torch(backend):
         tb.grad = torch.sparse_coo_tensor(torch.arange(3)[None], torch.tensor(gb), (3,))
         topt.step()
     for a, tt in ((emb, te), (w, tw), (b, tb)):
-        np.testing.assert_allclose(a, tt.detach().numpy(), rtol=4e-16, atol=0)
+        np.testing.assert_allclose(a, tt.detach().numpy(), rtol=2e-15, atol=0)
 
 
 def test_flat_buffer_own_grads_are_dense():
@@ -269,7 +269,7 @@ def test_other_optimizers_refuse_row_sparse():
 
 def test_state_precision_refused():
     for precision in ("bfloat16", "8bit"):
-        with pytest.raises(ValueError, match="state_precision must be 'full'"):
+        with pytest.raises(ValueError, match="single rows.*state_precision must be .full."):
             fastopt.SparseAdam([np.zeros((4, 2), np.float32)], state_precision=precision)
 
 

@@ -66,16 +66,14 @@ class SparseAdam(Optimizer):
                     scalars=("one_minus_beta1", "one_minus_beta2", "eps", "neg_step_size"),
                     nonnegative=("exp_avg_sq",))
     takes_row_sparse = True
+    # Moving averages, but updated a row at a time in place: full precision only.
+    state_is_moments = False
+    full_state_reason = ("state is updated a few single rows at a time, in place, which "
+                         "bfloat16 or 8-bit block storage does not allow")
 
     def __init__(self, params: ParamsLike, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, *,
                  maximize: bool = False, backend: str | None = None, **options: Any) -> None:
-        precision = options.get("state_precision", "full")
-        if precision != "full":
-            raise ValueError(f"SparseAdam keeps its state in the parameters' dtype: its row "
-                             f"kernels update single rows in place, which bfloat16 or 8-bit "
-                             f"block storage does not allow; state_precision must be "
-                             f"'full', got {precision!r}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize),
                          backend, **options)
 

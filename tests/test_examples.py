@@ -104,8 +104,8 @@ def test_adaptive_lr_effective_step_follows_the_gradient():
 
 def test_embedding_factorization_sparse_adam_matches_dense_adam():
     m = example("embedding_factorization").main(quick=True)
-    assert m["sparse_adam_test_rmse"] < 0.9 * m["adam_test_rmse"] + 0.1
-    assert m["adam_test_rmse"] < 1.5 and m["sparse_adam_test_rmse"] < 1.5
+    assert m["sparse_adam_test_rmse"] < m["adam_test_rmse"] + 0.1     # as good
+    assert m["adam_test_rmse"] < 0.5 and m["sparse_adam_test_rmse"] < 0.5    # std of r: 1
     curve = m["curves"]["SparseAdam"]
     assert curve[-1][1] < curve[0][1]                   # it learns
 

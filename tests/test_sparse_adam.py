@@ -302,3 +302,14 @@ def test_same_result_for_any_thread_count():
         results.append(ours(p0, grads, {}, "cython")[0].tobytes())
     fastopt.set_num_threads(None)
     assert results[0] == results[1]
+
+
+def test_distributed_refuses_sparse_adam():
+    """Refused when built, on every rank alike, before any collective."""
+    pytest.importorskip("mpi4py")
+    from fastopt import distributed
+    p = np.zeros((4, 2), np.float32)
+    with pytest.raises(TypeError, match="DataParallel does not support SparseAdam"):
+        distributed.DataParallel(fastopt.SparseAdam([p]))
+    with pytest.raises(TypeError, match="does not support SparseAdam"):
+        distributed.ZeroRedundancyOptimizer([p], fastopt.SparseAdam)

@@ -214,15 +214,13 @@ class SparseAdam(Optimizer):
     def _guard(self, runs: list[RowRuns], t: int) -> float | None:
         """The clipping factor for step ``t`` (1.0 without clipping), or None where the
         step is skipped; raises NonFiniteError where the gradients say so."""
-        total, bad = 0.0, []
-        for tensor, r in zip(self._tensors, runs):
-            values = r.coalesced()
-            part = float(np.dot(values.ravel().astype(np.float64),
-                                values.ravel().astype(np.float64)))
-            if not math.isfinite(part) and not np.isfinite(values).all():
-                bad.append(tensor.label)
-            total += part
-        norm = total ** 0.5
+        from ..clip import get_total_norm        # (clip imports the optimizers' core)
+        values = [r.coalesced() for r in runs]
+        # The norm as fastopt.clip_grad_norm_ measures it (the same fixed-order partial
+        # sums), so a fused clip equals clipping the coalesced gradients first.
+        norm = get_total_norm(values, backend=self.backend)
+        bad = [] if math.isfinite(norm) else \
+            [t.label for t, v in zip(self._tensors, values) if not np.isfinite(v).all()]
         if bad and self._nonfinite != "propagate":
             self.grad_norm = norm
             if self._nonfinite == "skip":

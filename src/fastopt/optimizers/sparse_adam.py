@@ -25,7 +25,7 @@ class SparseAdam(Optimizer):
 
     ``indices`` is a 1-D integer array of length k (any integer dtype, in [0, n_rows),
     duplicates and any order allowed: duplicates are summed first, in the order given, as
-    torch's ``coalesce()``) and ``rows`` a C-contiguous (k, n_cols) array of the
+    torch's ``coalesce()`` sums them, though in its sort's order) and ``rows`` a C-contiguous (k, n_cols) array of the
     parameter's dtype.  Sparse and dense gradients mix in one step
     (``opt.step({"emb": (idx, rows), "w": gw})``); a dense gradient (the only form a
     parameter that is not 2-D takes, and what ``FlatParams``' own ``.grads`` are) names

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -128,7 +129,7 @@ class SparseAdam(Optimizer):
         arrays or, for 2-D parameters, row-sparse ``(indices, rows)`` tuples; one flat
         array; or omitted for ``FlatParams`` (its ``.grads``).  ``closure``: called
         first, as in :meth:`fastopt.Optimizer.step`.  A refused call changes nothing."""
-        if closure is None and callable(grads) and not isinstance(grads, (np.ndarray, dict)):
+        if closure is None and callable(grads) and not isinstance(grads, (np.ndarray, Mapping)):
             grads, closure = None, grads
         loss = closure() if closure is not None else None
         with self._path:

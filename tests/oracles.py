@@ -192,3 +192,23 @@ def schedulefree_adamw(kwargs, params, grads):
 def schedulefree_sgd(kwargs, params, grads):
     """schedulefree.SGDScheduleFree (its default, foreach, path)."""
     return _run_schedulefree("SGDScheduleFree", kwargs, params, grads)
+
+
+def torch_sparse_adam(kwargs, params, grads):
+    """torch.optim.SparseAdam given each dense gradient as the row-sparse one that names
+    every row (fastopt's meaning of a dense gradient; torch refuses dense ones), one
+    optimizer per parameter so that each has its param group's hyperparameters."""
+    import pytest
+    torch = pytest.importorskip("torch")
+    ps = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    opts = [torch.optim.SparseAdam([p], **kw) for p, kw in zip(ps, kwargs)]
+    for gs in grads:
+        for p, opt, g in zip(ps, opts, gs):
+            rows = torch.arange(g.shape[0] if g.ndim else 0)[None]
+            p.grad = torch.sparse_coo_tensor(rows, torch.from_numpy(g.copy()), g.shape)
+            opt.step()
+    state = {i: {name: opt.state[p][name].numpy().copy()
+                 if opt.state[p] else np.zeros_like(params[i])
+                 for name in ("exp_avg", "exp_avg_sq")}
+             for i, (p, opt) in enumerate(zip(ps, opts))}
+    return Result([p.detach().numpy().copy() for p in ps], state)

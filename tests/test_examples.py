@@ -114,6 +114,14 @@ def test_adaptive_lr_effective_step_follows_the_gradient():
     assert m["max_weight_error"] < 1e-2
 
 
+def test_embedding_factorization_sparse_adam_matches_dense_adam():
+    m = example("embedding_factorization").main(quick=True)
+    assert m["sparse_adam_test_rmse"] < m["adam_test_rmse"] + 0.1     # as good
+    assert m["adam_test_rmse"] < 0.5 and m["sparse_adam_test_rmse"] < 0.5    # std of r: 1
+    curve = m["curves"]["SparseAdam"]
+    assert curve[-1][1] < curve[0][1]                   # it learns
+
+
 @pytest.mark.parametrize("name", [name for _, name in EXAMPLES])
 def test_example_script_calls_the_module(name):
     path = os.path.join(ROOT, "examples", f"{name}.py")

@@ -28,6 +28,7 @@ HEADLINES = {
     "sparse_gradients": ("adam_final_loss", "sgd_momentum_final_loss", "adagrad_final_loss"),
     "digits": ("test_accuracy", "fastopt_step_us", "handwritten_step_us", "optimizer_speedup"),
     "adaptive_lr": ("effective_step_slope", "max_weight_error"),
+    "embedding_factorization": ("sparse_adam_test_rmse", "adam_test_rmse", "step_speedup"),
 }
 
 #: The optimizer family fastopt is growing into (for the report of what this one has).

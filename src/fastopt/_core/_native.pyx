@@ -728,6 +728,10 @@ def gather_addresses(seq, list params, list labels, cnp.ndarray table, cnp.ndarr
         obj = seq[i]
         p = <cnp.ndarray>params[i]
         if not isinstance(obj, cnp.ndarray):
+            if isinstance(obj, tuple) and len(obj) == 2:
+                raise TypeError(f"gradient for parameter {labels[i]} is row-sparse "
+                                f"(indices, rows): this optimizer does not support sparse "
+                                f"gradients, please consider fastopt.SparseAdam instead")
             raise TypeError(f"gradient for parameter {labels[i]} must be a NumPy array, "
                             f"got {type(obj).__name__}")
         g = <cnp.ndarray>obj

@@ -98,6 +98,11 @@ class Optimizer:
     #: Whether the state buffers are moving averages (of the gradient or its square),
     #: which bfloat16 and 8-bit storage suit; where they are not, only "full" is allowed.
     state_is_moments: ClassVar[bool] = True
+    #: Why only "full" is allowed where state_is_moments is False (the refusal says it).
+    full_state_reason: ClassVar[str] = "state is not moving averages"
+    #: Whether a 2-D parameter's gradient may be row-sparse, ``(indices, rows)`` (only
+    #: SparseAdam's); the others refuse it with a TypeError that names SparseAdam.
+    takes_row_sparse: ClassVar[bool] = False
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]
@@ -138,7 +143,7 @@ class Optimizer:
         self._state_precision = storage.check_precision(state_precision)
         self._min_8bit_size = storage.check_min_8bit_size(min_8bit_size)
         if state_precision != "full" and not self.state_is_moments:
-            raise ValueError(f"{type(self).__name__}'s state is not moving averages: "
+            raise ValueError(f"{type(self).__name__}'s {self.full_state_reason}: "
                              f"state_precision must be 'full', got {state_precision!r}")
         if state_precision == "bfloat16":
             storage.bfloat16_dtype()        # ml_dtypes, which shows the state to NumPy

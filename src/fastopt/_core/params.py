@@ -194,7 +194,10 @@ def _rebuild_flat(values: dict[Key, np.ndarray], grads: dict[Key, np.ndarray]) -
 ParamsLike = Union[FlatParams, Mapping[str, np.ndarray], Sequence[Any]]
 #: What ``step`` takes as gradients: a list (in the parameters' order), a dict (by name),
 #: one flat array, or None for FlatParams (their ``.grads`` buffer).
-GradsLike = Union[Sequence[np.ndarray], Mapping[str, np.ndarray], np.ndarray, None]
+#: One parameter's gradient: an array, or for SparseAdam's 2-D parameters the row-sparse
+#: ``(indices, rows)`` (fastopt._core.row_sparse).
+Grad = Union[np.ndarray, tuple[np.ndarray, np.ndarray]]
+GradsLike = Union[Sequence[Grad], Mapping[str, Grad], np.ndarray, None]
 
 
 def flatten(params: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> FlatParams:

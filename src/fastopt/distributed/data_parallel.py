@@ -37,6 +37,10 @@ class DataParallel:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"DataParallel wraps a fastopt optimizer, got "
                             f"{type(optimizer).__name__}")
+        if optimizer.takes_row_sparse:      # refused on every rank, before any collective
+            raise TypeError(f"DataParallel does not support {type(optimizer).__name__}: "
+                            f"row-sparse gradients differ in their rows from rank to rank "
+                            f"and are not averaged by one allreduce of a flat buffer")
         if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) \
                 or bucket_bytes < 64:
             raise ValueError(f"bucket_bytes must be an int >= 64, got {bucket_bytes!r}")

@@ -69,6 +69,9 @@ class ZeroRedundancyOptimizer:
         if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, Optimizer)):
             raise TypeError(f"optimizer_class must be a fastopt optimizer class (fastopt.AdamW, "
                             f"...), got {optimizer_class!r}")
+        if optimizer_class.takes_row_sparse:    # refused on every rank, before any collective
+            raise TypeError(f"ZeroRedundancyOptimizer does not support "
+                            f"{optimizer_class.__name__}: its row-sparse step is not sharded")
         overrides, tensors, flat = parse_params(params)
         if not tensors:
             raise ValueError("no parameters to optimize")

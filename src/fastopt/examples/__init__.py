@@ -11,6 +11,7 @@ repository's ``examples/`` folder call ``cli()``; ``python -m fastopt demo`` run
     digits_mlp             an MLP on load_digits on flat buffers, beside a hand-written NumPy Adam
     digits_optimizers      the same MLP trained by AdamW, Adafactor, Muon and Schedule-Free AdamW
     adaptive_lr            Adam's effective per-coordinate step size, read from opt.state
+    embedding_factorization  matrix factorisation with SparseAdam on row-sparse gradients
 
 They need matplotlib and scikit-learn: ``pip install 'fastopt[demo]'``.
 
@@ -27,4 +28,5 @@ EXAMPLES = (
     ("digits", "digits_mlp"),
     ("digits_optimizers", "digits_optimizers"),
     ("adaptive_lr", "adaptive_lr"),
+    ("embedding_factorization", "embedding_factorization"),
 )

@@ -14,7 +14,8 @@ from .rmsprop import RMSprop
 from .rprop import Rprop
 from .schedulefree import ScheduleFreeAdamW, ScheduleFreeSGD
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
            "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD",
-           "ScheduleFreeAdamW", "ScheduleFreeSGD"]
+           "ScheduleFreeAdamW", "ScheduleFreeSGD", "SparseAdam"]

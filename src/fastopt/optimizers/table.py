@@ -663,4 +663,29 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
         hyper_changes=({"lr": 0.2}, {"momentum": 0.5}, {"weight_decay": 0.1},
                        {"warmup_steps": 6}, {"r": 1.0}, {"weight_lr_power": 1.0},
                        {"maximize": True})),
+    # Driven by the generic tests with dense gradients, which name every row; its
+    # row-sparse gradients are tests/test_sparse_adam.py's.
+    OptimizerInfo(
+        "SparseAdam", None, (), (Bench("SparseAdam", dict(), 2),),
+        options=(
+            dict(),
+            dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6),
+            dict(maximize=True),
+            dict(lr=3e-3, betas=(0.0, 0.0), eps=1e-3),
+        ),
+        full=dict(lr=1e-2, betas=(0.85, 0.995), eps=1e-7, maximize=True),
+        groups=ParamGroups(dict(lr=1e-2), (
+            {"betas": (0.8, 0.99)}, {"eps": 1e-4, "maximize": True})),
+        oracle="torch_sparse_adam",
+        refused=(
+            (dict(lr=-1.0), ValueError, "lr"), (dict(lr=NAN), ValueError, "lr"),
+            (dict(betas=(1.0, 0.9)), ValueError, r"betas\[0\]"),
+            (dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\]"),
+            (dict(betas=None), TypeError, "betas"),
+            (dict(eps=0.0), ValueError, "eps"), (dict(eps=NAN), ValueError, "eps"),
+            (dict(maximize=None), TypeError, "maximize"),
+        ),
+        hyper_base=dict(lr=1e-2, betas=(0.9, 0.99), eps=1e-6),
+        hyper_changes=({"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3},
+                       {"maximize": True})),
 )

@@ -9,4 +9,7 @@ def __getattr__(name: str) -> Any:
     if name in ("bind", "Program", "TrustRatios"):
         from ..._core import _native
         return getattr(_native, name)
+    if name == "sparse_adam_rows":        # a def of the math module, not a chunk function
+        from ..._core import _native
+        return _native._math.sparse_adam_rows
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,3 +59,6 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
     compiled(kernel, dtype)
     return _native.bind(kernel, addrs, chunks, dtype, nelem, seg_in, out, kernels=COMPILED,
                         storage=storage)
+
+# SparseAdam's row kernel: called with the arrays, not run by the chunk driver.
+from .sparse_adam import sparse_adam_rows  # noqa: E402,F401

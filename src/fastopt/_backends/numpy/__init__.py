@@ -120,3 +120,6 @@ class Program:
     def __call__(self, scalars: tuple[float, ...]) -> None:
         for stage in self.stages:
             stage(scalars)
+
+# SparseAdam's row kernel: called with the arrays, not run by the chunk driver.
+from .sparse_adam import sparse_adam_rows  # noqa: E402,F401

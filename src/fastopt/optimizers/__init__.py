@@ -7,7 +7,9 @@ from .ademamix import AdEMAMix
 from .adopt import ADOPT
 from .asgd import ASGD
 from .lamb import Lamb
+from .lbfgs import LBFGS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -15,4 +17,4 @@ from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
-           "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD"]
+           "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD", "Muon", "LBFGS"]

@@ -152,6 +152,7 @@ include "lamb.pxi"
 include "adopt.pxi"
 include "ademamix.pxi"
 include "asgd.pxi"
+include "muon.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
 include "stored.pxi"
@@ -190,6 +191,10 @@ def kernels():
         "ademamix": _entry(<void*>ademamix_chunk[float], <void*>ademamix_chunk[double],
                            ADEMAMIX_SCALARS),
         "asgd": _entry(<void*>asgd_chunk[float], <void*>asgd_chunk[double], ASGD_SCALARS),
+        "muon_momentum": _entry(<void*>muon_momentum_chunk[float],
+                                <void*>muon_momentum_chunk[double], MUON_SCALARS),
+        "muon_update": _entry(<void*>muon_update_chunk[float], <void*>muon_update_chunk[double],
+                              MUON_SCALARS, 1, 0),
         # the training toolkit (toolkit.pxi)
         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2,
                         <void*>sumsq_chunks4[float], <void*>sumsq_chunks4[double]),

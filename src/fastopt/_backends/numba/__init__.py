@@ -16,7 +16,7 @@ import numpy as np
 from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
-from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
+from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion, muon,
                nadam, radam, rmsprop, rprop, sgd, toolkit, twin)
 
 KERNELS = {
@@ -25,6 +25,7 @@ KERNELS = {
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
+    "muon_momentum": muon.muon_momentum, "muon_update": muon.muon_update,
     **toolkit.KERNELS,
     "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
 }

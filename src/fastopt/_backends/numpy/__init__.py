@@ -15,7 +15,7 @@ import numpy as np
 
 from ..._core import storage
 from ..._core.kernel import Kernel
-from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, lamb, lion, nadam,
+from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, lamb, lion, muon, nadam,
                radam, rmsprop, rprop, sgd, toolkit, twin)
 from .lamb import TrustRatios  # noqa: F401
 
@@ -25,6 +25,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "radam": radam.radam, "rprop": rprop.rprop, "lion": lion.lion,
     "lamb_moments": lamb.lamb_moments, "lamb_update": lamb.lamb_update,
     "adopt": adopt.adopt, "ademamix": ademamix.ademamix, "asgd": asgd.asgd,
+    "muon_momentum": muon.muon_momentum, "muon_update": muon.muon_update,
     **toolkit.KERNELS,
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)
 }

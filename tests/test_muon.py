@@ -228,13 +228,13 @@ def test_state_dict_and_checkpoint_resume_bitwise(backend, dtype, tmp_path):
         opt.step(gs)
     sd = opt.state_dict()
     assert set(sd["state"][0]) == {"momentum_buffer"}       # the iterate is scratch
-    fastopt.save(tmp_path / "ckpt", opt, params)
+    fastopt.save(tmp_path / "ckpt", opt, params=params)
     resumed_params = [p.copy() for p in params]
     resumed = fastopt.Muon(resumed_params, lr=0.02, backend=backend)
     resumed.load_state_dict(sd)
     loaded_params = [np.zeros_like(p) for p in params]
     loaded = fastopt.Muon(loaded_params, lr=0.02, backend=backend)
-    fastopt.load(tmp_path / "ckpt", loaded, loaded_params)
+    fastopt.load(tmp_path / "ckpt", loaded, params=loaded_params)
     for gs in grads[4:]:
         resumed.step(gs)
         loaded.step(gs)

@@ -155,6 +155,9 @@ class Muon(Optimizer):
     update_kernel = Kernel("muon_update", buffers=_BUFFERS, scalars=_SCALARS,
                            seg_in=("adjusted_lr",), writes_state=False)
     scalars_read_step = False
+    # The orthogonal buffer holds the Newton-Schulz iterate, not a moving average: the
+    # state stays in the parameters' precision (and has no bfloat16 kernels).
+    state_is_moments = False
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.1,
                  momentum: float = 0.95, nesterov: bool = True,

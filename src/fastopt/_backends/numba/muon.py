@@ -8,9 +8,9 @@ from ._common import JIT, STRIDE, hint, lerp
 @njit(inline="always", **JIT)
 def muon_momentum(b, n, s, seg_in, out):
     g = carray(b[1], n)
-    buf = carray(b[2], n)
-    ortho = carray(b[3], n)
-    dt = buf.dtype.type
+    momentum_buffer = carray(b[2], n)
+    orthogonal = carray(b[3], n)
+    dt = momentum_buffer.dtype.type
     gscale = s[0]
     momentum = s[1]
     one_minus_momentum = s[2]
@@ -20,26 +20,26 @@ def muon_momentum(b, n, s, seg_in, out):
     one_minus_w = dt(1) - m
     for i0 in range(0, n, STRIDE):
         hint(g, i0)
-        hint(buf, i0)
-        hint(ortho, i0)
+        hint(momentum_buffer, i0)
+        hint(orthogonal, i0)
         for k in range(min(STRIDE, n - i0)):
             i = uintp(i0 + k)
             gi = g[i] * gscale
-            mi = lerp(buf[i], gi, m, one_minus_w)
-            buf[i] = mi
-            ortho[i] = lerp(gi, mi, momentum, one_minus_m) if nesterov else mi
+            mi = lerp(momentum_buffer[i], gi, m, one_minus_w)
+            momentum_buffer[i] = mi
+            orthogonal[i] = lerp(gi, mi, momentum, one_minus_m) if nesterov else mi
 
 
 @njit(inline="always", **JIT)
 def muon_update(b, n, s, seg_in, out):
     p = carray(b[0], n)
-    ortho = carray(b[3], n)
+    orthogonal = carray(b[3], n)
     dt = p.dtype.type
     decay = s[4]
     adjusted_lr = dt(seg_in[0])
     for i0 in range(0, n, STRIDE):
         hint(p, i0)
-        hint(ortho, i0)
+        hint(orthogonal, i0)
         for k in range(min(STRIDE, n - i0)):
             i = uintp(i0 + k)
-            p[i] = p[i] * decay - adjusted_lr * ortho[i]
+            p[i] = p[i] * decay - adjusted_lr * orthogonal[i]

@@ -296,3 +296,25 @@ def test_converges_on_rosenbrock():
     opt = fastopt.LBFGS([x], line_search_fn="strong_wolfe", max_iter=200, max_eval=300)
     opt.step(lambda: (lambda f, g: (f, [g]))(*rosenbrock(x)))
     assert math.isclose(rosenbrock(x)[0], 0.0, abs_tol=1e-9)
+
+
+def test_checkpoint_files_resume_bitwise(tmp_path):
+    def make(x):
+        return fastopt.LBFGS([x], max_iter=3, history_size=4, line_search_fn="strong_wolfe")
+
+    def closure_for(x):
+        return lambda: (lambda f, g: (f, [g]))(*rosenbrock(x))
+
+    x = np.array([-1.5, 2.0, -0.5, 1.2, 0.3])
+    opt = make(x)
+    for _ in range(2):
+        opt.step(closure_for(x))
+    fastopt.save(tmp_path / "ckpt", opt, params=[x])
+    y = np.zeros_like(x)
+    loaded = make(y)
+    fastopt.load(tmp_path / "ckpt", loaded, params=[y])
+    assert loaded.state_dict()["scalars"] == opt.state_dict()["scalars"]
+    for _ in range(3):
+        opt.step(closure_for(x))
+        loaded.step(closure_for(y))
+    assert x.tobytes() == y.tobytes()

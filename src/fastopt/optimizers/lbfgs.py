@@ -227,8 +227,8 @@ class LBFGS:
         self.old_stps = np.zeros((self._history_size + 1, n), self.dtype)
         self.ro = np.zeros(self._history_size + 1, self.dtype)
         self._al = np.zeros(self._history_size, self.dtype)
-        self._scalars = dict(func_evals=0, n_iter=0, t=0.0, H_diag=1.0, prev_loss=0.0,
-                             count=0, start=0)
+        self._scalars: dict[str, Any] = dict(func_evals=0, n_iter=0, t=0.0, H_diag=1.0,
+                                             prev_loss=0.0, count=0, start=0)
 
     # ---- hyperparameters --------------------------------------------------------------
 
@@ -436,20 +436,40 @@ class LBFGS:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict` (checked in full first)."""
+        self.prepare_load_state_dict(state_dict)()
+
+    def prepare_load_state_dict(self, state_dict: dict[str, Any]) -> Callable[[], None]:
+        """Check ``state_dict`` in full, changing nothing; return what loads it (as
+        fastopt.load uses it, to check every part of a checkpoint before any is loaded)."""
         if not isinstance(state_dict, dict) or state_dict.get("optimizer") != "LBFGS":
             raise ValueError("not a state_dict of LBFGS")
         if state_dict.get("dtype") != str(self.dtype) or state_dict.get("size") != self._n:
             raise ValueError(f"the state_dict is of {state_dict.get('size')} "
                              f"{state_dict.get('dtype')} elements, these parameters have "
                              f"{self._n} {self.dtype}")
-        (hyper,) = state_dict["param_groups"]
+        groups = state_dict.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+            raise ValueError("the state_dict must hold one param group")
+        hyper = dict(groups[0])
+        if set(hyper) != set(self.defaults):
+            raise ValueError(f"the state_dict's param group must hold {sorted(self.defaults)}")
         group = self._check_group(hyper)
         if group["history_size"] != self._history_size:
             raise ValueError("the state_dict's history_size differs from this optimizer's")
-        scalars = state_dict["scalars"]
-        if set(scalars) != set(_STATE_SCALARS):
+        scalars = state_dict.get("scalars")
+        if not isinstance(scalars, dict) or set(scalars) != set(_STATE_SCALARS):
             raise ValueError(f"the state_dict's scalars must be {sorted(_STATE_SCALARS)}")
-        buffers = state_dict["buffers"]
+        rows = self._history_size + 1
+        for key in ("func_evals", "n_iter", "count", "start"):
+            if not check.is_integer(scalars[key]) or scalars[key] < 0:
+                raise ValueError(f"the state_dict's {key} must be an integer >= 0")
+        if scalars["count"] > self._history_size or scalars["start"] >= rows:
+            raise ValueError("the state_dict's history position is out of range")
+        for key in ("t", "H_diag", "prev_loss"):
+            check.real(key, scalars[key])
+        buffers = state_dict.get("buffers")
+        if not isinstance(buffers, dict):
+            raise ValueError("the state_dict has no buffers")
         for name in _BUFFERS:
             mine = getattr(self, name)
             got = buffers.get(name)
@@ -457,10 +477,18 @@ class LBFGS:
                     or got.dtype != mine.dtype:
                 raise ValueError(f"the state_dict's {name} must be a {mine.dtype} array of "
                                  f"shape {mine.shape}")
-        for name in _BUFFERS:
-            getattr(self, name)[...] = buffers[name]
-        self._scalars = dict(scalars)
-        self.param_groups[0].update(hyper)
+
+        def load() -> None:
+            for name in _BUFFERS:
+                getattr(self, name)[...] = buffers[name]
+            self._scalars = {k: (int(v) if k in ("func_evals", "n_iter", "count", "start")
+                                 else float(v)) for k, v in scalars.items()}
+            self.param_groups[0].update(hyper)
+        return load
+
+    def named_parameters(self) -> list[tuple[Any, np.ndarray]]:
+        """(key, array) of every parameter, as the optimizer was given them."""
+        return [(t.key, t.array) for t in self._tensors]
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")

@@ -121,8 +121,8 @@ class Muon(Optimizer):
 
     The momentum and the update are fused element-wise kernels; the Newton-Schulz
     iteration is BLAS matmuls in the parameters' dtype into preallocated buffers.  torch
-    runs the iteration in bfloat16; fastopt keeps float32/float64 (more exact, and no
-    faster in bfloat16 on a CPU: docs/optimizers.md#muon gives the measured distance).
+    runs the iteration in bfloat16 (oneDNN); fastopt keeps float32/float64, as NumPy has
+    no bfloat16 BLAS (docs/optimizers.md#muon gives the measured distance and speed).
 
     Parameters
     ----------

@@ -212,3 +212,46 @@ def torch_sparse_adam(kwargs, params, grads):
                  for name in ("exp_avg", "exp_avg_sq")}
              for i, (p, opt) in enumerate(zip(ps, opts))}
     return Result([p.detach().numpy().copy() for p in ps], state)
+
+
+def newton_schulz_without_cast(grad, ns_coefficients, ns_steps, eps):
+    """torch.optim._muon._zeropower_via_newtonschulz (torch 2.13) without its cast of the
+    iterate to bfloat16: the iteration in the gradient's dtype, as fastopt.Muon runs it."""
+    import torch
+    a, b, c = ns_coefficients
+    ortho_grad = grad.clone()
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
+    for _ in range(ns_steps):
+        gram_matrix = ortho_grad @ ortho_grad.T
+        gram_update = torch.addmm(gram_matrix, gram_matrix, gram_matrix, beta=b, alpha=c)
+        ortho_grad = torch.addmm(ortho_grad, gram_update, ortho_grad, beta=a)
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    return ortho_grad
+
+
+def torch_muon(kwargs, params, grads, groups=None, cast=False):
+    """torch.optim.Muon run on copies of ``params`` with the gradients of every step
+    (``groups``: lists of parameter indices with their own hyperparameters); without the
+    bfloat16 cast of the Newton-Schulz iterate unless ``cast``."""
+    import torch
+    import torch.optim._muon as muon
+    tensors = [torch.tensor(p.copy()) for p in params]
+    spec = (tensors if groups is None else
+            [{"params": [tensors[i] for i in idx], **over} for idx, over in groups])
+    opt = torch.optim.Muon(spec, **kwargs)
+    shipped = muon._zeropower_via_newtonschulz
+    if not cast:
+        muon._zeropower_via_newtonschulz = newton_schulz_without_cast
+    try:
+        for gs in grads:
+            for t, g in zip(tensors, gs):
+                t.grad = torch.tensor(g)
+            opt.step()
+    finally:
+        muon._zeropower_via_newtonschulz = shipped
+    return Result([t.numpy() for t in tensors],
+                  {i: {"momentum_buffer": opt.state[t]["momentum_buffer"].numpy()}
+                   for i, t in enumerate(tensors)})

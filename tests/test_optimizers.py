@@ -9,7 +9,7 @@ import pytest
 
 import fastopt
 import oracles
-from fastopt.optimizers.table import OPTIMIZERS
+from fastopt.optimizers.table import OPTIMIZERS, OWN_TESTS
 from harness import (BACKENDS, DTYPES, SHAPES, SIZES, assert_bitwise, assert_close,
                      check_backend, check_bad_gradients_refused, check_defaults,
                      check_refused, check_resume, deal, default_steps, gradients,
@@ -78,7 +78,7 @@ def test_every_exported_optimizer_has_one_row():
     classes = {name for name in fastopt.__all__ if isinstance(getattr(fastopt, name), type)
                and issubclass(getattr(fastopt, name), fastopt.Optimizer)
                and getattr(fastopt, name) is not fastopt.Optimizer}
-    assert sorted(info.cls for info in OPTIMIZERS) == sorted(classes)
+    assert sorted(info.cls for info in OPTIMIZERS + OWN_TESTS) == sorted(classes)
 
 
 @pytest.mark.parametrize("info", rows())

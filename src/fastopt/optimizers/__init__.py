@@ -7,7 +7,9 @@ from .ademamix import AdEMAMix
 from .adopt import ADOPT
 from .asgd import ASGD
 from .lamb import Lamb
+from .lbfgs import LBFGS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -18,4 +20,4 @@ from .sparse_adam import SparseAdam
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
            "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD",
-           "ScheduleFreeAdamW", "ScheduleFreeSGD", "SparseAdam"]
+           "ScheduleFreeAdamW", "ScheduleFreeSGD", "SparseAdam", "Muon", "LBFGS"]

@@ -689,3 +689,13 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
         hyper_changes=({"lr": 0.02}, {"betas": (0.8, 0.9)}, {"eps": 1e-3},
                        {"maximize": True})),
 )
+
+#: Optimizers whose parameters cannot be the generic tests' (the harness's shapes are
+#: 1-D and 3-D as well as 2-D): not in OPTIMIZERS, so no generic test or bench iterates
+#: them; each has its own test file, which holds it to its oracle and checks the same
+#: promises (backends, refusals, resume, parameter forms, guards).  The tests that every
+#: exported optimizer has a row read both tuples.
+OWN_TESTS: tuple[OptimizerInfo, ...] = (
+    # Muon takes 2-D parameters only: tests/test_muon.py
+    OptimizerInfo("Muon", "Muon", ("forloop",), (Bench("Muon", dict(lr=0.02), 2),)),
+)

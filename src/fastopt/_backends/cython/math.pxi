@@ -154,6 +154,7 @@ include "ademamix.pxi"
 include "asgd.pxi"
 include "schedulefree.pxi"
 include "sparse_adam.pxi"
+include "muon.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
 include "stored.pxi"
@@ -200,6 +201,10 @@ def kernels():
                                    SCHEDULEFREE_SGD_SCALARS),
         "schedulefree_swap": _entry(<void*>schedulefree_swap_chunk[float],
                                     <void*>schedulefree_swap_chunk[double], 1),
+        "muon_momentum": _entry(<void*>muon_momentum_chunk[float],
+                                <void*>muon_momentum_chunk[double], MUON_SCALARS),
+        "muon_update": _entry(<void*>muon_update_chunk[float], <void*>muon_update_chunk[double],
+                              MUON_SCALARS, 1, 0),
         # the training toolkit (toolkit.pxi)
         "sumsq": _entry(<void*>sumsq_chunk[float], <void*>sumsq_chunk[double], 0, 0, 2,
                         <void*>sumsq_chunks4[float], <void*>sumsq_chunks4[double]),

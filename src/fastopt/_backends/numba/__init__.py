@@ -17,7 +17,7 @@ from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
 from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
-               nadam, radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
+               muon, nadam, radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -28,6 +28,7 @@ KERNELS = {
     "schedulefree_adamw": schedulefree.schedulefree_adamw,
     "schedulefree_sgd": schedulefree.schedulefree_sgd,
     "schedulefree_swap": schedulefree.schedulefree_swap,
+    "muon_momentum": muon.muon_momentum, "muon_update": muon.muon_update,
     **toolkit.KERNELS,
     "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
 }

@@ -69,6 +69,11 @@ class ZeroRedundancyOptimizer:
         if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, Optimizer)):
             raise TypeError(f"optimizer_class must be a fastopt optimizer class (fastopt.AdamW, "
                             f"...), got {optimizer_class!r}")
+        if not optimizer_class.has_parameter_shaped_state():
+            raise TypeError(f"ZeroRedundancyOptimizer shards flat pieces of state shaped like "
+                            f"the parameters; {optimizer_class.__name__}'s state has shapes "
+                            f"of its own (factored statistics), which such pieces would cut "
+                            f"apart: use it without sharding")
         overrides, tensors, flat = parse_params(params)
         if not tensors:
             raise ValueError("no parameters to optimize")

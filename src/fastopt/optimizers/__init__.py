@@ -13,6 +13,7 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .adafactor import Adafactor
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
-           "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD"]
+           "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD", "Adafactor"]

@@ -50,6 +50,7 @@ def adafactor(p, g, row_var, col_var, variance, gscale, lr, beta2_t, rho_t, eps1
     else:
         variance[...] = _lerp(variance, (g * g), w)
         var_estimate = variance.copy()
-    update = t(1) / np.sqrt(np.maximum(var_estimate, t(eps1) * t(eps1))) * g
+    with np.errstate(divide="ignore", invalid="ignore"):    # 0/0 gives NaN, as torch
+        update = t(1) / np.sqrt(np.maximum(var_estimate, t(eps1 * eps1))) * g
     denom = max(1.0, _rms(update) / d)
     p += t(-alpha / denom) * update

@@ -138,6 +138,7 @@ class Adafactor(Optimizer):
                     continue
                 addr = int(addrs[row, GRAD])
                 g = np.ctypeslib.as_array((ctype * p.size).from_address(addr)).reshape(p.shape)
-                _reference_step(p, g, *state, gscale, lr, beta2_t, rho_t, eps1, eps2, d,
-                                decay)
+                row_var, col_var, variance = state
+                _reference_step(p, g, row_var, col_var, variance, gscale, lr, beta2_t, rho_t,
+                                eps1, eps2, d, decay)
         return run

@@ -209,12 +209,14 @@ class Optimizer:
         plans, table, rows = build_plans(
             tensors, n_groups, self.kernel.buffers, live,
             lambda gi, name: self._initial_value(self.param_groups[gi], name),
-            self._precision_of, self.kernel.nonnegative)
+            self._precision_of, self.kernel.nonnegative,
+            None if type(self)._state_shape is Optimizer._state_shape else self._state_shape)
         if keep is not None:
             for plan in plans:
                 for row, t in enumerate(plan.tensors):
                     for name, entry in keep.get(t.key, {}).items():
-                        plan.restore(name, row, entry)
+                        if plan.has(name, row):
+                            plan.restore(name, row, entry)
         arrays = [t.array for t in tensors]
         runs = [self._bind(self._module, plan) for plan in plans]
         layout = dict(
@@ -315,6 +317,19 @@ class Optimizer:
             if plan.group == gi:
                 return tuple(name for name in self.kernel.buffers if name in plan.state)
         return ()
+
+    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The shape of state buffer ``name`` of a parameter of ``shape``, or None where
+        such a parameter has no such buffer (default: every buffer shaped like the
+        parameter).  An optimizer with state of its own shape (Adafactor) overrides it;
+        its state is then stored in full precision only, and shown in these shapes."""
+        return shape
+
+    @classmethod
+    def has_parameter_shaped_state(cls) -> bool:
+        """Whether every state buffer is shaped like its parameter (what the distributed
+        ZeroRedundancyOptimizer's flat shards need)."""
+        return cls._state_shape is Optimizer._state_shape
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         """What state buffer ``name`` starts filled with (default 0)."""
@@ -563,7 +578,8 @@ class Optimizer:
                 self._structure.append(self._structure_of(group))
                 self._checked.append(None)
                 self._checked_group_step(gi, 1, dict(group), gstate)
-                keep = {t.key: {name: plan.entry(name, row) for name in plan.state}
+                keep = {t.key: {name: plan.entry(name, row) for name in plan.state
+                                if plan.has(name, row)}
                         for plan in self._plans for row, t in enumerate(plan.tensors)}
                 layout = self._make_layout(tensors, None, keep)
             except BaseException:
@@ -609,7 +625,8 @@ class Optimizer:
         bfloat16 under ``state_precision="bfloat16"``), or for 8-bit state the decoded
         values (read-only copies)."""
         names = [self._state_names(gi, gs) for gi, gs in enumerate(self.group_state)]
-        return {t.key: {name: plan.state_view(name, row) for name in names[plan.group]}
+        return {t.key: {name: plan.state_view(name, row) for name in names[plan.group]
+                        if plan.has(name, row)}
                 for plan in self._plans for row, t in enumerate(plan.tensors)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -636,7 +653,8 @@ class Optimizer:
 
     def _state_entries(self) -> dict[Key, dict[str, Any]]:
         names = [self._state_names(gi, gs) for gi, gs in enumerate(self.group_state)]
-        return {t.key: {name: plan.entry(name, row) for name in names[plan.group]}
+        return {t.key: {name: plan.entry(name, row) for name in names[plan.group]
+                        if plan.has(name, row)}
                 for plan in self._plans for row, t in enumerate(plan.tensors)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -731,12 +749,13 @@ class Optimizer:
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
                 saved = state[t.key]
-                wanted = names[plan.group]
+                wanted = [name for name in names[plan.group] if plan.has(name, row)]
                 if not isinstance(saved, Mapping) or set(saved) != set(wanted):
                     raise ValueError(f"state of parameter {t.label} must hold "
                                      f"{sorted(wanted)}")
                 for name, entry in saved.items():
-                    check_entry(entry, t.array, f"state {name!r} of parameter {t.label}")
+                    check_entry(entry, t.array, f"state {name!r} of parameter {t.label}",
+                                plan.state_shape(name, row))
         return {"groups": new_groups, "group_state": new_gstates, "state": state,
                 "step": step, "skipped_steps": skipped, "names": names, "joined": joined}
 
@@ -747,7 +766,8 @@ class Optimizer:
         for plan in self._plans:
             for row, t in enumerate(plan.tensors):
                 for name in checked["names"][plan.group]:
-                    plan.restore(name, row, checked["state"][t.key][name])
+                    if plan.has(name, row):
+                        plan.restore(name, row, checked["state"][t.key][name])
         for gi, group in enumerate(self.param_groups):
             new = checked["groups"][gi]
             group.clear()

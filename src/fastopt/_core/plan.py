@@ -30,6 +30,10 @@ from . import storage
 from .kernel import Kernel
 from .params import Tensor, aligned_zeros, padded
 
+#: ``state_shape(name, param_shape)``: the shape of state buffer ``name`` of a parameter
+#: of that shape, or None where the parameter has no such buffer.
+StateShape = Callable[[str, tuple[int, ...]], "tuple[int, ...] | None"]
+
 CHUNK = 1 << 15      # elements; a multiple of 16 so chunks of aligned tensors stay aligned
 PARAM, GRAD = 0, 1   # the first two columns of the address table
 
@@ -42,7 +46,7 @@ class Plan:
     def __init__(self, group: int, dtype: np.dtype, tensors: list[Tensor], table: np.ndarray,
                  first_row: int, buffer_names: tuple[str, ...], live: tuple[str, ...],
                  init: Callable[[str], float], precision: str = "full",
-                 nonnegative: tuple[str, ...] = ()):
+                 nonnegative: tuple[str, ...] = (), state_shape: StateShape | None = None):
         self.group = group
         self.dtype = dtype
         self.tensors = tensors
@@ -63,6 +67,27 @@ class Plan:
         self.nelem = sum(t.array.size for t in tensors)
         self.total = total
         self.total_blocks = blocks
+        # Each buffer's shape per tensor (None: the tensor has no such buffer) and where
+        # it starts in the buffer's flat array; parameter-shaped state shares the
+        # parameters' offsets.
+        self.state_shapes: dict[str, list[tuple[int, ...] | None]] = {}
+        self.state_offsets: dict[str, list[int]] = {}
+        self.state_totals: dict[str, int] = {}
+        for name in buffer_names:
+            shapes = [state_shape(name, t.array.shape) if state_shape is not None
+                      else t.array.shape for t in tensors]
+            self.state_shapes[name] = shapes
+            if all(s == t.array.shape for s, t in zip(shapes, tensors)):
+                self.state_offsets[name], self.state_totals[name] = self.offsets, total
+                continue
+            if precision != "full":
+                raise ValueError(f"state {name!r} is not shaped like its parameters: it can "
+                                 f"only be stored in full precision, not {precision!r}")
+            offsets, end = [], 0
+            for s in shapes:
+                offsets.append(end)
+                end += padded(math.prod(s), dtype) if s is not None else 0
+            self.state_offsets[name], self.state_totals[name] = offsets, end
         #: Each state buffer's values (in the parameters' dtype), bfloat16 bits (uint16)
         #: or 8-bit codes (uint8), by name; 8-bit buffers' per-block absmax in ``absmax``.
         self.state: dict[str, np.ndarray] = {}
@@ -84,7 +109,7 @@ class Plan:
         """Allocate state buffer ``name`` (filled with ``fill``) and point the table at it."""
         j = self.buffer_names.index(name)
         if self.precision == "full":
-            buf = aligned_zeros(self.total, self.dtype)
+            buf = aligned_zeros(self.state_totals[name], self.dtype)
             if fill != 0:
                 buf.fill(fill)
         elif self.precision == "bfloat16":
@@ -102,7 +127,19 @@ class Plan:
                     address(absmax) + self.block_offsets[row] * self.dtype.itemsize
         self.state[name] = buf
         for row in range(len(self.tensors)):
-            self.addrs[row, 2 + j] = address(buf) + self.offsets[row] * buf.itemsize
+            self.addrs[row, 2 + j] = (address(buf) + self.state_offsets[name][row] * buf.itemsize
+                                      if self.has(name, row) else 0)
+
+    def has(self, name: str, row: int) -> bool:
+        """Whether tensor ``row`` has state buffer ``name`` at all (Adafactor: a vector
+        has a variance, a matrix row and column statistics)."""
+        return self.state_shapes[name][row] is not None
+
+    def state_shape(self, name: str, row: int) -> tuple[int, ...]:
+        """The shape of buffer ``name`` of tensor ``row`` (which has it)."""
+        shape = self.state_shapes[name][row]
+        assert shape is not None, f"tensor {row} has no state {name!r}"
+        return shape
 
     def _map(self, j: int) -> storage.Map:
         return storage.quantization_map(not self.unsigned[j])
@@ -112,10 +149,10 @@ class Plan:
         return list(self.state.values()) + list(self.absmax.values())
 
     def _stored(self, name: str, row: int) -> np.ndarray:
-        """Buffer ``name`` of tensor ``row`` as stored, shaped like the parameter (a view)."""
-        t = self.tensors[row]
-        off = self.offsets[row]
-        return self.state[name][off:off + t.array.size].reshape(t.array.shape)
+        """Buffer ``name`` of tensor ``row`` as stored, in its shape (a view)."""
+        shape = self.state_shape(name, row)
+        off = self.state_offsets[name][row]
+        return self.state[name][off:off + math.prod(shape)].reshape(shape)
 
     def _absmax(self, name: str, row: int) -> np.ndarray:
         off = self.block_offsets[row]
@@ -213,9 +250,19 @@ def entry_values(entry: Any, like: np.ndarray, unsigned: bool) -> np.ndarray:
     return storage.decode(form, stored, absmax, not unsigned, like.dtype)
 
 
-def check_entry(entry: Any, like: np.ndarray, what: str) -> None:
+def check_entry(entry: Any, like: np.ndarray, what: str,
+                shape: tuple[int, ...] | None = None) -> None:
     """Refuse a state_dict entry that is not a parameter's state in one of the stored
-    forms (see Plan.entry)."""
+    forms (see Plan.entry); ``shape``: the state's, where it is not the parameter's
+    (then only its full-precision form is allowed)."""
+    if shape is not None and shape != like.shape:
+        if not isinstance(entry, np.ndarray) or entry.shape != shape \
+                or entry.dtype != like.dtype:
+            got = (f"{entry.dtype} {entry.shape}" if isinstance(entry, np.ndarray)
+                   else type(entry).__name__)
+            raise ValueError(f"{what} must be a {like.dtype} array of shape {shape}, "
+                             f"got {got}")
+        return
     if isinstance(entry, dict):
         if set(entry) != {"codes", "absmax"}:
             raise ValueError(f"{what}: 8-bit state must hold codes and absmax, got "
@@ -270,7 +317,9 @@ def build_plans(tensors: list[Tensor], n_groups: int, buffer_names: tuple[str, .
                 live: Callable[[int], tuple[str, ...]],
                 init: Callable[[int, str], float],
                 precision: Callable[[Tensor], str] = lambda t: "full",
-                nonnegative: tuple[str, ...] = ()) -> tuple[list[Plan], np.ndarray, np.ndarray]:
+                nonnegative: tuple[str, ...] = (),
+                state_shape: StateShape | None = None
+                ) -> tuple[list[Plan], np.ndarray, np.ndarray]:
     """Plans for every (group, dtype, state precision), the shared address table, and
     each tensor's row in it (in the user's order of tensors)."""
     table = np.zeros((len(tensors), 2 + 2 * len(buffer_names)), np.int64)
@@ -287,6 +336,7 @@ def build_plans(tensors: list[Tensor], n_groups: int, buffer_names: tuple[str, .
                     continue
                 rows[members] = np.arange(first, first + len(members))
                 plans.append(Plan(g, dtype, [tensors[i] for i in members], table, first,
-                                  buffer_names, live(g), partial(init, g), kind, nonnegative))
+                                  buffer_names, live(g), partial(init, g), kind, nonnegative,
+                                  state_shape))
                 first += len(members)
     return plans, table, rows

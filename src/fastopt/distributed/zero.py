@@ -72,6 +72,11 @@ class ZeroRedundancyOptimizer:
         if optimizer_class.takes_row_sparse:    # refused on every rank, before any collective
             raise TypeError(f"ZeroRedundancyOptimizer does not support "
                             f"{optimizer_class.__name__}: its row-sparse step is not sharded")
+        if not optimizer_class.has_parameter_shaped_state():
+            raise TypeError(f"ZeroRedundancyOptimizer shards flat pieces of state shaped like "
+                            f"the parameters; {optimizer_class.__name__}'s state has shapes "
+                            f"of its own (factored statistics), which such pieces would cut "
+                            f"apart: use it without sharding")
         overrides, tensors, flat = parse_params(params)
         if not tensors:
             raise ValueError("no parameters to optimize")

@@ -1,4 +1,5 @@
 """The optimizer classes, one module per family."""
+from .adafactor import Adafactor
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -20,4 +21,4 @@ from .sparse_adam import SparseAdam
 
 __all__ = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
            "Adadelta", "Rprop", "Lion", "Lamb", "ADOPT", "AdEMAMix", "ASGD",
-           "ScheduleFreeAdamW", "ScheduleFreeSGD", "SparseAdam", "Muon", "LBFGS"]
+           "ScheduleFreeAdamW", "ScheduleFreeSGD", "SparseAdam", "Muon", "LBFGS", "Adafactor"]

@@ -698,4 +698,7 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
 OWN_TESTS: tuple[OptimizerInfo, ...] = (
     # Muon takes 2-D parameters only: tests/test_muon.py
     OptimizerInfo("Muon", "Muon", ("forloop",), (Bench("Muon", dict(lr=0.02), 2),)),
+    # Adafactor's state is shaped by its own rule, not like the parameters:
+    # tests/test_adafactor.py
+    OptimizerInfo("Adafactor", "Adafactor", ("forloop", "foreach"), ()),
 )

@@ -1,0 +1,144 @@
+"""Adafactor (docs/optimizers.md#adafactor)."""
+from __future__ import annotations
+
+import ctypes
+import math
+from typing import Any
+
+import numpy as np
+
+from .._backends.numpy.adafactor import adafactor as _reference_step
+from .._core import checks as check
+from .._core.kernel import Kernel
+from .._core.optimizer import Optimizer
+from .._core.plan import GRAD
+from ._docstrings import shared_parameters
+
+_BUFFERS = ("row_var", "col_var", "variance")
+
+
+def _eps(name: str, value: Any) -> tuple[float | None, float]:
+    eps1, eps2 = check.pair(name, value)
+    return (None if eps1 is None else check.non_negative(f"{name}[0]", eps1),
+            check.non_negative(f"{name}[1]", eps2))
+
+
+def _beta2_decay(name: str, value: Any) -> float:
+    return check.bounded(name, value, hi=0.0)
+
+
+def _clip_threshold(name: str, value: Any) -> float:
+    return check.bounded(name, value, lo=1.0)
+
+
+@shared_parameters
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern, 2018) as torch.optim.Adafactor: a second moment
+    factored into row and column statistics for every parameter of two or more
+    dimensions (over its last two; leading dimensions are a batch), so its state takes
+    rows + cols values instead of rows x cols; vectors and scalars keep a full
+    ``variance``.  No first moment; a relative step size.
+
+    Each step t, per parameter (``g`` is the gradient, negated if ``maximize``;
+    ``RMS(x) = ||x||/sqrt(numel)``)::
+
+        beta2_t = t**beta2_decay;  rho_t = min(lr, 1/sqrt(t))
+        alpha = max(eps2, RMS(p)) * rho_t
+        p = p*(1 - lr*weight_decay)
+        matrix: row_var = lerp(row_var, mean(g*g, last dim), beta2_t)
+                col_var = lerp(col_var, mean(g*g, second-to-last dim), beta2_t)
+                v = row_var*col_var / max(mean(row_var), eps1)
+        vector: variance = lerp(variance, g*g, beta2_t);  v = variance
+        u = g / sqrt(max(v, eps1**2))
+        p = p - alpha/max(1, RMS(u)/d) * u
+
+    The rule in full and where it differs from torch: docs/optimizers.md#adafactor.
+    Its state is not shaped like the parameters, so it is stored in full precision only
+    (``state_precision`` "bfloat16" and "8bit" are refused) and
+    ``fastopt.distributed.ZeroRedundancyOptimizer`` does not shard it.
+
+    Parameters
+    ----------
+    %(params)s
+    lr : float, default 0.01
+        The learning rate: caps the relative step size ``rho_t``, and scales the weight
+        decay.
+    beta2_decay : float, default -0.8
+        ``beta2_t = t**beta2_decay`` weighs the new gradient statistics; must be <= 0.
+    eps : tuple, default (None, 0.001)
+        ``(eps1, eps2)``: eps1 bounds the second-moment estimate from below (None: the
+        parameters' dtype's machine epsilon); eps2 bounds ``RMS(p)`` from below in the
+        step size.  Each >= 0.
+    d : float, default 1.0
+        The update clipping threshold: the update is scaled down where its RMS exceeds
+        ``d``.  Must be >= 1 (as torch).
+    weight_decay : float, default 0.0
+        Decoupled weight decay: ``p = p*(1 - lr*weight_decay)`` each step.
+    %(maximize)s
+    %(backend)s
+    %(options)s
+    """
+
+    kernel = Kernel("adafactor", buffers=_BUFFERS,
+                    scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
+                    nonnegative=_BUFFERS)
+
+    def __init__(self, params: Any, lr: float = 1e-2, beta2_decay: float = -0.8,
+                 eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 backend: str | None = None, **options: Any):
+        precision = options.get("state_precision", "full")
+        if precision != "full":
+            raise ValueError(f"Adafactor keeps its state in full precision only, not "
+                             f"state_precision={precision!r}: its factored statistics are "
+                             f"already rows + cols values per matrix, and the block-wise "
+                             f"storage works on state shaped like the parameters")
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
+                                      weight_decay=weight_decay, maximize=maximize),
+                         backend, **options)
+
+    hyperparameters = dict(lr=check.non_negative, beta2_decay=_beta2_decay, eps=_eps,
+                           d=_clip_threshold, weight_decay=check.non_negative)
+
+    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        if len(shape) >= 2:
+            if name == "row_var":
+                return shape[:-1] + (1,)
+            if name == "col_var":
+                return shape[:-2] + (1, shape[-1])
+            return None
+        return shape if name == "variance" else None
+
+    def _scalars(self, gi: int, h: dict[str, Any], step: int,
+                 gstate: dict[str, float]) -> tuple[float, ...]:
+        lr, (eps1, eps2) = h["lr"], h["eps"]
+        return self.kernel.pack(
+            lr=lr, beta2_t=float(step) ** h["beta2_decay"],
+            rho_t=min(lr, 1.0 / math.sqrt(step)),
+            eps1=math.nan if eps1 is None else eps1,      # NaN: the dtype's epsilon
+            eps2=eps2, d=h["d"], decay=1.0 - lr * h["weight_decay"])
+
+    def _bind(self, module: Any, plan: Any) -> Any:
+        # One step reads whole tensors (row, column and RMS reductions), so it runs
+        # tensor by tensor on views of the plan's parameters, gradients and state.
+        dtype = plan.dtype
+        machine_eps = float(np.finfo(dtype).eps)
+        ctype = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+        params = [t.array for t in plan.tensors]
+        states = [tuple(plan._stored(name, row) if plan.has(name, row) else None
+                        for name in _BUFFERS) for row in range(len(plan.tensors))]
+        addrs = plan.addrs
+
+        def run(scalars: tuple[float, ...]) -> None:
+            gscale, lr, beta2_t, rho_t, eps1, eps2, d, decay = scalars
+            if eps1 != eps1:
+                eps1 = machine_eps
+            for row, (p, state) in enumerate(zip(params, states)):
+                if p.size == 0:
+                    continue
+                addr = int(addrs[row, GRAD])
+                g = np.ctypeslib.as_array((ctype * p.size).from_address(addr)).reshape(p.shape)
+                row_var, col_var, variance = state
+                _reference_step(p, g, row_var, col_var, variance, gscale, lr, beta2_t, rho_t,
+                                eps1, eps2, d, decay)
+        return run

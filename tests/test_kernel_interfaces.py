@@ -31,7 +31,7 @@ def _definitions() -> dict[str, Kernel]:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
         for k in vars(cls).values():
-            if isinstance(k, Kernel):
+            if isinstance(k, Kernel) and k.chunked:
                 assert found.get(k.name, k) is k or _same(found[k.name], k), \
                     f"two different kernels are named {k.name}"
                 found[k.name] = k
@@ -172,7 +172,7 @@ def test_cython_has_a_bfloat16_form_of_every_kernel_that_may_keep_bfloat16_state
         todo.extend(cls.__subclasses__())
         if cls.state_is_moments:
             want |= {k.name for k in vars(cls).values()
-                     if isinstance(k, Kernel) and k.buffers and k.decodes_state}
+                     if isinstance(k, Kernel) and k.buffers and k.decodes_state and k.chunked}
     assert want, "no optimizer kernel with state found"
     assert set(_native._math.bfloat16_kernels()) == want
 

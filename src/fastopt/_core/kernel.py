@@ -25,8 +25,12 @@ class Kernel:
     def __init__(self, name: str, buffers: tuple[str, ...], scalars: tuple[str, ...],
                  seg_in: tuple[str, ...] = (), outputs: tuple[str, ...] = (), *,
                  gscale: bool = True, nonnegative: tuple[str, ...] = (),
-                 writes_state: bool = True, decodes_state: bool = True):
+                 writes_state: bool = True, decodes_state: bool = True, chunked: bool = True):
         self.name = name
+        #: False where no backend runs it over the chunks of a plan (SparseAdam's row
+        #: kernel, Adafactor's per-tensor rule): it then names the state and the scalars of
+        #: a step the optimizer runs itself, and the chunk registries do not hold it.
+        self.chunked = chunked
         #: State buffers, in the address table's column order (after "p" and "g").
         self.buffers = tuple(buffers)
         #: The state buffers whose values are never negative (second moments): stored in

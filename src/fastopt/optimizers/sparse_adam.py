@@ -65,7 +65,7 @@ class SparseAdam(Optimizer):
 
     kernel = Kernel("sparse_adam", buffers=("exp_avg", "exp_avg_sq"),
                     scalars=("one_minus_beta1", "one_minus_beta2", "eps", "neg_step_size"),
-                    nonnegative=("exp_avg_sq",))
+                    nonnegative=("exp_avg_sq",), chunked=False)
     takes_row_sparse = True
     # Moving averages, but updated a row at a time in place: full precision only.
     state_is_moments = False

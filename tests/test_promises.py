@@ -537,7 +537,8 @@ def _interrupt_soon(armed: threading.Event, stop: threading.Event, rng) -> None:
     (fastopt.Adam, {"state_precision": "8bit"}, "cython"),
     (fastopt.Lamb, {"state_precision": "8bit"}, "numba"),
     (fastopt.AdamW, {"state_precision": "bfloat16", "max_grad_norm": 1.0}, "cython"),
-    (fastopt.Adam, {"state_precision": "8bit"}, "numpy")])
+    (fastopt.Adam, {"state_precision": "8bit"}, "numpy"),
+    (fastopt.SparseAdam, {}, "cython")])     # its row kernels, one per parameter
 def test_ctrl_c_never_tears_a_step(cls, kwargs, backend):
     """KeyboardInterrupts at random moments of a loop of large steps: every time, the
     parameters, state and per-group state are those of exactly step_count steps."""

@@ -152,6 +152,10 @@ class SparseAdam(Optimizer):
                 return
             if coef != 1.0:
                 scalars = [(s[0] * coef,) + s[1:] for s in scalars]
+        # every tensor's rows and the step count as one commit: Ctrl-C waits for it
+        _native.uninterrupted(self._commit, (runs, scalars, t))
+
+    def _commit(self, runs: list[Any], scalars: list[tuple[float, ...]], t: int) -> None:
         kernel = self._row_kernel
         cast = self.backend == "numpy"      # the reference takes scalars in the dtype
         for i, (tensor, r) in enumerate(zip(self._tensors, runs)):

@@ -21,6 +21,13 @@ maximize : bool, default False
 backend : str or None, default None
     The kernels: ``"cython"``, ``"numba"`` or ``"numpy"`` (the readable reference);
     None uses ``fastopt.get_backend()`` (``"cython"`` unless set otherwise).""",
+    "schedulefree": """\
+warmup_steps : int, default 0
+    The learning rate rises linearly over this many steps.
+r : float, default 0.0
+    The average's weights grow as ``t**r``.
+weight_lr_power : float, default 2.0
+    ... and as ``lr_max**weight_lr_power`` (the largest lr so far).""",
     "options": """\
 **options
     The step options every optimizer takes, keyword-only: ``max_grad_norm=None``

@@ -146,12 +146,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     weight_decay : float, default 0.0
         Decoupled weight decay, taken at y: ``weight_decay*y`` is added to the
         normalised gradient.
-    warmup_steps : int, default 0
-        The learning rate rises linearly over this many steps.
-    r : float, default 0.0
-        The average's weights grow as ``t**r``.
-    weight_lr_power : float, default 2.0
-        ... and as ``lr_max**weight_lr_power`` (the largest lr so far).
+    %(schedulefree)s
     %(maximize)s
     %(backend)s
     %(options)s
@@ -217,12 +212,7 @@ class ScheduleFreeSGD(_ScheduleFree):
         The interpolation between the average and the base sequence, in (0, 1).
     weight_decay : float, default 0.0
         ``weight_decay*y`` is added to the gradient.
-    warmup_steps : int, default 0
-        The learning rate rises linearly over this many steps.
-    r : float, default 0.0
-        The average's weights grow as ``t**r``.
-    weight_lr_power : float, default 2.0
-        ... and as ``lr_max**weight_lr_power`` (the largest lr so far).
+    %(schedulefree)s
     %(maximize)s
     %(backend)s
     %(options)s

@@ -1,13 +1,9 @@
 # ADOPT (docs/optimizers.md#adopt; optax.contrib.adopt); buffers and scalars: ADOPT.kernel
-# in fastopt/optimizers/adopt.py.  The clip is two selects, so a NaN stays NaN as with
-# jnp.clip, and an infinite clip value leaves n as it is.
+# in fastopt/optimizers/adopt.py.  The clip is _clamp (math.pxi): an infinite clip value
+# (clip_exponent None) leaves n as it is.
 
 cdef enum:
     ADOPT_SCALARS = 11
-
-
-cdef inline floating _clip(floating x, floating c) noexcept nogil:
-    return -c if x < -c else (c if x > c else x)
 
 
 cdef inline void _adopt_step(floating** b, Py_ssize_t n, const floating* s,
@@ -27,7 +23,7 @@ cdef inline void _adopt_step(floating** b, Py_ssize_t n, const floating* s,
         for i in range(i0, min(n, i0 + STRIDE)):
             gi = _grad(g[i], p[i], gscale, weight_decay)
             vi = _load(exp_avg_sq, i, storage)
-            ni = _clip(gi / _max_nan(_sqrt(vi), eps), clip)
+            ni = _clamp(gi / _max_nan(_sqrt(vi), eps), clip)
             mi = one_minus_beta1 * ni + beta1 * _load(exp_avg, i, storage)
             _store(exp_avg, i, mi, storage)
             _store(exp_avg_sq, i, one_minus_beta2 * (gi * gi) + beta2 * vi, storage)

@@ -40,6 +40,12 @@ cdef inline floating _max_nan(floating a, floating b) noexcept nogil:
     return a if (a >= b) | (a != a) else b
 
 
+cdef inline floating _clamp(floating x, floating c) noexcept nogil:
+    """min(max(x, -c), c) for c >= 0, as torch.clamp and jnp.clip: two selects, so NaN
+    stays NaN and an infinite c leaves x as it is."""
+    return -c if x < -c else (c if x > c else x)
+
+
 cdef inline floating _lerp(floating a, floating b, floating w) noexcept nogil:
     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
     exactly b (w is a per-step scalar: the select is on a loop invariant)."""

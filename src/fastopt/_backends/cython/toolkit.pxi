@@ -177,13 +177,10 @@ cdef void clamp_chunk(floating** b, Py_ssize_t n, const floating* s, const doubl
                       double* out) noexcept nogil:
     """g = min(max(g, -clip_value), clip_value), NaN kept (torch.clamp)."""
     cdef floating* g = b[1]
-    cdef floating clip_value = s[0], x
-    cdef floating lo = -clip_value
+    cdef floating clip_value = s[0]
     cdef Py_ssize_t i
     for i in range(n):
-        x = g[i]
-        x = lo if x < lo else x
-        g[i] = clip_value if x > clip_value else x
+        g[i] = _clamp(g[i], clip_value)
 
 
 cdef void ema_chunk(floating** b, Py_ssize_t n, const floating* s, const double* seg_in,

@@ -92,6 +92,12 @@ def max_nan(a, b):
 
 
 @njit(inline="always", **JIT)
+def clamp_to(x, c):
+    """min(max(x, -c), c) for c >= 0: two selects, NaN kept (as math.pxi's _clamp)."""
+    return -c if x < -c else (c if x > c else x)
+
+
+@njit(inline="always", **JIT)
 def lerp(a, b, w, one_minus_w):
     """a + w*(b - a) computed as torch.lerp does: from the nearer end, so that w = 1 gives
     exactly b.  ``one_minus_w`` is 1 - w in the buffer's dtype, computed once per call."""

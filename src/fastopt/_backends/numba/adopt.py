@@ -3,12 +3,7 @@ in ../cython/adopt.pxi)."""
 import numpy as np
 from numba import carray, njit, uintp
 
-from ._common import JIT, STRIDE, grad, hint, max_nan
-
-
-@njit(inline="always", **JIT)
-def clip_to(x, c):
-    return -c if x < -c else (c if x > c else x)
+from ._common import JIT, STRIDE, clamp_to, grad, hint, max_nan
 
 
 @njit(inline="always", **JIT)
@@ -37,7 +32,7 @@ def adopt(b, n, s, seg_in, out):
             i = uintp(i0 + k)
             gi = grad(g[i], p[i], gscale, weight_decay)
             vi = exp_avg_sq[i]
-            ni = clip_to(gi / max_nan(np.sqrt(vi), eps), clip)
+            ni = clamp_to(gi / max_nan(np.sqrt(vi), eps), clip)
             mi = one_minus_beta1 * ni + beta1 * exp_avg[i]
             exp_avg[i] = mi
             exp_avg_sq[i] = one_minus_beta2 * (gi * gi) + beta2 * vi

@@ -5,7 +5,7 @@ kernels')."""
 import numpy as np
 from numba import carray, njit
 
-from ._common import JIT, LANES, lanes, lerp
+from ._common import JIT, LANES, clamp_to, lanes, lerp
 
 
 @njit(inline="always", **JIT)
@@ -93,11 +93,8 @@ def scale(b, n, s, seg_in, out):
 def clamp(b, n, s, seg_in, out):
     g = carray(b[1], n)
     clip_value = s[0]
-    lo = -clip_value
     for i in range(g.shape[0]):
-        x = g[i]
-        x = lo if x < lo else x
-        g[i] = clip_value if x > clip_value else x
+        g[i] = clamp_to(g[i], clip_value)
 
 
 @njit(inline="always", **JIT)

@@ -27,6 +27,8 @@ HEADLINES = {
     "optimizer_comparison": ("optimizers", "adam_bowl_loss", "adam_rosenbrock_loss", "best_on_rosenbrock"),
     "sparse_gradients": ("adam_final_loss", "sgd_momentum_final_loss", "adagrad_final_loss"),
     "digits": ("test_accuracy", "fastopt_step_us", "handwritten_step_us", "optimizer_speedup"),
+    "digits_optimizers": ("adamw_test_accuracy", "adafactor_test_accuracy", "muon_test_accuracy",
+                          "schedulefree_test_accuracy"),
     "adaptive_lr": ("effective_step_slope", "max_weight_error"),
     "embedding_factorization": ("sparse_adam_test_rmse", "adam_test_rmse", "step_speedup"),
 }

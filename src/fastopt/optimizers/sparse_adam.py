@@ -63,9 +63,11 @@ class SparseAdam(Optimizer):
     %(options)s
     """
 
+    # One rule per element; a step with only dense gradients runs it over the chunks as
+    # every optimizer does, a step with a row-sparse one runs it over the touched rows.
     kernel = Kernel("sparse_adam", buffers=("exp_avg", "exp_avg_sq"),
                     scalars=("one_minus_beta1", "one_minus_beta2", "eps", "neg_step_size"),
-                    nonnegative=("exp_avg_sq",), chunked=False)
+                    nonnegative=("exp_avg_sq",))
     takes_row_sparse = True
     # Moving averages, but updated a row at a time in place: full precision only.
     state_is_moments = False
@@ -89,10 +91,7 @@ class SparseAdam(Optimizer):
         return self.kernel.pack(one_minus_beta1=1.0 - beta1, one_minus_beta2=1.0 - beta2,
                                 eps=h["eps"], neg_step_size=-step_size)
 
-    # ---- the layout: the row kernel instead of the chunk driver -----------------------
-
-    def _bind(self, module: Any, plan: Any) -> Any:
-        return None             # the step calls module.sparse_adam_rows itself
+    # ---- the layout: the row kernel beside the chunk driver ------------------------------
 
     def _install_layout(self, layout: dict[str, Any]) -> None:
         Optimizer._install_layout(self, layout)
@@ -113,12 +112,6 @@ class SparseAdam(Optimizer):
                                                 for t in plan.tensors)}
         self._view_of = [order[id(t)] for t in self._tensors]
 
-    def _update_guard(self) -> None:
-        # The guards are computed from the coalesced rows in the step, not by a pre-pass.
-        self._guarded = self._max_grad_norm is not None or self._nonfinite != "propagate"
-        if not self._guarded:
-            self.grad_norm = None
-
     # ---- the step ----------------------------------------------------------------------
 
     def step(self, grads: GradsLike = None,    # type: ignore[override]
@@ -129,8 +122,8 @@ class SparseAdam(Optimizer):
         arrays or, for 2-D parameters, row-sparse ``(indices, rows)`` tuples; one flat
         array; or omitted for ``FlatParams`` (its ``.grads``).  ``closure``: called
         first, as in :meth:`fastopt.Optimizer.step`.  A refused call changes nothing."""
-        if closure is None and callable(grads) and not isinstance(grads, (np.ndarray, Mapping)):
-            grads, closure = None, grads
+        if not _names_rows(grads):
+            return Optimizer.step(self, grads, closure)
         loss = closure() if closure is not None else None
         with self._path:
             self._sparse_step(grads)
@@ -218,7 +211,8 @@ class SparseAdam(Optimizer):
 
     def _guard(self, runs: list[RowRuns], t: int) -> float | None:
         """The clipping factor for step ``t`` (1.0 without clipping), or None where the
-        step is skipped; raises NonFiniteError where the gradients say so."""
+        step is skipped; raises NonFiniteError where the gradients say so.  (A step with
+        dense gradients only has the core's pre-pass instead.)"""
         from ..clip import get_total_norm        # (clip imports the optimizers' core)
         values = [r.coalesced() for r in runs]
         # The norm as fastopt.clip_grad_norm_ measures it (the same fixed-order partial
@@ -239,3 +233,12 @@ class SparseAdam(Optimizer):
         if self._max_grad_norm is not None:
             return min(self._max_grad_norm / (norm + 1e-6), 1.0)
         return 1.0
+
+
+def _names_rows(grads: Any) -> bool:
+    """Whether ``grads`` (as ``step`` takes them) holds a row-sparse gradient."""
+    if isinstance(grads, Mapping):
+        return any(is_row_sparse(g) for g in grads.values())
+    if isinstance(grads, (list, tuple)):
+        return any(is_row_sparse(g) for g in grads)
+    return False

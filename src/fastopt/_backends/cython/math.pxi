@@ -207,6 +207,8 @@ def kernels():
                                    SCHEDULEFREE_SGD_SCALARS),
         "schedulefree_swap": _entry(<void*>schedulefree_swap_chunk[float],
                                     <void*>schedulefree_swap_chunk[double], 1),
+        "sparse_adam": _entry(<void*>sparse_adam_chunk[float], <void*>sparse_adam_chunk[double],
+                              SPARSE_ADAM_SCALARS),
         "muon_momentum": _entry(<void*>muon_momentum_chunk[float],
                                 <void*>muon_momentum_chunk[double], MUON_SCALARS),
         "muon_update": _entry(<void*>muon_update_chunk[float], <void*>muon_update_chunk[double],

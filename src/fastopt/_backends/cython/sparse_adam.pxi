@@ -1,9 +1,47 @@
-# SparseAdam over row indices (docs/optimizers.md#sparseadam; torch.optim.SparseAdam).  Not a
-# chunk function: its work is the touched rows of one parameter, named by index, so it is a
-# ``def`` the optimizer calls with the arrays (fastopt._backends.cython.sparse_adam_rows).
+# SparseAdam (docs/optimizers.md#sparseadam; torch.optim.SparseAdam): lazy Adam, one rule for
+# each element it touches (_lazy_adam), run two ways:
+#   sparse_adam_chunk: a chunk function of the driver, for dense gradients (every row);
+#   sparse_adam_rows:  a ``def`` the optimizer calls with the arrays of one parameter and its
+#                      coalesced row-sparse gradient (fastopt._backends.cython.sparse_adam_rows).
 # The math as in ../numpy/sparse_adam.py.
 
 from libc.stdint cimport int64_t
+
+cdef enum:
+    SPARSE_ADAM_SCALARS = 5
+
+
+cdef inline void _lazy_adam(floating* p, const floating* g, floating* exp_avg,
+                            floating* exp_avg_sq, Py_ssize_t n, floating gscale,
+                            floating one_minus_beta1, floating one_minus_beta2, floating eps,
+                            floating neg_step_size) noexcept nogil:
+    cdef floating gc, m0, v0, dm, dv
+    cdef Py_ssize_t c
+    for c in range(n):
+        gc = g[c] * gscale
+        m0 = exp_avg[c]
+        v0 = exp_avg_sq[c]
+        dm = (gc - m0) * one_minus_beta1
+        dv = (gc * gc - v0) * one_minus_beta2
+        exp_avg[c] = m0 + dm
+        exp_avg_sq[c] = v0 + dv
+        p[c] = p[c] + neg_step_size * ((dm + m0) / (_sqrt(dv + v0) + eps))
+
+
+cdef void sparse_adam_chunk(floating** b, Py_ssize_t n, const floating* s,
+                            const double* seg_in, double* out) noexcept nogil:
+    cdef floating* p = b[0]
+    cdef const floating* g = b[1]
+    cdef floating* exp_avg = b[2]
+    cdef floating* exp_avg_sq = b[3]
+    cdef floating gscale = s[0], one_minus_beta1 = s[1], one_minus_beta2 = s[2]
+    cdef floating eps = s[3], neg_step_size = s[4]
+    cdef Py_ssize_t i0
+    for i0 in range(0, n, 64):      # STRIDE
+        _prefetch(b, 4, i0, FULL)
+        _lazy_adam(p + i0, g + i0, exp_avg + i0, exp_avg_sq + i0, min(STRIDE, n - i0),
+                   gscale, one_minus_beta1, one_minus_beta2, eps, neg_step_size)
+
 
 cdef void _sparse_adam_rows(floating* p, floating* exp_avg, floating* exp_avg_sq,
                             const floating* rows, Py_ssize_t cols, const int64_t* order,
@@ -14,10 +52,6 @@ cdef void _sparse_adam_rows(floating* p, floating* exp_avg, floating* exp_avg_sq
     cdef Py_ssize_t r, j, c
     cdef const floating* src
     cdef const floating* grow
-    cdef floating* pt
-    cdef floating* mt
-    cdef floating* vt
-    cdef floating gc, m0, v0, dm, dv
     for r in range(n_runs):
         grow = rows + order[starts[r]] * cols
         if starts[r + 1] - starts[r] > 1:       # duplicates: summed in g, in a fixed order
@@ -28,18 +62,9 @@ cdef void _sparse_adam_rows(floating* p, floating* exp_avg, floating* exp_avg_sq
                 for c in range(cols):
                     g[c] = g[c] + src[c]
             grow = g
-        pt = p + targets[r] * cols
-        mt = exp_avg + targets[r] * cols
-        vt = exp_avg_sq + targets[r] * cols
-        for c in range(cols):
-            gc = grow[c] * gscale
-            m0 = mt[c]
-            v0 = vt[c]
-            dm = (gc - m0) * one_minus_beta1
-            dv = (gc * gc - v0) * one_minus_beta2
-            mt[c] = m0 + dm
-            vt[c] = v0 + dv
-            pt[c] = pt[c] + neg_step_size * ((dm + m0) / (_sqrt(dv + v0) + eps))
+        _lazy_adam(p + targets[r] * cols, grow, exp_avg + targets[r] * cols,
+                   exp_avg_sq + targets[r] * cols, cols, gscale, one_minus_beta1,
+                   one_minus_beta2, eps, neg_step_size)
 
 
 def sparse_adam_rows(floating[:, ::1] p, floating[:, ::1] exp_avg, floating[:, ::1] exp_avg_sq,

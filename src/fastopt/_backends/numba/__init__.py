@@ -17,7 +17,8 @@ from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
 from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
-               muon, nadam, radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
+               muon, nadam, radam, rmsprop, rprop, schedulefree, sgd, sparse_adam, toolkit,
+               twin)
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -28,6 +29,7 @@ KERNELS = {
     "schedulefree_adamw": schedulefree.schedulefree_adamw,
     "schedulefree_sgd": schedulefree.schedulefree_sgd,
     "schedulefree_swap": schedulefree.schedulefree_swap,
+    "sparse_adam": sparse_adam.sparse_adam,
     "muon_momentum": muon.muon_momentum, "muon_update": muon.muon_update,
     **toolkit.KERNELS,
     "twin": twin.twin,        # the memory-traffic twin (fastopt._bench.twin, benches)
@@ -62,4 +64,4 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
                         storage=storage)
 
 # SparseAdam's row kernel: called with the arrays, not run by the chunk driver.
-from .sparse_adam import sparse_adam_rows  # noqa: E402,F401
+sparse_adam_rows = sparse_adam.sparse_adam_rows

@@ -16,7 +16,7 @@ import numpy as np
 from ..._core import storage
 from ..._core.kernel import Kernel
 from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, lamb, lion, muon, nadam,
-               radam, rmsprop, rprop, schedulefree, sgd, toolkit, twin)
+               radam, rmsprop, rprop, schedulefree, sgd, sparse_adam, toolkit, twin)
 from .lamb import TrustRatios  # noqa: F401
 
 KERNELS: dict[str, Callable[..., Any]] = {
@@ -28,6 +28,7 @@ KERNELS: dict[str, Callable[..., Any]] = {
     "schedulefree_adamw": schedulefree.schedulefree_adamw,
     "schedulefree_sgd": schedulefree.schedulefree_sgd,
     "schedulefree_swap": schedulefree.schedulefree_swap,
+    "sparse_adam": sparse_adam.sparse_adam,
     "muon_momentum": muon.muon_momentum, "muon_update": muon.muon_update,
     **toolkit.KERNELS,
     "twin": twin.twin,       # the memory-traffic twin (fastopt._bench.twin, benches)

@@ -175,7 +175,7 @@ def test_load_refuses_wrong_state(bad, match):
 
 @pytest.mark.parametrize("precision", ["bfloat16", "8bit"])
 def test_refuses_stored_precisions(precision):
-    with pytest.raises(ValueError, match="full precision only"):
+    with pytest.raises(ValueError, match="state_precision must be 'full'"):
         fastopt.Adafactor([np.zeros((4, 4), np.float32)], state_precision=precision)
 
 

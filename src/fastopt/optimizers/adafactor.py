@@ -83,16 +83,16 @@ class Adafactor(Optimizer):
                     scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
                     nonnegative=_BUFFERS, chunked=False)
 
+    # Its statistics are rows + cols values per matrix, and block-wise bfloat16 or 8-bit
+    # storage works on state shaped like the parameters: full precision only.
+    state_is_moments = False
+    full_state_reason = ("state is not shaped like its parameters (rows + cols values per "
+                         "matrix), and only state shaped like them is stored in blocks")
+
     def __init__(self, params: Any, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
                  weight_decay: float = 0.0, *, maximize: bool = False,
                  backend: str | None = None, **options: Any):
-        precision = options.get("state_precision", "full")
-        if precision != "full":
-            raise ValueError(f"Adafactor keeps its state in full precision only, not "
-                             f"state_precision={precision!r}: its factored statistics are "
-                             f"already rows + cols values per matrix, and the block-wise "
-                             f"storage works on state shaped like the parameters")
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                                       weight_decay=weight_decay, maximize=maximize),
                          backend, **options)

@@ -47,7 +47,7 @@ def adafactor(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0
         flat_p, flat_tmp = p.reshape(-1), tmp.reshape(-1)
         t = 0
 
-        def step():
+        def step(p=p, tmp=tmp, row=row, col=col, var=var):
             nonlocal t
             t += 1
             beta2 = t ** beta2_decay

@@ -39,9 +39,13 @@ class Case:
     torch_impls: tuple[str, ...] = ("forloop", "foreach")
 
 
+#: Adafactor's step grows RMS(p) by up to lr per step under one fixed gradient; decay by
+#: lr*weight_decay = lr keeps the parameters finite over the many timed steps.
+_ADAFACTOR = dict(lr=1e-2, weight_decay=1.0)
+
 CASES = (
-    Case("Adafactor 4096x2441", "Adafactor", (4096, 2441), (64, 39)),
-    Case("Adafactor 1k vector", "Adafactor", (1000,), (100,)),
+    Case("Adafactor 4096x2441", "Adafactor", (4096, 2441), (64, 39), _ADAFACTOR),
+    Case("Adafactor 1k vector", "Adafactor", (1000,), (100,), _ADAFACTOR),
 )
 
 BACKENDS = ("cython", "numba", "numpy")

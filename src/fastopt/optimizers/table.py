@@ -666,7 +666,10 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
     # State of its own shape (row and column statistics of each matrix): its own file,
     # tests/test_adafactor.py, adds the shapes and the state_dict forms that takes.
     OptimizerInfo(
-        "Adafactor", "Adafactor", NO_FUSED, (Bench("Adafactor", dict(lr=1e-2), 1, passes=3),),
+        "Adafactor", "Adafactor", NO_FUSED, (
+            # decay lr*weight_decay = lr keeps RMS(p) from growing over many steps of one
+            # gradient
+            Bench("Adafactor", dict(lr=1e-2, weight_decay=1.0), 1, passes=3),),
         options=(
             dict(),
             dict(lr=0.5),                               # rho_t = 1/sqrt(t) from the start

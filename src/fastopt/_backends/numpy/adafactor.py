@@ -65,6 +65,7 @@ def adafactor(p, g, row_var, col_var, variance, gscale, lr, beta2_t, rho_t, eps1
     denom = max(1.0, math.sqrt(sum_u2) / math.sqrt(n) / d)
     # pass 3: the update (u recomputed bitwise in the compiled kernels)
     flat_p = p.reshape(g.shape)
-    if decay != 1.0:
-        flat_p *= t(decay)                              # decoupled: 1 - lr*weight_decay
-    flat_p += t(-alpha / denom) * u
+    with np.errstate(over="ignore", invalid="ignore"):
+        if decay != 1.0:
+            flat_p *= t(decay)                          # decoupled: 1 - lr*weight_decay
+        flat_p += t(-alpha / denom) * u

@@ -39,6 +39,19 @@ class TrustRatios(Stage):
     out: np.ndarray
     def __init__(self, chunks: np.ndarray, partial: np.ndarray, out: np.ndarray) -> None: ...
 
+class TensorStage(Stage):
+    addrs: np.ndarray
+    info: np.ndarray
+    scratch: np.ndarray
+    owner: Any
+    def __init__(self, fn: int, n_scalars: int, addrs: np.ndarray, info: np.ndarray,
+                 scratch: np.ndarray, owner: Any = ...) -> None: ...
+
+TENSOR_KERNELS: dict[str, tuple[int, int, int]]
+
+def tensor_stage(name: str, dtype: DTypeLike, addrs: np.ndarray, info: np.ndarray,
+                 scratch: np.ndarray) -> TensorStage: ...
+
 class BoundKernel(Stage):
     def __init__(self, kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray,
                  dtype: DTypeLike, nelem: int, seg_in: np.ndarray | None = ...,

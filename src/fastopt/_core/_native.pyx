@@ -900,6 +900,71 @@ cdef class TrustRatios(Stage):
 
 
 # ----------------------------------------------------------------------------------------
+# Rules run one whole tensor per call (Adafactor: row, column and tensor sums), on the
+# calling thread: fn(b, info, scratch, s) with b[j] buffer j of the tensor (param, grad,
+# then state; NULL where absent), info its row of a static int64 table, scratch float64
+# work space and s the step's scalars as doubles.
+
+ctypedef void (*tensor_fn)(void** b, const int64_t* info, double* scratch,
+                           const double* s) noexcept nogil
+
+#: name -> (float32 address, float64 address, number of scalars) of the Cython rules.
+TENSOR_KERNELS = _math.tensor_kernels()
+
+
+cdef class TensorStage(Stage):
+    """A per-tensor rule bound to one plan: each step calls ``fn`` once per tensor (row of
+    the address table, read at call time: the gradients' addresses change between steps),
+    in row order, without the GIL.  ``info`` (int64, one row per tensor) and ``scratch``
+    (float64) are arrays the caller built for the rule; ``owner`` keeps the code alive."""
+    cdef readonly cnp.ndarray addrs, info, scratch
+    cdef readonly object owner
+    cdef tensor_fn fn
+    cdef Py_ssize_t nrows, nbuf, ninfo, n_scalars
+
+    def __init__(self, intptr_t fn, Py_ssize_t n_scalars, cnp.ndarray addrs,
+                 cnp.ndarray info, cnp.ndarray scratch, owner=None):
+        for what, a, dt in (("addrs", addrs, np.int64), ("info", info, np.int64),
+                            ("scratch", scratch, np.float64)):
+            if a.dtype != dt or not a.flags.c_contiguous or a.ndim != (1 if what == "scratch" else 2):
+                raise TypeError(f"TensorStage: {what} must be a C-contiguous {dt.__name__} array")
+        if info.shape[0] != addrs.shape[0] or addrs.shape[1] > MAX_BUFFERS \
+                or n_scalars > MAX_SCALARS or scratch.shape[0] == 0 or fn == 0:
+            raise ValueError("TensorStage: addrs, info, scratch and the rule do not match")
+        self.fn = <tensor_fn><void*>fn
+        self.n_scalars = n_scalars
+        self.addrs, self.info, self.scratch, self.owner = addrs, info, scratch, owner
+        self.nrows, self.nbuf, self.ninfo = addrs.shape[0], addrs.shape[1], info.shape[1]
+
+    cdef int check(self, tuple scalars) except -1:
+        if len(scalars) != self.n_scalars:
+            raise ValueError(f"this rule takes {self.n_scalars} scalars, got {len(scalars)}")
+        return 0
+
+    cdef void run(self, tuple scalars) noexcept:
+        cdef double s[MAX_SCALARS]
+        cdef void* b[MAX_BUFFERS]
+        cdef Py_ssize_t i, j, row
+        cdef const int64_t* addrs = <const int64_t*>cnp.PyArray_DATA(self.addrs)
+        cdef const int64_t* info = <const int64_t*>cnp.PyArray_DATA(self.info)
+        cdef double* scratch = <double*>cnp.PyArray_DATA(self.scratch)
+        for i in range(self.n_scalars):
+            s[i] = <double>scalars[i]
+        with nogil:
+            for row in range(self.nrows):
+                for j in range(self.nbuf):
+                    b[j] = <void*><intptr_t>addrs[row * self.nbuf + j]
+                self.fn(b, info + row * self.ninfo, scratch, s)
+
+
+def tensor_stage(name, dtype, cnp.ndarray addrs, cnp.ndarray info, cnp.ndarray scratch):
+    """The Cython rule ``name`` for ``dtype`` as a TensorStage on a plan's tables."""
+    f32, f64, n_scalars = TENSOR_KERNELS[name]
+    return TensorStage(f32 if np.dtype(dtype) == np.float32 else f64, n_scalars, addrs, info,
+                       scratch)
+
+
+# ----------------------------------------------------------------------------------------
 # The step: Optimizer.step after its closure, in one C function that calls back into
 # Python only for what an optimizer defines (its scalars and group state) and for the less
 # common paths (a param group whose values changed, gradients given per step, the guarded

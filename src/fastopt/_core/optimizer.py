@@ -95,8 +95,9 @@ class Optimizer:
     #: they do not, a step reuses their last result while the group's checked values and
     #: its group state are the same objects.
     scalars_read_step: ClassVar[bool] = True
-    #: Whether the state buffers are moving averages (of the gradient or its square),
-    #: which bfloat16 and 8-bit storage suit; where they are not, only "full" is allowed.
+    #: Whether the state buffers are moving averages (of the gradient or its square)
+    #: shaped like the parameters, which bfloat16 and 8-bit storage suit; where they are
+    #: not, only "full" is allowed.
     state_is_moments: ClassVar[bool] = True
     #: Why only "full" is allowed where state_is_moments is False (the refusal says it).
     full_state_reason: ClassVar[str] = "state is not moving averages"

@@ -83,16 +83,16 @@ class Adafactor(Optimizer):
                     scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
                     nonnegative=_BUFFERS, chunked=False)
 
+    # Its statistics are rows + cols values per matrix, and block-wise bfloat16 or 8-bit
+    # storage works on state shaped like the parameters: full precision only.
+    state_is_moments = False
+    full_state_reason = ("state is not shaped like its parameters (rows + cols values per "
+                         "matrix), and only state shaped like them is stored in blocks")
+
     def __init__(self, params: Any, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
                  weight_decay: float = 0.0, *, maximize: bool = False,
                  backend: str | None = None, **options: Any):
-        precision = options.get("state_precision", "full")
-        if precision != "full":
-            raise ValueError(f"Adafactor keeps its state in full precision only, not "
-                             f"state_precision={precision!r}: its factored statistics are "
-                             f"already rows + cols values per matrix, and the block-wise "
-                             f"storage works on state shaped like the parameters")
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                                       weight_decay=weight_decay, maximize=maximize),
                          backend, **options)
@@ -119,26 +119,35 @@ class Adafactor(Optimizer):
             eps2=eps2, d=h["d"], decay=1.0 - lr * h["weight_decay"])
 
     def _bind(self, module: Any, plan: Any) -> Any:
-        # One step reads whole tensors (row, column and RMS reductions), so it runs
-        # tensor by tensor on views of the plan's parameters, gradients and state.
-        dtype = plan.dtype
-        machine_eps = float(np.finfo(dtype).eps)
-        ctype = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+        # One step reads whole tensors (row, column and RMS sums), so the compiled
+        # backends run it tensor by tensor in one call per plan (a TensorStage: no
+        # Python per tensor), over each tensor seen as batch x R rows of C elements.
+        info = np.zeros((len(plan.tensors), 4), np.int64)
+        for row, t in enumerate(plan.tensors):
+            shape = t.array.shape
+            if len(shape) >= 2:
+                info[row] = (math.prod(shape[:-2]), shape[-2], shape[-1], 1)
+            else:
+                info[row] = (1, 1, t.array.size, 0)
+        # the columns' sums of g*g (the widest matrix's), allocated once
+        scratch = np.zeros(max([int(c) for c, f in zip(info[:, 2], info[:, 3]) if f] + [1]))
+        if self.backend != "numpy":
+            return module.tensor_stage(self.kernel.name, plan.dtype, plan.addrs, info, scratch)
+        return self._reference_run(plan)
+
+    def _reference_run(self, plan: Any) -> Any:
+        """The NumPy backend's step: the reference rule on views of each tensor."""
+        ctype = ctypes.c_float if plan.dtype == np.float32 else ctypes.c_double
         params = [t.array for t in plan.tensors]
         states = [tuple(plan._stored(name, row) if plan.has(name, row) else None
                         for name in _BUFFERS) for row in range(len(plan.tensors))]
         addrs = plan.addrs
 
         def run(scalars: tuple[float, ...]) -> None:
-            gscale, lr, beta2_t, rho_t, eps1, eps2, d, decay = scalars
-            if eps1 != eps1:
-                eps1 = machine_eps
             for row, (p, state) in enumerate(zip(params, states)):
                 if p.size == 0:
                     continue
                 addr = int(addrs[row, GRAD])
                 g = np.ctypeslib.as_array((ctype * p.size).from_address(addr)).reshape(p.shape)
-                row_var, col_var, variance = state
-                _reference_step(p, g, row_var, col_var, variance, gscale, lr, beta2_t, rho_t,
-                                eps1, eps2, d, decay)
+                _reference_step(p, g, *state, *scalars)
         return run

@@ -663,6 +663,46 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
         hyper_changes=({"lr": 0.2}, {"momentum": 0.5}, {"weight_decay": 0.1},
                        {"warmup_steps": 6}, {"r": 1.0}, {"weight_lr_power": 1.0},
                        {"maximize": True})),
+    # State of its own shape (row and column statistics of each matrix): its own file,
+    # tests/test_adafactor.py, adds the shapes and the state_dict forms that takes.
+    OptimizerInfo(
+        "Adafactor", "Adafactor", NO_FUSED, (
+            # decay by lr*weight_decay holds back the growth of RMS(p) (up to lr per step)
+            # over many steps of one gradient (a decay of exactly lr can cancel a step)
+            Bench("Adafactor", dict(lr=1e-2, weight_decay=0.9), 1, passes=3),),
+        options=(
+            dict(),
+            dict(lr=0.5),                               # rho_t = 1/sqrt(t) from the start
+            dict(lr=0.3, weight_decay=0.1),
+            dict(eps=(1e-15, 1e-3)),                   # eps1**2 still a float32 normal
+            dict(eps=(1e-3, 0.0), d=2.0),
+            dict(beta2_decay=-0.5),
+            dict(beta2_decay=0.0),
+            dict(maximize=True, lr=0.05),
+        ),
+        full=dict(lr=0.3, beta2_decay=-0.6, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1,
+                  maximize=True),
+        groups=ParamGroups(dict(lr=0.05), (
+            {"beta2_decay": -0.5, "d": 2.0},
+            {"lr": 0.3, "weight_decay": 0.1, "eps": (None, 1e-2), "maximize": True})),
+        refused=(
+            (dict(lr=-1.0), ValueError, "lr"), (dict(lr=NAN), ValueError, "lr"),
+            (dict(beta2_decay=0.1), ValueError, "beta2_decay"),
+            (dict(beta2_decay=NAN), ValueError, "beta2_decay"),
+            (dict(eps=(-1.0, 1e-3)), ValueError, r"eps\[0\]"),
+            (dict(eps=(None, -1.0)), ValueError, r"eps\[1\]"),
+            (dict(eps=1e-3), TypeError, "eps"),
+            (dict(d=0.5), ValueError, "d"),
+            (dict(weight_decay=-0.1), ValueError, "weight_decay"),
+            (dict(maximize=None), TypeError, "maximize"),
+        ),
+        # eps1 above the smallest v, so a change of eps1 (to None: the dtype's epsilon)
+        # shows; eps2 10 is above RMS(p)
+        hyper_base=dict(lr=0.05, beta2_decay=-0.8, eps=(0.5, 1e-3), d=1.0,
+                        weight_decay=0.01),
+        hyper_changes=({"lr": 0.1}, {"beta2_decay": -0.5}, {"eps": (1.0, 1e-3)},
+                       {"eps": (None, 1e-3)}, {"eps": (0.5, 10.0)}, {"d": 2.0},
+                       {"weight_decay": 0.1}, {"maximize": True})),
     # Driven by the generic tests with dense gradients, which name every row; its
     # row-sparse gradients are tests/test_sparse_adam.py's.
     OptimizerInfo(
@@ -698,7 +738,4 @@ OPTIMIZERS: tuple[OptimizerInfo, ...] = (
 OWN_TESTS: tuple[OptimizerInfo, ...] = (
     # Muon takes 2-D parameters only: tests/test_muon.py
     OptimizerInfo("Muon", "Muon", ("forloop",), (Bench("Muon", dict(lr=0.02), 2),)),
-    # Adafactor's state is shaped by its own rule, not like the parameters:
-    # tests/test_adafactor.py
-    OptimizerInfo("Adafactor", "Adafactor", ("forloop", "foreach"), ()),
 )

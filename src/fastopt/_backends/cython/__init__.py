@@ -6,7 +6,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     # Looked up on use: _native imports the _math_* modules of this package as it loads.
-    if name in ("bind", "Program", "TrustRatios"):
+    if name in ("bind", "Program", "TrustRatios", "tensor_stage"):
         from ..._core import _native
         return getattr(_native, name)
     if name == "sparse_adam_rows":        # a def of the math module, not a chunk function

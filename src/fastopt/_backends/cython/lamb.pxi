@@ -9,14 +9,13 @@
 #
 # Partial sums: element i of a chunk is added to lane i % 16 (in element order, so each
 # lane is a fixed sequence of float64 additions that GCC can vectorise across lanes);
-# the 16 lanes are then added pairwise: lane k += lane k+8, k+4, k+2, k+1.  The NumPy
+# the 16 lanes are then added pairwise (math.pxi's _fold_sum).  The NumPy
 # reference computes the same sums in the same order, so norms agree bitwise across
 # backends, and chunks never depend on the thread count.
 
 cdef enum:
     LAMB_SCALARS = 10
     LAMB_OUTPUTS = 2
-    LAMB_LANES = 16
 
 
 cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bias_correction1,
@@ -24,15 +23,6 @@ cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bia
                              floating weight_decay) noexcept nogil:
     cdef floating u = (mi / bias_correction1) / (_sqrt(vi / bias_correction2) + eps)
     return u + weight_decay * pi if weight_decay != 0 else u
-
-
-cdef inline double _lanes_sum(double* a) noexcept nogil:
-    cdef int w = LAMB_LANES // 2, k
-    while w >= 1:
-        for k in range(w):
-            a[k] = a[k] + a[k + w]
-        w = w // 2
-    return a[0]
 
 
 cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* s, double* out,
@@ -44,17 +34,17 @@ cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* 
     cdef floating gscale = s[0], one_minus_beta1 = s[1], beta1 = s[2], one_minus_beta2 = s[3]
     cdef floating beta2 = s[4], bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
     cdef floating weight_decay = s[8], gi, mi, vi, pi, u
-    cdef double pp[LAMB_LANES]
-    cdef double uu[LAMB_LANES]
-    cdef Py_ssize_t i, j, k, block, nfull = n - n % LAMB_LANES
-    for k in range(LAMB_LANES):
+    cdef double pp[LANES]
+    cdef double uu[LANES]
+    cdef Py_ssize_t i, j, k, block, nfull = n - n % LANES
+    for k in range(LANES):
         pp[k] = 0
         uu[k] = 0
-    for block in range(nfull // LAMB_LANES):
-        j = block * LAMB_LANES
+    for block in range(nfull // LANES):
+        j = block * LANES
         if j % STRIDE == 0:
             _prefetch(b, 4, j, storage)
-        for k in range(LAMB_LANES):
+        for k in range(LANES):
             i = j + k
             gi = g[i] * gscale
             mi = one_minus_beta1 * gi + beta1 * _load(exp_avg, i, storage)
@@ -76,8 +66,8 @@ cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* 
         u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
         pp[k] = pp[k] + <double>pi * <double>pi
         uu[k] = uu[k] + <double>u * <double>u
-    out[0] = _lanes_sum(pp)
-    out[1] = _lanes_sum(uu)
+    out[0] = _fold_sum(pp)
+    out[1] = _fold_sum(uu)
 
 
 cdef inline void _lamb_update_step(floating** b, Py_ssize_t n, const floating* s,

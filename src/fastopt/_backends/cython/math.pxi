@@ -70,6 +70,26 @@ cdef inline floating _sign_nan(floating x) noexcept nogil:
     return <floating>1 if x > 0 else (<floating>-1 if x < 0 else (<floating>0 if x == x else x))
 
 
+# ---- Float64 sums ----------------------------------------------------------------------
+# A sum keeps LANES lanes: element i of a run goes to lane i % LANES, each lane adds in
+# element order (a fixed sequence of float64 additions, which vectorises across lanes),
+# and the lanes are folded pairwise: lane k += lane k+8, k+4, k+2, k+1.  Nothing is left
+# for the compiler to reassociate, so every CPU level gives the same bits, and the NumPy
+# reference (fastopt/_backends/numpy/_common.py: lane_sums) the same sums.
+
+cdef enum:
+    LANES = 16
+
+
+cdef inline double _fold_sum(double* acc) noexcept nogil:
+    cdef int w = LANES // 2, k
+    while w > 0:
+        for k in range(w):
+            acc[k] = acc[k] + acc[k + w]
+        w = w // 2
+    return acc[0]
+
+
 # ---- How a kernel reaches its buffers ---------------------------------------------------
 # A kernel reads and writes its state through _load and _store, with a storage that is a
 # constant of each compiled form of the kernel: FULL, values in the parameter's dtype, or
@@ -160,6 +180,7 @@ include "ademamix.pxi"
 include "asgd.pxi"
 include "schedulefree.pxi"
 include "sparse_adam.pxi"
+include "adafactor.pxi"
 include "muon.pxi"
 include "toolkit.pxi"
 include "twin.pxi"
@@ -225,6 +246,13 @@ def kernels():
         "swap": _entry(<void*>swap_chunk[float], <void*>swap_chunk[double], 0),
         "twin": _entry(<void*>twin_chunk[float], <void*>twin_chunk[double], TWIN_SCALARS),
     }
+
+
+def tensor_kernels():
+    """name -> (float32 function address, float64 function address, number of scalars) of
+    the rules run one whole tensor per call (TensorStage in fastopt._core._native)."""
+    return {"adafactor": (<intptr_t><void*>adafactor_tensor[float],
+                          <intptr_t><void*>adafactor_tensor[double], ADAFACTOR_SCALARS)}
 
 
 def bfloat16_kernels():

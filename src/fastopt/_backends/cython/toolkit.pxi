@@ -4,7 +4,7 @@
 #
 # Reductions read the gradient column (b[1]) and write float64 partials, one row per
 # chunk.  Inside a chunk, element i goes to accumulator lane i % LANES, each lane adds in
-# element order, and the lanes are then folded by a fixed pairwise tree.  Nothing is left
+# element order, and the lanes are then folded by a fixed pairwise tree (math.pxi).  Nothing is left
 # for the compiler to reassociate, so every CPU level (the lanes become vector registers),
 # every backend and every thread count gives bitwise the same partials; the caller
 # combines the chunks' partials with an exactly rounded sum (math.fsum), which does not
@@ -15,19 +15,6 @@
 from libc.math cimport pow as _pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
-
-cdef enum:
-    LANES = 16
-
-
-cdef inline double _fold_sum(double* acc) noexcept nogil:
-    cdef int w = LANES // 2, k
-    while w > 0:
-        for k in range(w):
-            acc[k] = acc[k] + acc[k + w]
-        w = w // 2
-    return acc[0]
-
 
 cdef inline void _sumsq_from(const floating* g, Py_ssize_t start, Py_ssize_t n, double* acc,
                              double* out) noexcept nogil:

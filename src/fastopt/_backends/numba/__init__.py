@@ -16,9 +16,9 @@ import numpy as np
 from ..._core import _native
 from ..._core.kernel import Kernel
 from ..._core._native import Program, TrustRatios  # noqa: F401 (this backend's stages)
-from . import (adadelta, adagrad, adam, adamax, ademamix, adopt, asgd, driver, lamb, lion,
-               muon, nadam, radam, rmsprop, rprop, schedulefree, sgd, sparse_adam, toolkit,
-               twin)
+from . import (adadelta, adafactor, adagrad, adam, adamax, ademamix, adopt, asgd, driver,
+               lamb, lion, muon, nadam, radam, rmsprop, rprop, schedulefree, sgd, sparse_adam,
+               toolkit, twin)
 
 KERNELS = {
     "adam": adam.adam, "sgd": sgd.sgd, "rmsprop": rmsprop.rmsprop, "adagrad": adagrad.adagrad,
@@ -62,6 +62,21 @@ def bind(kernel: Kernel, addrs: np.ndarray, chunks: np.ndarray, dtype, nelem: in
     compiled(kernel, dtype)
     return _native.bind(kernel, addrs, chunks, dtype, nelem, seg_in, out, kernels=COMPILED,
                         storage=storage)
+
+#: The rules run one whole tensor per call (a TensorStage), by name.
+TENSOR_KERNELS = {"adafactor": adafactor.adafactor}
+
+
+def tensor_stage(name: str, dtype, addrs: np.ndarray, info: np.ndarray,
+                 scratch: np.ndarray) -> Any:
+    """The rule ``name`` for ``dtype`` as a TensorStage on a plan's tables (its cfunc
+    compiled, or loaded from numba's cache, on first use)."""
+    dt = np.dtype(dtype).name
+    if (name, dt) not in _CFUNCS:
+        _CFUNCS[name, dt] = driver.compile(name, TENSOR_KERNELS[name], dt, per_tensor=True)
+    fn = _CFUNCS[name, dt]
+    return _native.TensorStage(fn.address, adafactor.SCALARS, addrs, info, scratch, owner=fn)
+
 
 # SparseAdam's row kernel: called with the arrays, not run by the chunk driver.
 sparse_adam_rows = sparse_adam.sparse_adam_rows

@@ -46,6 +46,18 @@ def lanes(typingctx):
     return arrty(), codegen
 
 
+@njit(inline="always", **JIT)
+def fold(acc):
+    """The sum of the LANES lanes ``acc``, folded pairwise: lane k += lane k+8, k+4, k+2,
+    k+1 (as math.pxi's _fold_sum)."""
+    w = LANES // 2
+    while w > 0:
+        for k in range(w):
+            acc[k] = acc[k] + acc[k + w]
+        w //= 2
+    return acc[0]
+
+
 #: As the Cython kernels' loops (../cython/math.pxi): STRIDE elements at a time, each
 #: stretch first hinting the cache about its buffers AHEAD elements on.
 STRIDE = 64

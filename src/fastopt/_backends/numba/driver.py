@@ -54,6 +54,14 @@ def signature(dtype: Any) -> Any:
                    nt.CPointer(nt.float64), nt.CPointer(nt.float64))
 
 
+def tensor_signature(dtype: Any) -> Any:
+    """``tensor_fn`` of fastopt._core._native (a rule run one tensor per call):
+    void(dtype** b, const int64* info, double* scratch, const double* s)."""
+    t = nt.float32 if np.dtype(dtype) == np.float32 else nt.float64
+    return nt.void(nt.CPointer(nt.CPointer(t)), nt.CPointer(nt.int64),
+                   nt.CPointer(nt.float64), nt.CPointer(nt.float64))
+
+
 def _template(sources: str) -> Any:
     def chunk(b, n, s, seg_in, out):
         sources              # only for the cache key: the cfunc is compiled from these
@@ -61,16 +69,26 @@ def _template(sources: str) -> Any:
     return chunk
 
 
-def compile(name: str, kernel: Any, dtype: Any, cache: bool = True) -> Any:
+def _tensor_template(sources: str) -> Any:
+    def tensor(b, info, scratch, s):
+        sources              # only for the cache key, as in _template
+        kernel(b, info, scratch, s)  # noqa: F821 (a global of each copy)
+    return tensor
+
+
+def compile(name: str, kernel: Any, dtype: Any, cache: bool = True,
+            per_tensor: bool = False) -> Any:
     """The cfunc of the chunk function ``kernel`` (an ``@njit(inline="always")``
     function) for ``dtype`` (float32 or float64), loaded from numba's cache when it holds
-    it (and ``cache``); ``.address`` is the C function."""
+    it (and ``cache``); ``.address`` is the C function.  ``per_tensor``: ``kernel`` is a
+    rule run one tensor per call (tensor_signature) instead."""
     source = inspect.getfile(kernel.py_func)
-    template = _template(digest(source))
+    template = (_tensor_template if per_tensor else _template)(digest(source))
     fname = f"{name}_{np.dtype(dtype).name}"
     code = template.__code__.replace(co_filename=source, co_name=fname, co_qualname=fname)
     fn = types.FunctionType(code, {"__builtins__": builtins, "kernel": kernel}, fname,
                             None, template.__closure__)
     fn.__qualname__ = fname
     fn.__module__ = kernel.py_func.__module__
-    return cfunc(signature(dtype), cache=cache, **OPTIONS)(fn)
+    sig = tensor_signature(dtype) if per_tensor else signature(dtype)
+    return cfunc(sig, cache=cache, **OPTIONS)(fn)

@@ -4,7 +4,7 @@ ratios between them are fastopt._core._native.TrustRatios."""
 import numpy as np
 from numba import carray, njit, uintp
 
-from ._common import JIT, LANES, STRIDE, hint, lanes
+from ._common import JIT, LANES, STRIDE, fold, hint, lanes
 
 
 @njit(inline="always", **JIT)
@@ -61,14 +61,8 @@ def lamb_moments(b, n, s, seg_in, out):
                               weight_decay)
         pp[k] += np.float64(pi) * np.float64(pi)
         uu[k] += np.float64(u) * np.float64(u)
-    w = LANES // 2
-    while w >= 1:
-        for k in range(w):
-            pp[k] = pp[k] + pp[k + w]
-            uu[k] = uu[k] + uu[k + w]
-        w //= 2
-    out[0] = pp[0]
-    out[1] = uu[0]
+    out[0] = fold(pp)
+    out[1] = fold(uu)
 
 
 @njit(inline="always", **JIT)

@@ -1,22 +1,11 @@
 """The training toolkit's kernels for numba: gradient norms, clipping and weight averaging
 (the interfaces: the toolkit's kernels in fastopt/_core/kernel.py; lanes and folding order
-as in ../cython/toolkit.pxi, so the partial sums are bitwise the same as the Cython
+as in ../cython/math.pxi, so the partial sums are bitwise the same as the Cython
 kernels')."""
 import numpy as np
 from numba import carray, njit
 
-from ._common import JIT, LANES, clamp_to, lanes, lerp
-
-
-@njit(inline="always", **JIT)
-def _fold_sum(acc):
-    """Fold the lanes by the fixed pairwise tree of the Cython kernels."""
-    w = LANES // 2
-    while w > 0:
-        for k in range(w):
-            acc[k] = acc[k] + acc[k + w]
-        w //= 2
-    return acc[0]
+from ._common import JIT, LANES, clamp_to, fold, lanes, lerp
 
 
 @njit(inline="always", **JIT)
@@ -31,7 +20,7 @@ def sumsq(b, n, s, seg_in, out):
     for k in range(n - nb):
         x = np.float64(g[nb + k])
         acc[k] += x * x
-    total = _fold_sum(acc)
+    total = fold(acc)
     out[0] = total
     probe = 0.0
     if not total <= 1.7976931348623157e308:
@@ -50,7 +39,7 @@ def abs_sum(b, n, s, seg_in, out):
             acc[k] += np.float64(abs(g[i + k]))
     for k in range(n - nb):
         acc[k] += np.float64(abs(g[nb + k]))
-    out[0] = _fold_sum(acc)
+    out[0] = fold(acc)
 
 
 @njit(inline="always", **JIT)
@@ -78,7 +67,7 @@ def pow_sum(b, n, s, seg_in, out):
             acc[k] += np.float64(abs(g[i + k])) ** norm_type
     for k in range(n - nb):
         acc[k] += np.float64(abs(g[nb + k])) ** norm_type
-    out[0] = _fold_sum(acc)
+    out[0] = fold(acc)
 
 
 @njit(inline="always", **JIT)

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-LANES = 16
+from ._common import lane_sums
 
 
 def _update_direction(p, m, v, bc1, bc2, eps, wd):
@@ -16,17 +16,8 @@ def _update_direction(p, m, v, bc1, bc2, eps, wd):
 
 
 def _sum_of_squares(x):
-    """sum(x*x) in float64 as the kernels add it: element i into lane i % 16, each lane in
-    element order, then the lanes pairwise (k += k+8, k+4, k+2, k+1).  The zeros padding
-    the last row add nothing (a lane's sum is >= 0 or NaN)."""
-    sq = x.astype(np.float64) ** 2
-    sq = np.concatenate([sq, np.zeros(-len(sq) % LANES)]).reshape(-1, LANES)
-    lanes = np.add.accumulate(sq, axis=0)[-1]    # accumulate: strictly in order
-    w = LANES // 2
-    while w >= 1:
-        lanes = lanes[:w] + lanes[w:2 * w]
-        w //= 2
-    return lanes[0]
+    """sum(x*x) in float64 in the kernels' lanes (_common.lane_sums)."""
+    return lane_sums(x.astype(np.float64).ravel() ** 2)
 
 
 def lamb_moments(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,

@@ -1,30 +1,20 @@
 """The training toolkit's rules: gradient norms, clipping and weight averaging.
 
 The reductions write the same per-chunk partials as the compiled kernels: element i of a
-chunk goes to lane i % 16, each lane is summed in element order (np.cumsum is a
-sequential sum), and the lanes are folded by the same pairwise tree.
+chunk goes to lane i % 16, each lane is summed in element order, and the lanes are folded
+by the same pairwise tree (_common.lane_sums).
 """
 import math
 from typing import Any, Callable
 
 import numpy as np
 
-from ._common import lerp
-
-LANES = 16
+from ._common import lane_sums, lerp
 
 
 def _lane_sum(terms: np.ndarray) -> float:
     """Sum float64 ``terms`` as the kernels do: 16 sequential lanes, then a fixed tree."""
-    pad = (-terms.shape[0]) % LANES
-    if pad:
-        terms = np.concatenate([terms, np.zeros(pad)])     # + 0.0 leaves a lane unchanged
-    acc = np.cumsum(terms.reshape(-1, LANES), axis=0)[-1]
-    w = LANES // 2
-    while w:
-        acc = acc[:w] + acc[w:2 * w]
-        w //= 2
-    return float(acc[0])
+    return float(lane_sums(terms))
 
 
 def sumsq(p, g, out):

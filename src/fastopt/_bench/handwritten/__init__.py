@@ -18,6 +18,7 @@ import inspect
 from typing import Any, Callable
 
 from .adadelta import adadelta
+from .adafactor import adafactor
 from .adagrad import adagrad
 from .adam import adam, adamw
 from .adamax import adamax
@@ -42,6 +43,7 @@ HANDWRITTEN: dict[str, Callable[..., tuple[Factory, Factory]]] = {
     "Adadelta": adadelta, "Adamax": adamax, "NAdam": nadam, "RAdam": radam, "Rprop": rprop,
     "Lion": lion, "Lamb": lamb, "ADOPT": adopt, "AdEMAMix": ademamix, "ASGD": asgd,
     "ScheduleFreeAdamW": schedulefree_adamw, "ScheduleFreeSGD": schedulefree_sgd,
+    "Adafactor": adafactor,
 }
 
 

@@ -130,3 +130,55 @@ def test_bad_group_state_is_refused():
     sd["group_state"][0]["train_mode"] = 0.5
     with pytest.raises(ValueError, match="train_mode must be 1.0 or 0.0"):
         opt.load_state_dict(sd)
+
+
+def _package_step(name, h, step, gstate):
+    """The kernel scalars of step ``step`` and the group state after it, in the package's
+    Python arithmetic, in its order."""
+    k, warmup = step - 1, h["warmup_steps"]
+    lr = h["lr"] * ((k + 1) / warmup if k < warmup else 1.0)
+    lr_max = max(lr, gstate["lr_max"])
+    weight = ((k + 1) ** h["r"]) * (lr_max ** h["weight_lr_power"])
+    weight_sum = gstate["weight_sum"] + weight
+    ckp1 = weight / weight_sum if weight_sum != 0.0 else 0.0
+    first = 1.0 if step == 1 else 0.0
+    if name == "ScheduleFreeAdamW":
+        beta1, beta2 = h["betas"]
+        scalars = (1.0 - beta2, beta2, 1.0 - beta2 ** step, h["eps"], h["weight_decay"], ckp1,
+                   lr * (beta1 * (1.0 - ckp1) - 1.0), lr, first)
+    else:
+        scalars = (h["weight_decay"], ckp1, lr * (h["momentum"] * (1.0 - ckp1) - 1.0), lr,
+                   first)
+    return (1.0,) + scalars, {"lr_max": lr_max, "weight_sum": weight_sum}
+
+
+@pytest.mark.parametrize("name", ["ScheduleFreeAdamW", "ScheduleFreeSGD"])
+@pytest.mark.parametrize("options", [dict(warmup_steps=5, r=0.5, weight_lr_power=1.5),
+                                     dict(warmup_steps=3, r=2.0, weight_lr_power=0.0),
+                                     dict(warmup_steps=2 ** 60), dict(warmup_steps=2 ** 70)])
+def test_compiled_scalars_are_the_packages_arithmetic(name, options):
+    """Each step's scalars and group state, bit for bit, with the learning rate raised and
+    lowered between steps (lr_max keeps the largest), and warmups beyond int64."""
+    p = np.zeros(4)
+    opt = getattr(fastopt, name)([p], lr=0.3, **options)
+    for t, lr in enumerate([0.3, 0.3, 0.7, 0.1, 0.1, 0.5, 2e-3, 0.9], start=1):
+        opt.param_groups[0]["lr"] = lr
+        expected = _package_step(name, opt.param_groups[0], t, opt.group_state[0])
+        scalars, update = opt._group_step(0, t)
+        assert repr(scalars) == repr(expected[0]) and repr(update) == repr(expected[1])
+        opt.step([np.ones(4)])
+        assert opt.group_state[0] == {**expected[1], "train_mode": 1.0}
+
+
+@pytest.mark.parametrize("name", ["ScheduleFreeAdamW", "ScheduleFreeSGD"])
+def test_an_averaging_weight_that_overflows_is_refused_naming_it(name):
+    p = np.zeros(3)
+    with pytest.raises(ValueError, match=r"lr_max\*\*weight_lr_power = 1e\+200\*\*2.0 overflows"):
+        getattr(fastopt, name)([p], lr=1e200)
+    opt = getattr(fastopt, name)([p], lr=1.0, r=200.0)
+    opt.step([np.ones(3)])
+    opt._step = 2 ** 40                     # step**r overflows from here
+    before = (p.copy(), repr(opt.state_dict()))
+    with pytest.raises(ValueError, match=r"step\*\*r = .* overflows"):
+        opt.step([np.ones(3)])
+    assert p.tobytes() == before[0].tobytes() and repr(opt.state_dict()) == before[1]

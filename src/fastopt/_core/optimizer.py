@@ -103,6 +103,11 @@ class Optimizer:
     #: Whether a 2-D parameter's gradient may be row-sparse, ``(indices, rows)`` (only
     #: SparseAdam's); the others refuse it with a TypeError that names SparseAdam.
     takes_row_sparse: ClassVar[bool] = False
+    #: Why the step cannot run on flat slices of the parameters, as
+    #: fastopt.distributed.ZeroRedundancyOptimizer runs it on each rank (its refusal says
+    #: this), or None where it can: the math is element-wise, or its reductions are
+    #: gathered over the slices (LAMB's trust ratios, the guards' norms).
+    unshardable: ClassVar[str | None] = None
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]

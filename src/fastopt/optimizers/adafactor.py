@@ -82,6 +82,9 @@ class Adafactor(Optimizer):
     kernel = Kernel("adafactor", buffers=_BUFFERS,
                     scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
                     nonnegative=_BUFFERS, chunked=False)
+    unshardable = ("its state has shapes of its own (factored statistics over each "
+                   "matrix's rows and columns), which ZeRO's flat slices of the parameters "
+                   "would cut apart; use DataParallel (every rank keeps the whole state)")
 
     def __init__(self, params: Any, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,

@@ -208,6 +208,49 @@ def suite_bitwise() -> None:
 
 
 
+# ---- Muon: refused by ZeRO; its recipe under the wrappers ---------------------------------
+
+def suite_muon() -> None:
+    def refused() -> None:
+        matrix = {"b": initial(np.float32)["b"]}
+        try:
+            dist.ZeroRedundancyOptimizer(matrix, fastopt.Muon, lr=0.02)
+        except TypeError as e:
+            assert "does not support Muon: it orthogonalises each weight matrix" in str(e)
+            assert "DataParallel(fastopt.Muon(...))" in str(e), str(e)
+        else:
+            raise AssertionError("ZeroRedundancyOptimizer took Muon")
+    report("muon: ZeroRedundancyOptimizer refuses it, saying why and what to use", refused)
+
+    def recipe() -> None:
+        # What the refusal points to: Muon under DataParallel for the matrices, ZeRO with
+        # AdamW for the rest; given the same mean gradient, the one-process steps.
+        start = initial(np.float32)
+        split = ({k: v for k, v in start.items() if v.ndim == 2},
+                 {k: v for k, v in start.items() if v.ndim != 2})
+        ours = [fastopt.flatten({k: v.copy() for k, v in part.items()}) for part in split]
+        refs = [fastopt.flatten({k: v.copy() for k, v in part.items()}) for part in split]
+        muon = dist.DataParallel(fastopt.Muon(ours[0], lr=0.02))
+        adamw = dist.ZeroRedundancyOptimizer(ours[1], fastopt.AdamW, lr=1e-3)
+        ref_muon, ref_adamw = fastopt.Muon(refs[0], lr=0.02), fastopt.AdamW(refs[1], lr=1e-3)
+        for t in range(1, STEPS + 1):
+            grads = local_grads(np.float32, t)
+            for params in ours:
+                for k in params.grads:
+                    params.grads[k][...] = grads[k]
+            muon.step()
+            adamw.step()
+            refs[0].grad[...] = ours[0].grad          # DataParallel's mean, in place
+            ref_muon.step()
+            comm.Allgatherv(adamw.shard_grad, [refs[1].grad, adamw.layout.counts,
+                                               adamw.layout.displs, MPI.FLOAT])
+            ref_adamw.step()
+        for params, ref in zip(ours, refs):
+            assert np.array_equal(params.data, ref.data), "differs from one process"
+            same_everywhere(params.data)
+    report("muon: DataParallel Muon for the matrices, ZeRO AdamW for the rest", recipe)
+
+
 # ---- refusals: one rank's bad input refuses the step on every rank ---------------------
 
 def snapshot(opt, arrays) -> bytes:

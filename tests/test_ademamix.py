@@ -1,6 +1,6 @@
 """AdEMAMix: what the generic tests (test_optimizers.py, against tests/oracles.py's
 optax.contrib.ademamix) do not cover: the warmups' shapes, a first step worked by hand,
-and optax's defaults."""
+that alpha = 0 is AdamW, and optax's defaults."""
 import inspect
 import math
 
@@ -9,7 +9,7 @@ import pytest
 
 import fastopt
 from fastopt.optimizers.ademamix import alpha_at, beta3_at
-from harness import BACKENDS
+from harness import BACKENDS, gradients, start
 
 
 @pytest.mark.parametrize("beta1, beta3", [(0.9, 0.9999), (0.5, 0.999), (0.99, 0.9)])
@@ -73,10 +73,28 @@ def test_first_step_by_hand(backend):
     np.testing.assert_allclose(opt.state[0]["exp_avg_slow"], (1 - beta3) * g, rtol=1e-15)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_alpha_zero_is_adamw(backend):
+    """The slow average only enters through alpha: without it the step is AdamW's (to
+    rounding: AdEMAMix divides by sqrt(v/bc2) + eps, AdamW by sqrt(v)/sqrt(bc2) + eps)."""
+    shapes = [(7,), (3, 5)]
+    a, b = start(shapes, np.float64), start(shapes, np.float64)
+    kw = dict(lr=0.01, eps=1e-8, weight_decay=0.1, backend=backend)
+    mix = fastopt.AdEMAMix(a, betas=(0.8, 0.99, 0.999), alpha=0.0, t_beta3=3, **kw)
+    adamw = fastopt.AdamW(b, betas=(0.8, 0.99), **kw)
+    for gs in gradients(shapes, np.float64, 20):
+        mix.step(gs)
+        adamw.step(gs)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15)
+
+
 def test_defaults_are_optaxs():
+    ours = fastopt.AdEMAMix([np.zeros(1, np.float32)]).defaults
+    assert ours == dict(lr=1e-3, betas=(0.9, 0.999, 0.9999), alpha=5.0, t_alpha=None,
+                        t_beta3=None, eps=1e-8, weight_decay=0.0, maximize=False)
     optax = pytest.importorskip("optax")
     theirs = inspect.signature(optax.contrib.ademamix).parameters
-    ours = fastopt.AdEMAMix([np.zeros(1, np.float32)]).defaults
     assert ours["betas"] == tuple(theirs[b].default for b in ("b1", "b2", "b3"))
     assert ours["alpha"] == theirs["alpha"].default
     assert ours["eps"] == theirs["eps"].default

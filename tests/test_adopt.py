@@ -103,9 +103,13 @@ def test_weight_decay_matches_the_authors_implementation(decouple, exponent):
 
 
 def test_defaults_are_optaxs():
+    ours = fastopt.ADOPT([np.zeros(1, np.float32)]).defaults
+    # (optax has no default lr and no weight decay: these are the authors')
+    assert ours == dict(lr=1e-3, betas=(0.9, 0.9999), eps=1e-6, weight_decay=0.0,
+                        decoupled_weight_decay=False, nesterov=False, clip_exponent=0.25,
+                        maximize=False)
     optax = pytest.importorskip("optax")
     theirs = inspect.signature(optax.contrib.adopt).parameters
-    ours = fastopt.ADOPT([np.zeros(1, np.float32)]).defaults
     assert ours["betas"] == (theirs["b1"].default, theirs["b2"].default)
     assert ours["eps"] == theirs["eps"].default
     assert ours["nesterov"] == theirs["nesterov"].default

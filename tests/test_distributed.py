@@ -84,6 +84,32 @@ def test_one_ranks_bad_input_refuses_the_step_on_every_rank(n):
     assert not any(reports.values()), reports
 
 
+def test_muon_is_refused_by_zero_and_its_recipe_runs_on_two_ranks():
+    """ZeroRedundancyOptimizer refuses Muon (whole matrices) up front, on every rank,
+    saying what to use instead; that works: DataParallel Muon for the matrices and ZeRO
+    AdamW for the rest, bitwise one process's steps."""
+    reports = cases(2, "muon")
+    assert len(reports) == 2
+    assert not any(reports.values()), reports
+
+
+@pytest.mark.parametrize("cls", [c for c in vars(fastopt).values() if isinstance(c, type)
+                                 and issubclass(c, fastopt.Optimizer)],
+                         ids=lambda c: c.__name__)
+def test_zero_refuses_what_it_cannot_shard_and_says_why(cls):
+    """An optimizer whose step is row-sparse or whose state is not shaped like the
+    parameters declares why flat slices cannot run it, and ZeRO refuses it with that."""
+    if cls.takes_row_sparse or not cls.has_parameter_shaped_state():
+        assert cls.unshardable
+    if not cls.unshardable:
+        return
+    from fastopt.distributed import ZeroRedundancyOptimizer
+    with pytest.raises(TypeError) as e:
+        ZeroRedundancyOptimizer([np.zeros((4, 4), np.float32)], cls)
+    assert str(e.value) == (f"ZeroRedundancyOptimizer does not support {cls.__name__}: "
+                            f"{cls.unshardable}")
+
+
 def test_a_sharded_checkpoint_for_other_parameters_is_refused(tmp_path):
     """Parameters of another shape or size: CheckpointError on every rank, nothing
     loaded; a DataParallel file loads with its wrapped optimizer's scheduler."""

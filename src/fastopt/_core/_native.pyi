@@ -79,6 +79,7 @@ class StepPath:
     grads_are_default: bool
     compiled: bool
     has_group_state: bool
+    joint_hook: bool
     checked: list[Any]
     joined: list[int]
     runs: list[Any]

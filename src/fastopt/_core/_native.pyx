@@ -994,7 +994,7 @@ cdef class StepPath:
     cdef PyThread_type_lock lock
     #: the step count, an int
     cdef public object step
-    cdef public bint guarded, grads_are_default, compiled, has_group_state
+    cdef public bint guarded, grads_are_default, compiled, has_group_state, joint_hook
     cdef public list checked, joined, runs, plan_groups, scalar_cache, group_arrays, labels
     cdef public cnp.ndarray table, rows, nbytes
     #: Optimizer._run, for kernels that are not Stages
@@ -1132,8 +1132,13 @@ cdef tuple _group_step(opt, StepPath path, Py_ssize_t gi, step, group, gstate):
         return <tuple>(<tuple>cached)[2]
     h = (<tuple>checked)[2]
     try:
-        scalars = (<tuple>checked)[1] + opt._scalars(gi, h, step, gstate)
-        update = opt._next_group_state(gi, h, step, gstate) if path.has_group_state else None
+        if path.joint_hook:
+            own, update = opt._scalars_and_group_state(gi, h, step, gstate)
+            scalars = (<tuple>checked)[1] + own
+        else:
+            scalars = (<tuple>checked)[1] + opt._scalars(gi, h, step, gstate)
+            update = opt._next_group_state(gi, h, step, gstate) if path.has_group_state \
+                else None
     except (TypeError, ValueError, OverflowError) as e:
         raise opt._group_error(e, gi) from None
     result = (scalars, update)

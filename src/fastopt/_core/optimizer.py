@@ -104,6 +104,11 @@ class Optimizer:
     #: Whether a 2-D parameter's gradient may be row-sparse, ``(indices, rows)`` (only
     #: SparseAdam's); the others refuse it with a TypeError that names SparseAdam.
     takes_row_sparse: ClassVar[bool] = False
+    #: Why the step cannot run on flat slices of the parameters, as
+    #: fastopt.distributed.ZeroRedundancyOptimizer runs it on each rank (its refusal says
+    #: this), or None where it can: the math is element-wise, or its reductions are
+    #: gathered over the slices (LAMB's trust ratios, the guards' norms).
+    unshardable: ClassVar[str | None] = None
 
     # The layout, built by _make_layout and set as a whole by _install_layout.
     _tensors: list[Tensor]
@@ -130,7 +135,9 @@ class Optimizer:
                                   "Whether the table's gradient column is FlatParams' own.")
     _guarded = _on_path("guarded", "Whether a step runs the pre-pass (see _update_guard).")
     _has_group_state = _on_path("has_group_state",
-                                "Whether the optimizer defines _next_group_state.")
+                                "Whether the optimizer has per-group state to update.")
+    _joint_hook = _on_path("joint_hook",
+                           "Whether the optimizer defines _scalars_and_group_state.")
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any], backend: str | None = None, *,
                  max_grad_norm: float | None = None, nonfinite: str = "propagate",
@@ -170,8 +177,11 @@ class Optimizer:
         self._structure = [self._structure_of(g) for g in self.param_groups]
         self._checked: list[tuple | None] = [None] * len(self.param_groups)
         self._path.checked = self._checked
+        cls = type(self)
+        self._joint_hook = \
+            cls._scalars_and_group_state is not Optimizer._scalars_and_group_state
         self._has_group_state = \
-            type(self)._next_group_state is not Optimizer._next_group_state
+            self._joint_hook or cls._next_group_state is not Optimizer._next_group_state
         for gi in range(len(self.param_groups)):
             self._checked_group_step(gi, 1, self.param_groups[gi], self.group_state[gi],
                                      True)              # checks every hyperparameter
@@ -359,6 +369,14 @@ class Optimizer:
         computed before the step runs and committed with it."""
         return None
 
+    def _scalars_and_group_state(self, gi: int, group: dict[str, Any], step: int,
+                                 gstate: dict[str, float]
+                                 ) -> tuple[tuple[float, ...], dict[str, float] | None]:
+        """:meth:`_scalars` and :meth:`_next_group_state` in one call, for an optimizer
+        whose two share their arithmetic (Schedule-Free's averaging weights): where a
+        subclass defines it, the core calls it instead of those two."""
+        raise NotImplementedError
+
     def _bind(self, module: Any, plan: Any) -> Any:
         """What :meth:`_run` calls for ``plan`` (default: the optimizer's one kernel bound
         to the plan).  An optimizer whose step is more than one kernel call (LAMB: two
@@ -392,6 +410,9 @@ class Optimizer:
         try:
             checked = self._check_group(gi, group, cache)
             h = checked[2]
+            if self._joint_hook:
+                own, update = self._scalars_and_group_state(gi, h, step, gstate)
+                return checked[1] + own, update
             scalars = checked[1] + self._scalars(gi, h, step, gstate)
             if self._has_group_state:
                 return scalars, self._next_group_state(gi, h, step, gstate)

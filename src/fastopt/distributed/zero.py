@@ -41,6 +41,9 @@ class ZeroRedundancyOptimizer:
     them exactly as one process does.  Given the same mean gradient, a step is bitwise the
     step of ``optimizer_class`` in one process, for any number of ranks.
 
+    An optimizer class whose step flat slices cannot run (SparseAdam, Adafactor, Muon) is
+    refused with a TypeError giving its ``unshardable`` reason.
+
     Parameters must share one dtype.  ``fastopt.flatten(...)`` parameters are gathered
     in place; other forms go through a flat copy each step.  The gradients are never
     written: the mean of this rank's slice goes to :attr:`shard_grad`.  Every rank must make the same calls in the same order, as with
@@ -69,14 +72,9 @@ class ZeroRedundancyOptimizer:
         if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, Optimizer)):
             raise TypeError(f"optimizer_class must be a fastopt optimizer class (fastopt.AdamW, "
                             f"...), got {optimizer_class!r}")
-        if optimizer_class.takes_row_sparse:    # refused on every rank, before any collective
+        if optimizer_class.unshardable:     # refused on every rank, before any collective
             raise TypeError(f"ZeroRedundancyOptimizer does not support "
-                            f"{optimizer_class.__name__}: its row-sparse step is not sharded")
-        if not optimizer_class.has_parameter_shaped_state():
-            raise TypeError(f"ZeroRedundancyOptimizer shards flat pieces of state shaped like "
-                            f"the parameters; {optimizer_class.__name__}'s state has shapes "
-                            f"of its own (factored statistics), which such pieces would cut "
-                            f"apart: use it without sharding")
+                            f"{optimizer_class.__name__}: {optimizer_class.unshardable}")
         overrides, tensors, flat = parse_params(params)
         if not tensors:
             raise ValueError("no parameters to optimize")

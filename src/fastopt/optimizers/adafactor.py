@@ -82,6 +82,9 @@ class Adafactor(Optimizer):
     kernel = Kernel("adafactor", buffers=_BUFFERS,
                     scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
                     nonnegative=_BUFFERS, chunked=False)
+    unshardable = ("its state has shapes of its own (factored statistics over each "
+                   "matrix's rows and columns), which ZeRO's flat slices of the parameters "
+                   "would cut apart; use DataParallel (every rank keeps the whole state)")
 
     # Its statistics are rows + cols values per matrix, and block-wise bfloat16 or 8-bit
     # storage works on state shaped like the parameters: full precision only.

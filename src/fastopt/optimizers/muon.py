@@ -158,6 +158,11 @@ class Muon(Optimizer):
     # The orthogonal buffer holds the Newton-Schulz iterate, not a moving average: the
     # state stays in the parameters' precision (and has no bfloat16 kernels).
     state_is_moments = False
+    unshardable = ("it orthogonalises each weight matrix whole, which ZeRO's flat slices of "
+                   "the parameters cut apart; use DataParallel(fastopt.Muon(...)) (every "
+                   "rank keeps the whole state), or Muon under DataParallel for the matrices "
+                   "and ZeroRedundancyOptimizer(..., fastopt.AdamW) for the other parameters "
+                   "(docs/optimizers.md#muon)")
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.1,
                  momentum: float = 0.95, nesterov: bool = True,

@@ -7,6 +7,7 @@ from .._core import _native
 from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
+from . import _step_scalars
 from ._docstrings import shared_parameters
 
 
@@ -43,37 +44,11 @@ class _ScheduleFree(Optimizer):
             raise ValueError(f"group state {gi}: train_mode must be 1.0 or 0.0 and "
                              f"weight_sum >= 0, got {gstate!r}")
 
-    def _averaging(self, h: dict[str, Any], step: int,
-                   gstate: dict[str, float]) -> tuple[float, float, float, float]:
-        """(lr, ckp1, lr_max, weight_sum) of the group's step ``step`` (from 1), as the
-        package computes them."""
-        k, warmup = step - 1, h["warmup_steps"]
-        lr = h["lr"] * ((k + 1) / warmup if k < warmup else 1.0)
-        lr_max = max(lr, gstate["lr_max"])
-        weight = ((k + 1) ** h["r"]) * (lr_max ** h["weight_lr_power"])
-        weight_sum = gstate["weight_sum"] + weight
-        ckp1 = weight / weight_sum if weight_sum != 0.0 else 0.0
-        return lr, ckp1, lr_max, weight_sum
-
-    def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
-                          gstate: dict[str, float]) -> dict[str, float]:
-        _, _, lr_max, weight_sum = self._averaging(h, step, gstate)
-        return {"lr_max": lr_max, "weight_sum": weight_sum}
-
-    def step(self, grads: Any = None, closure: Any = None) -> Any:
-        """One step, as :meth:`Optimizer.step <fastopt.Optimizer.step>`; refused (nothing
-        changed) in eval mode, where the parameters hold the average, not y."""
-        self._refuse_in_eval_mode()
-        return Optimizer.step(self, grads, closure)
-
-    def _check_next_step(self) -> None:
-        self._refuse_in_eval_mode()         # (fastopt.distributed: before any collective)
-        super()._check_next_step()
-
-    def _refuse_in_eval_mode(self) -> None:
-        if not self.training:
-            raise RuntimeError(f"{type(self).__name__}.step() in eval mode: call "
-                               f"opt.train() before training steps")
+    # The scalars and the next group state (lr_max, weight_sum) of a step share the
+    # averaging weight ckp1: each subclass's _scalars_and_group_state computes both at once,
+    # compiled (_step_scalars), and refuses a step in eval mode, where the parameters hold
+    # the average, not y (fastopt.distributed's check of the next step too, before any
+    # collective).
 
     @property
     def training(self) -> bool:
@@ -153,8 +128,7 @@ class ScheduleFreeAdamW(_ScheduleFree):
     """
 
     kernel = Kernel("schedulefree_adamw", buffers=("z", "exp_avg_sq"),
-                    scalars=("one_minus_beta2", "beta2", "bias_correction2", "eps",
-                             "weight_decay", "ckp1", "y_step", "lr", "first"),
+                    scalars=_step_scalars.SCHEDULEFREE_ADAMW_SCALARS,
                     nonnegative=("exp_avg_sq",))
 
     def __init__(self, params: Any, lr: float = 0.0025, betas: tuple[float, float] = (0.9, 0.999),
@@ -179,14 +153,9 @@ class ScheduleFreeAdamW(_ScheduleFree):
     def _beta1(self, h: dict[str, Any]) -> float:
         return h["betas"][0]
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int,
-                 gstate: dict[str, float]) -> tuple[float, ...]:
-        lr, ckp1, _, _ = self._averaging(h, step, gstate)
-        beta1, beta2 = h["betas"]
-        return self.kernel.pack(
-            one_minus_beta2=1.0 - beta2, beta2=beta2, bias_correction2=1.0 - beta2 ** step,
-            eps=h["eps"], weight_decay=h["weight_decay"], ckp1=ckp1,
-            y_step=lr * (beta1 * (1.0 - ckp1) - 1.0), lr=lr, first=1.0 if step == 1 else 0.0)
+    # one_minus_beta2, beta2, 1 - beta2**t, eps, weight_decay, ckp1,
+    # y_step = lr*(beta1*(1 - ckp1) - 1), lr, first (step 1: z = y)
+    _scalars_and_group_state = _step_scalars.schedulefree_adamw
 
 
 @shared_parameters
@@ -219,7 +188,7 @@ class ScheduleFreeSGD(_ScheduleFree):
     """
 
     kernel = Kernel("schedulefree_sgd", buffers=("z",),
-                    scalars=("weight_decay", "ckp1", "y_step", "lr", "first"))
+                    scalars=_step_scalars.SCHEDULEFREE_SGD_SCALARS)
 
     def __init__(self, params: Any, lr: float = 1.0, momentum: float = 0.9,
                  weight_decay: float = 0.0, warmup_steps: int = 0, r: float = 0.0,
@@ -243,10 +212,5 @@ class ScheduleFreeSGD(_ScheduleFree):
     def _beta1(self, h: dict[str, Any]) -> float:
         return h["momentum"]
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int,
-                 gstate: dict[str, float]) -> tuple[float, ...]:
-        lr, ckp1, _, _ = self._averaging(h, step, gstate)
-        return self.kernel.pack(
-            weight_decay=h["weight_decay"], ckp1=ckp1,
-            y_step=lr * (h["momentum"] * (1.0 - ckp1) - 1.0), lr=lr,
-            first=1.0 if step == 1 else 0.0)
+    # weight_decay, ckp1, y_step = lr*(momentum*(1 - ckp1) - 1), lr, first
+    _scalars_and_group_state = _step_scalars.schedulefree_sgd

@@ -69,6 +69,7 @@ class SparseAdam(Optimizer):
                     scalars=("one_minus_beta1", "one_minus_beta2", "eps", "neg_step_size"),
                     nonnegative=("exp_avg_sq",))
     takes_row_sparse = True
+    unshardable = "its row-sparse step is not sharded"
     # Moving averages, but updated a row at a time in place: full precision only.
     state_is_moments = False
     full_state_reason = ("state is updated a few single rows at a time, in place, which "

@@ -69,7 +69,7 @@ def test_sharded_and_data_parallel_steps_equal_one_process_bitwise(info, n):
         _bitwise[n] = cases(n, "bitwise")
     mine = {case: failures for case, failures in _bitwise[n].items()
             if case.split()[1] == info.cls}
-    assert len(mine) >= 10
+    assert len(mine) >= 6      # DataParallel's alone (ZeRO adds its own where it takes it)
     failed = {case: failures for case, failures in mine.items() if failures}
     assert not failed, "\n".join(f"{c}:\n{''.join(f)}" for c, f in failed.items())
 

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=False
-"""The per-step scalars of NAdam, RAdam, LAMB and Schedule-Free, compiled: their
+"""The per-step scalars of NAdam, RAdam, LAMB, Adafactor and Schedule-Free, compiled: their
 arithmetic (powers, square roots, a dozen products) took longer in Python than a
 1,000-element update.
 
@@ -10,7 +10,7 @@ returns the kernel's scalars in the order of its ``*_SCALARS`` names, which the 
 declares its kernel with.
 """
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from libc.math cimport isinf, pow
+from libc.math cimport NAN, isinf, pow, sqrt
 
 NADAM_SCALARS = ("decay", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2",
                  "bias_correction2", "eps", "c_grad", "c_avg")
@@ -19,6 +19,7 @@ LAMB_SCALARS = ("one_minus_beta1", "beta1", "one_minus_beta2", "beta2", "bias_co
 SCHEDULEFREE_ADAMW_SCALARS = ("one_minus_beta2", "beta2", "bias_correction2", "eps",
                               "weight_decay", "ckp1", "y_step", "lr", "first")
 SCHEDULEFREE_SGD_SCALARS = ("weight_decay", "ckp1", "y_step", "lr", "first")
+ADAFACTOR_SCALARS = ("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay")
 RADAM_SCALARS = ("decay", "weight_decay", "one_minus_beta1", "beta2", "one_minus_beta2",
                  "bias_correction1", "lr", "bias_correction2_sqrt", "eps", "rect",
                  "rectified")
@@ -85,6 +86,17 @@ def lamb(dict h, long long step):
     return (1.0 - beta1, beta1, 1.0 - beta2, beta2, 1.0 - pow(beta1, <double>step),
             1.0 - pow(beta2, <double>step), <double>h["eps"], <double>h["weight_decay"],
             <double>h["lr"])
+
+
+def adafactor(dict h, long long step):
+    """Adafactor's scalars at ``step`` (eps1 NaN where it is None: the rule then takes the
+    parameters' machine epsilon)."""
+    cdef double lr = h["lr"], rho = 1.0 / sqrt(<double>step)
+    eps1, eps2 = h["eps"]
+    return (lr, pow(<double>step, <double>h["beta2_decay"]),
+            rho if rho < lr else lr,                          # min(lr, 1/sqrt(t))
+            NAN if eps1 is None else <double>eps1, <double>eps2, <double>h["d"],
+            1.0 - lr * <double>h["weight_decay"])
 
 
 # ---- Schedule-Free ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .._core import checks as check
 from .._core.kernel import Kernel
 from .._core.optimizer import Optimizer
 from .._core.plan import GRAD
+from . import _step_scalars
 from ._docstrings import shared_parameters
 
 _BUFFERS = ("row_var", "col_var", "variance")
@@ -80,7 +81,7 @@ class Adafactor(Optimizer):
     """
 
     kernel = Kernel("adafactor", buffers=_BUFFERS,
-                    scalars=("lr", "beta2_t", "rho_t", "eps1", "eps2", "d", "decay"),
+                    scalars=_step_scalars.ADAFACTOR_SCALARS,
                     nonnegative=_BUFFERS, chunked=False)
     unshardable = ("its state has shapes of its own (factored statistics over each "
                    "matrix's rows and columns), which ZeRO's flat slices of the parameters "
@@ -114,12 +115,9 @@ class Adafactor(Optimizer):
 
     def _scalars(self, gi: int, h: dict[str, Any], step: int,
                  gstate: dict[str, float]) -> tuple[float, ...]:
-        lr, (eps1, eps2) = h["lr"], h["eps"]
-        return self.kernel.pack(
-            lr=lr, beta2_t=float(step) ** h["beta2_decay"],
-            rho_t=min(lr, 1.0 / math.sqrt(step)),
-            eps1=math.nan if eps1 is None else eps1,      # NaN: the dtype's epsilon
-            eps2=eps2, d=h["d"], decay=1.0 - lr * h["weight_decay"])
+        # t**beta2_decay, min(lr, 1/sqrt(t)), eps1 (NaN for None: the dtype's epsilon),
+        # eps2, d and 1 - lr*weight_decay (compiled: _step_scalars)
+        return _step_scalars.adafactor(h, step)
 
     def _bind(self, module: Any, plan: Any) -> Any:
         # One step reads whole tensors (row, column and RMS sums), so the compiled

@@ -80,6 +80,9 @@ class Plan:
             if all(s == t.array.shape for s, t in zip(shapes, tensors)):
                 self.state_offsets[name], self.state_totals[name] = self.offsets, total
                 continue
+            if all(s is None for s in shapes):      # no tensor here has it: nothing stored
+                self.state_offsets[name], self.state_totals[name] = [0] * len(tensors), 0
+                continue
             if precision != "full":
                 raise ValueError(f"state {name!r} is not shaped like its parameters: it can "
                                  f"only be stored in full precision, not {precision!r}")
@@ -108,7 +111,9 @@ class Plan:
     def add_buffer(self, name: str, fill: float = 0.0) -> None:
         """Allocate state buffer ``name`` (filled with ``fill``) and point the table at it."""
         j = self.buffer_names.index(name)
-        if self.precision == "full":
+        if self.state_totals[name] == 0:
+            buf = aligned_zeros(0, self.dtype)
+        elif self.precision == "full":
             buf = aligned_zeros(self.state_totals[name], self.dtype)
             if fill != 0:
                 buf.fill(fill)

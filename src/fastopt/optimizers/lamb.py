@@ -1,6 +1,7 @@
 """LAMB (docs/optimizers.md#lamb)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._core import checks as check
@@ -9,8 +10,12 @@ from .._core.optimizer import Optimizer
 from . import _step_scalars
 from ._docstrings import shared_parameters
 
-_BUFFERS = ("exp_avg", "exp_avg_sq")
+# "update" keeps the moments pass's u for the update pass (scratch, not state): see
+# Lamb._state_shape.
+_BUFFERS = ("exp_avg", "exp_avg_sq", "update")
 _SCALARS = _step_scalars.LAMB_SCALARS
+#: The largest parameter whose u the moments pass keeps for the update pass.
+KEEP_UPDATE_MAX = 1 << 15
 
 
 @shared_parameters
@@ -32,7 +37,11 @@ class Lamb(Optimizer):
 
     The norms are summed in float64 over fixed chunks, so they are bitwise the same for
     any thread count.  Each step makes two passes over memory: the moments and the
-    norms' partial sums, then the update.  Defaults: optax's, except ``weight_decay=0``.
+    norms' partial sums, then the update.  A parameter of at most 32768 elements with
+    full-precision state keeps ``u`` between the passes (a scratch buffer of its size,
+    not part of ``state``), where recomputing it would bound a small step; larger ones
+    recompute it, which moves no more memory.  Defaults: optax's, except
+    ``weight_decay=0``.
 
     Parameters
     ----------
@@ -75,6 +84,20 @@ class Lamb(Optimizer):
                  gstate: dict[str, float]) -> tuple[float, ...]:
         # 1 - beta1**t, 1 - beta2**t and the hyperparameters (compiled: _step_scalars)
         return _step_scalars.lamb(h, step)
+
+    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        # Recomputing u in the update pass costs two divisions and a square root per
+        # element, which bound a small step; a large one is bound by memory, where
+        # reading a kept u moves as many bytes as recomputing it.  So a small parameter
+        # in full precision keeps u (the same bits), the others recompute it.
+        if name != "update":
+            return shape
+        size = math.prod(shape)
+        keep = size <= KEEP_UPDATE_MAX and self._precision_for_size(size) == "full"
+        return shape if keep else None
+
+    def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
+        return tuple(n for n in super()._state_names(gi, gstate) if n != "update")
 
     def _bind(self, module: Any, plan: Any) -> Any:
         moments, _, partial = plan.bind(module, self.kernel)

@@ -1,7 +1,10 @@
 # LAMB (docs/optimizers.md#lamb; optax.lamb), in two passes per step:
 #   lamb_moments: m, v updated; the chunk's partial sums of p*p and u*u (float64) to out;
-#   lamb_update:  u recomputed from the new m, v (the same bits), p -= (lr*r) * u, where
-#                 lr*r, the per-tensor trust ratio times lr, comes in seg_in[0].
+#                 u kept in the "update" buffer where the tensor has one (a small one in
+#                 full precision: Lamb._state_shape);
+#   lamb_update:  u read back, or recomputed from the new m, v (the same bits), then
+#                 p -= (lr*r) * u, where lr*r, the per-tensor trust ratio times lr, comes
+#                 in seg_in[0].
 # The optimizer combines the chunks' partial sums into per-tensor norms in between
 # (trust_ratios in fastopt._core._native).  Buffers and scalars: Lamb.kernel and
 # Lamb.update_kernel in fastopt/optimizers/lamb.py (lr is for the optimizer, which makes
@@ -26,11 +29,12 @@ cdef inline floating _lamb_u(floating mi, floating vi, floating pi, floating bia
 
 
 cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* s, double* out,
-                               int storage) noexcept nogil:
+                                    int storage, bint keep) noexcept nogil:
     cdef const floating* p = b[0]
     cdef const floating* g = b[1]
     cdef floating* exp_avg = b[2]
     cdef floating* exp_avg_sq = b[3]
+    cdef floating* update = b[4]
     cdef floating gscale = s[0], one_minus_beta1 = s[1], beta1 = s[2], one_minus_beta2 = s[3]
     cdef floating beta2 = s[4], bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
     cdef floating weight_decay = s[8], gi, mi, vi, pi, u
@@ -53,6 +57,8 @@ cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* 
             _store(exp_avg_sq, i, vi, storage)
             pi = p[i]
             u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
+            if keep:
+                update[i] = u
             pp[k] = pp[k] + <double>pi * <double>pi
             uu[k] = uu[k] + <double>u * <double>u
     for i in range(nfull, n):
@@ -64,6 +70,8 @@ cdef inline void _lamb_moments_step(floating** b, Py_ssize_t n, const floating* 
         _store(exp_avg_sq, i, vi, storage)
         pi = p[i]
         u = _lamb_u(mi, vi, pi, bias_correction1, bias_correction2, eps, weight_decay)
+        if keep:
+            update[i] = u
         pp[k] = pp[k] + <double>pi * <double>pi
         uu[k] = uu[k] + <double>u * <double>u
     out[0] = _fold_sum(pp)
@@ -75,10 +83,15 @@ cdef inline void _lamb_update_step(floating** b, Py_ssize_t n, const floating* s
     cdef floating* p = b[0]
     cdef const floating* exp_avg = b[2]
     cdef const floating* exp_avg_sq = b[3]
+    cdef const floating* update = b[4]
     cdef floating bias_correction1 = s[5], bias_correction2 = s[6], eps = s[7]
     cdef floating weight_decay = s[8], pi
     cdef floating lr_trust_ratio = <floating>seg_in[0]
     cdef Py_ssize_t i, i0
+    if storage == FULL and update != NULL:      # u kept by the moments pass
+        for i in range(n):
+            p[i] = p[i] - lr_trust_ratio * update[i]
+        return
     for i0 in range(0, n, 64):      # STRIDE
         _prefetch(b, 4, i0, storage)
         for i in range(i0, min(n, i0 + STRIDE)):
@@ -90,12 +103,16 @@ cdef inline void _lamb_update_step(floating** b, Py_ssize_t n, const floating* s
 
 cdef void lamb_moments_chunk(floating** b, Py_ssize_t n, const floating* s,
                              const double* seg_in, double* out) noexcept nogil:
-    _lamb_moments_step(b, n, s, out, FULL)
+    cdef floating* update = b[4]
+    if update != NULL:
+        _lamb_moments_step(b, n, s, out, FULL, True)
+    else:
+        _lamb_moments_step(b, n, s, out, FULL, False)
 
 
 cdef void lamb_moments_chunk_bf16(floating** b, Py_ssize_t n, const floating* s,
                                   const double* seg_in, double* out) noexcept nogil:
-    _lamb_moments_step(b, n, s, out, BFLOAT16)
+    _lamb_moments_step(b, n, s, out, BFLOAT16, False)
 
 
 cdef void lamb_update_chunk(floating** b, Py_ssize_t n, const floating* s,

@@ -58,6 +58,16 @@ def fold(acc):
     return acc[0]
 
 
+@intrinsic
+def present(typingctx, arr):
+    """Whether ``carray(b[j], n)`` views a buffer (not NULL: the tensor has buffer j)."""
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.icmp_unsigned("!=", data, ir.Constant(data.type, None))
+
+    return types.boolean(arr), codegen
+
+
 #: As the Cython kernels' loops (../cython/math.pxi): STRIDE elements at a time, each
 #: stretch first hinting the cache about its buffers AHEAD elements on.
 STRIDE = 64

@@ -1,10 +1,11 @@
-"""LAMB for numba: the two passes of ../cython/lamb.pxi (the interface: Lamb.kernel and
-Lamb.update_kernel in fastopt/optimizers/lamb.py; the same lanes).  The per-tensor trust
+"""LAMB for numba: the two passes of ../cython/lamb.pxi, with u kept between them where
+the tensor has an "update" buffer (the interface: Lamb.kernel and Lamb.update_kernel in
+fastopt/optimizers/lamb.py; the same lanes).  The per-tensor trust
 ratios between them are fastopt._core._native.TrustRatios."""
 import numpy as np
 from numba import carray, njit, uintp
 
-from ._common import JIT, LANES, STRIDE, fold, hint, lanes
+from ._common import JIT, LANES, STRIDE, fold, hint, lanes, present
 
 
 @njit(inline="always", **JIT)
@@ -14,11 +15,7 @@ def _update_direction(mi, vi, pi, bias_correction1, bias_correction2, eps, weigh
 
 
 @njit(inline="always", **JIT)
-def lamb_moments(b, n, s, seg_in, out):
-    p = carray(b[0], n)
-    g = carray(b[1], n)
-    exp_avg = carray(b[2], n)
-    exp_avg_sq = carray(b[3], n)
+def _moments(p, g, exp_avg, exp_avg_sq, update, keep, n, s, out):
     gscale = s[0]
     one_minus_beta1 = s[1]
     beta1 = s[2]
@@ -47,6 +44,8 @@ def lamb_moments(b, n, s, seg_in, out):
             pi = p[i]
             u = _update_direction(mi, vi, pi, bias_correction1, bias_correction2, eps,
                                   weight_decay)
+            if keep:
+                update[i] = u
             pp[k] += np.float64(pi) * np.float64(pi)
             uu[k] += np.float64(u) * np.float64(u)
     for i in range(nfull, n):
@@ -59,6 +58,8 @@ def lamb_moments(b, n, s, seg_in, out):
         pi = p[i]
         u = _update_direction(mi, vi, pi, bias_correction1, bias_correction2, eps,
                               weight_decay)
+        if keep:
+            update[i] = u
         pp[k] += np.float64(pi) * np.float64(pi)
         uu[k] += np.float64(u) * np.float64(u)
     out[0] = fold(pp)
@@ -66,16 +67,36 @@ def lamb_moments(b, n, s, seg_in, out):
 
 
 @njit(inline="always", **JIT)
+def lamb_moments(b, n, s, seg_in, out):
+    p = carray(b[0], n)
+    g = carray(b[1], n)
+    exp_avg = carray(b[2], n)
+    exp_avg_sq = carray(b[3], n)
+    update = carray(b[4], n)
+    # two inlined copies, each with its own loop: a branch on `keep` inside one loop
+    # would keep it from vectorising
+    if present(update):
+        _moments(p, g, exp_avg, exp_avg_sq, update, True, n, s, out)
+    else:
+        _moments(p, g, exp_avg, exp_avg_sq, update, False, n, s, out)
+
+
+@njit(inline="always", **JIT)
 def lamb_update(b, n, s, seg_in, out):
     p = carray(b[0], n)
     exp_avg = carray(b[2], n)
     exp_avg_sq = carray(b[3], n)
+    update = carray(b[4], n)
     dt = p.dtype.type
     bias_correction1 = s[5]
     bias_correction2 = s[6]
     eps = s[7]
     weight_decay = s[8]
     lr_trust_ratio = dt(seg_in[0])
+    if present(update):                 # u kept by the moments pass
+        for i in range(n):
+            p[i] = p[i] - lr_trust_ratio * update[i]
+        return
     for i0 in range(0, n, STRIDE):
         hint(p, i0)
         hint(exp_avg, i0)

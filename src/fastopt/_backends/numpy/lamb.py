@@ -1,6 +1,7 @@
 """LAMB: the reference rule (docs/optimizers.md#lamb; optax.lamb), as the two passes the
 compiled kernels make (see ../cython/lamb.pxi): the moments and each chunk's partial sums
-of p*p and u*u, then the update with lr*r for the chunk's tensor."""
+of p*p and u*u (u kept where the tensor has an "update" buffer), then the update with lr*r
+for the chunk's tensor."""
 import math
 
 import numpy as np
@@ -20,7 +21,7 @@ def _sum_of_squares(x):
     return lane_sums(x.astype(np.float64).ravel() ** 2)
 
 
-def lamb_moments(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
+def lamb_moments(p, g, exp_avg, exp_avg_sq, update, gscale, one_minus_beta1, beta1,
                  one_minus_beta2, beta2, bias_correction1, bias_correction2, eps,
                  weight_decay, lr, out):
     g = g * gscale                               # -1 for maximize
@@ -28,16 +29,20 @@ def lamb_moments(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
     exp_avg_sq[...] = one_minus_beta2 * (g * g) + beta2 * exp_avg_sq
     u = _update_direction(p, exp_avg, exp_avg_sq, bias_correction1, bias_correction2, eps,
                           weight_decay)
+    if update is not None:                       # kept for the update pass
+        update[...] = u
     out[0] = _sum_of_squares(p)
     out[1] = _sum_of_squares(u)
 
 
-def lamb_update(p, g, exp_avg, exp_avg_sq, gscale, one_minus_beta1, beta1,
+def lamb_update(p, g, exp_avg, exp_avg_sq, update, gscale, one_minus_beta1, beta1,
                 one_minus_beta2, beta2, bias_correction1, bias_correction2, eps,
                 weight_decay, lr, seg_in):
     lr_ratio = p.dtype.type(seg_in[0])           # lr * trust ratio of this tensor
-    p -= lr_ratio * _update_direction(p, exp_avg, exp_avg_sq, bias_correction1,
-                                      bias_correction2, eps, weight_decay)
+    if update is None:                           # not kept: recomputed, the same bits
+        update = _update_direction(p, exp_avg, exp_avg_sq, bias_correction1,
+                                   bias_correction2, eps, weight_decay)
+    p -= lr_ratio * update
 
 
 class TrustRatios:

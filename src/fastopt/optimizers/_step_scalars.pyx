@@ -30,14 +30,15 @@ cdef inline double _mu(double beta1, double momentum_decay, long long step):
     return beta1 * (1.0 - 0.5 * pow(0.96, <double>step * momentum_decay))
 
 
-def nadam_group_state(dict h, long long step, double mu_product):
-    """NAdam's group state after ``step``: mu_product times mu_step."""
-    return {"mu_product": mu_product * _mu(h["betas"][0], h["momentum_decay"], step)}
-
-
-def nadam(dict h, long long step, double mu_product):
-    """NAdam's scalars at ``step`` for the checked hyperparameters ``h``, given the
-    product of mu_1..mu_(step-1)."""
+def nadam(self, Py_ssize_t gi, dict group not None, long long step, dict gstate not None):
+    """NAdam's scalars at ``step`` for the checked hyperparameters ``group`` and its next
+    group state, together (the optimizer's _scalars_and_group_state): mu_product, the
+    product of mu_1..mu_(step-1), is read from ``gstate`` and checked (it is per-group
+    state, which load_state_dict may bring), then times mu_step."""
+    cdef dict h = group
+    mu_product = gstate.get("mu_product")
+    if type(mu_product) is not float or not 0.0 <= <double>mu_product <= 1.0:
+        mu_product = self._checked_mu_product(gstate)        # raises, naming it
     cdef double lr = h["lr"], eps = h["eps"], weight_decay = h["weight_decay"]
     cdef double momentum_decay = h["momentum_decay"]
     cdef bint decoupled = h["decoupled_weight_decay"]
@@ -45,13 +46,14 @@ def nadam(dict h, long long step, double mu_product):
     beta1, beta2 = h["betas"]
     cdef double mu = _mu(beta1, momentum_decay, step)
     cdef double mu_next = _mu(beta1, momentum_decay, step + 1)
-    cdef double product = mu_product * mu
+    cdef double product = <double>mu_product * mu
     cdef double product_next = product * mu_next
-    return (1.0 - lr * weight_decay if decoupled else 1.0,
-            0.0 if decoupled else weight_decay,
-            1.0 - beta1, beta2, 1.0 - beta2, 1.0 - pow(beta2, <double>step), eps,
-            -lr * (1.0 - mu) / (1.0 - product),
-            (-lr * mu_next) / (1.0 - product_next))
+    return ((1.0 - lr * weight_decay if decoupled else 1.0,
+             0.0 if decoupled else weight_decay,
+             1.0 - beta1, beta2, 1.0 - beta2, 1.0 - pow(beta2, <double>step), eps,
+             -lr * (1.0 - mu) / (1.0 - product),
+             (-lr * mu_next) / (1.0 - product_next)),
+            {"mu_product": product})
 
 
 def radam(dict h, long long step):

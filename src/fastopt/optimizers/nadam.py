@@ -75,26 +75,17 @@ class NAdam(Optimizer):
                            weight_decay=check.non_negative, momentum_decay=check.non_negative,
                            decoupled_weight_decay=check.flag)
 
-    def _scalars(self, gi: int, h: dict[str, Any], step: int,
-                 gstate: dict[str, float]) -> tuple[float, ...]:
-        # mu_t = beta1 * (1 - 0.5 * 0.96**(t * momentum_decay)), mu_product = mu_1 ... mu_t;
-        # c_grad = -lr * (1 - mu_t) / (1 - mu_product),
-        # c_avg = -lr * mu_(t+1) / (1 - mu_product * mu_(t+1))  (compiled: _step_scalars)
-        return _step_scalars.nadam(h, step, _mu_product(gstate))
+    # mu_t = beta1 * (1 - 0.5 * 0.96**(t * momentum_decay)), mu_product = mu_1 ... mu_t;
+    # c_grad = -lr * (1 - mu_t) / (1 - mu_product),
+    # c_avg = -lr * mu_(t+1) / (1 - mu_product * mu_(t+1)); the scalars and the next
+    # mu_product share that arithmetic (compiled: _step_scalars, no Python on the path)
+    _scalars_and_group_state = _step_scalars.nadam
 
-    def _next_group_state(self, gi: int, h: dict[str, Any], step: int,
-                          gstate: dict[str, float]) -> dict[str, float]:
-        # (gstate's mu_product was checked by _scalars, which the core calls first)
-        return _step_scalars.nadam_group_state(h, step, gstate["mu_product"])
-
-
-def _mu_product(gstate: Any) -> float:
-    """The group state's mu_product, checked: it is per-group state, not a hyperparameter
-    (it changes every step and with load_state_dict), so it is read and checked every
-    step."""
-    mu_product = gstate.get("mu_product") if type(gstate) is dict else None
-    if type(mu_product) is float and 0.0 <= mu_product <= 1.0:
-        return mu_product                   # (the common case, without a call)
-    if not isinstance(gstate, dict) or "mu_product" not in gstate:
-        raise ValueError("NAdam's group state must hold mu_product")
-    return check.unit_interval("mu_product", gstate["mu_product"], closed=True)
+    def _checked_mu_product(self, gstate: Any) -> float:
+        """The group state's mu_product, checked: it is per-group state, not a
+        hyperparameter (it changes every step and with load_state_dict), so it is read
+        and checked every step (the compiled hook calls this where it is not a float in
+        [0, 1])."""
+        if not isinstance(gstate, dict) or "mu_product" not in gstate:
+            raise ValueError("NAdam's group state must hold mu_product")
+        return check.unit_interval("mu_product", gstate["mu_product"], closed=True)

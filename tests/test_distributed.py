@@ -99,7 +99,7 @@ def test_muon_is_refused_by_zero_and_its_recipe_runs_on_two_ranks():
 def test_zero_refuses_what_it_cannot_shard_and_says_why(cls):
     """An optimizer whose step is row-sparse or whose state is not shaped like the
     parameters declares why flat slices cannot run it, and ZeRO refuses it with that."""
-    if cls.takes_row_sparse or not cls.has_parameter_shaped_state():
+    if cls.takes_row_sparse or not cls.parameter_shaped_state:
         assert cls.unshardable
     if not cls.unshardable:
         return

@@ -329,18 +329,19 @@ class Optimizer:
                 return tuple(name for name in self.kernel.buffers if name in plan.state)
         return ()
 
-    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-        """The shape of state buffer ``name`` of a parameter of ``shape``, or None where
-        such a parameter has no such buffer (default: every buffer shaped like the
-        parameter).  An optimizer with state of its own shape (Adafactor) overrides it;
-        its state is then stored in full precision only, and shown in these shapes."""
+    def _state_shape(self, name: str, shape: tuple[int, ...],
+                     precision: str) -> tuple[int, ...] | None:
+        """The shape of state buffer ``name`` of a parameter of ``shape`` whose state is
+        stored in ``precision``, or None where such a parameter has no such buffer
+        (default: every buffer shaped like the parameter).  An optimizer with state of its
+        own shape (Adafactor) overrides it, as does one with a buffer only some parameters
+        have (LAMB's scratch); state not shaped like its parameter is stored in full
+        precision only, and shown in its own shape."""
         return shape
 
-    @classmethod
-    def has_parameter_shaped_state(cls) -> bool:
-        """Whether every state buffer is shaped like its parameter (what the distributed
-        ZeroRedundancyOptimizer's flat shards need)."""
-        return cls._state_shape is Optimizer._state_shape
+    #: Whether every state buffer a parameter has is shaped like it (what the distributed
+    #: ZeroRedundancyOptimizer's flat shards need); False for Adafactor.
+    parameter_shaped_state: ClassVar[bool] = True
 
     def _initial_value(self, group: dict[str, Any], name: str) -> float:
         """What state buffer ``name`` starts filled with (default 0)."""

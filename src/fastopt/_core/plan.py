@@ -30,9 +30,10 @@ from . import storage
 from .kernel import Kernel
 from .params import Tensor, aligned_zeros, padded
 
-#: ``state_shape(name, param_shape)``: the shape of state buffer ``name`` of a parameter
-#: of that shape, or None where the parameter has no such buffer.
-StateShape = Callable[[str, tuple[int, ...]], "tuple[int, ...] | None"]
+#: ``state_shape(name, param_shape, precision)``: the shape of state buffer ``name`` of a
+#: parameter of that shape whose state is stored in ``precision``, or None where the
+#: parameter has no such buffer.
+StateShape = Callable[[str, tuple[int, ...], str], "tuple[int, ...] | None"]
 
 CHUNK = 1 << 15      # elements; a multiple of 16 so chunks of aligned tensors stay aligned
 PARAM, GRAD = 0, 1   # the first two columns of the address table
@@ -74,7 +75,7 @@ class Plan:
         self.state_offsets: dict[str, list[int]] = {}
         self.state_totals: dict[str, int] = {}
         for name in buffer_names:
-            shapes = [state_shape(name, t.array.shape) if state_shape is not None
+            shapes = [state_shape(name, t.array.shape, precision) if state_shape is not None
                       else t.array.shape for t in tensors]
             self.state_shapes[name] = shapes
             if all(s == t.array.shape for s, t in zip(shapes, tensors)):

@@ -104,7 +104,10 @@ class Adafactor(Optimizer):
     hyperparameters = dict(lr=check.non_negative, beta2_decay=_beta2_decay, eps=_eps,
                            d=_clip_threshold, weight_decay=check.non_negative)
 
-    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    parameter_shaped_state = False
+
+    def _state_shape(self, name: str, shape: tuple[int, ...],
+                     precision: str) -> tuple[int, ...] | None:
         if len(shape) >= 2:
             if name == "row_var":
                 return shape[:-1] + (1,)

@@ -85,16 +85,15 @@ class Lamb(Optimizer):
         # 1 - beta1**t, 1 - beta2**t and the hyperparameters (compiled: _step_scalars)
         return _step_scalars.lamb(h, step)
 
-    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    def _state_shape(self, name: str, shape: tuple[int, ...],
+                     precision: str) -> tuple[int, ...] | None:
         # Recomputing u in the update pass costs two divisions and a square root per
         # element, which bound a small step; a large one is bound by memory, where
         # reading a kept u moves as many bytes as recomputing it.  So a small parameter
         # in full precision keeps u (the same bits), the others recompute it.
         if name != "update":
             return shape
-        size = math.prod(shape)
-        keep = size <= KEEP_UPDATE_MAX and self._precision_for_size(size) == "full"
-        return shape if keep else None
+        return shape if math.prod(shape) <= KEEP_UPDATE_MAX and precision == "full" else None
 
     def _state_names(self, gi: int, gstate: dict[str, float]) -> tuple[str, ...]:
         return tuple(n for n in super()._state_names(gi, gstate) if n != "update")

@@ -46,6 +46,20 @@ def lanes(typingctx):
     return arrty(), codegen
 
 
+@intrinsic
+def lane_count(typingctx):
+    """LANES, as a value the optimizer cannot see through (an empty inline asm hands it
+    over).  A lanes loop ``for k in range(lane_count())`` is then vectorised across the
+    lanes by LLVM's loop vectorizer, each lane's sum still added in element order; a loop
+    of a known 16 trips is unrolled into scalar code instead, since numba runs no SLP
+    vectorizer.  Adafactor's passes took 4-8x longer that way."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(cgutils.intp_t, [cgutils.intp_t])
+        return builder.asm(fnty, "", "=r,0", [cgutils.intp_t(LANES)], side_effect=False)
+
+    return types.intp(), codegen
+
+
 @njit(inline="always", **JIT)
 def fold(acc):
     """The sum of the LANES lanes ``acc``, folded pairwise: lane k += lane k+8, k+4, k+2,

@@ -1,12 +1,17 @@
 """Adafactor for numba: the three passes of ../cython/adafactor.pxi over one tensor per
 call (a rule for fastopt._core._native.TensorStage, compiled by driver.compile with
-``per_tensor``), the same operations in the same order, so the backends agree bitwise."""
+``per_tensor``), the same operations in the same order, so the backends agree bitwise.
+
+Each loop reads one row through views (``p[j:j + cols]``) and has one body: whether the
+tensor is factored is decided once per tensor, not per element (LLVM does not take a
+branch on a loop-invariant flag out of a loop that loads from either side of it, and
+such a loop does not vectorise).  The lanes loops run ``lane_count()`` trips (_common.py)."""
 import math
 
 import numpy as np
 from numba import carray, njit
 
-from ._common import JIT, LANES, fold, lanes, lerp, max_nan
+from ._common import JIT, LANES, fold, lane_count, lanes, lerp, max_nan
 
 #: The number of scalars the rule reads (Adafactor.kernel's, gscale first).
 SCALARS = 8
@@ -18,12 +23,91 @@ def _u(gi, v, eps1_sq, one):
 
 
 @njit(inline="always", **JIT)
-def _row_norm(row_var, start, rows):
-    """The mean of a matrix's row_var: its values added in row order, in float64."""
+def _denom(row_var, eps1_t):
+    """max(the mean of a matrix's row_var, eps1): its values added in row order, in
+    float64, the mean rounded to the dtype."""
     total = 0.0
-    for r in range(rows):
-        total = total + np.float64(row_var[start + r])
-    return total / rows
+    for r in range(row_var.size):
+        total = total + np.float64(row_var[r])
+    return max_nan(row_var.dtype.type(total / row_var.size), eps1_t)
+
+
+@njit(inline="always", **JIT)
+def _square_sums(pr, gr, gscale, col_sums, gg, pp):
+    """Pass A over one row of a factored tensor: g*g and p*p added into the lanes gg and
+    pp, g*g also into the row's column sums."""
+    cols = pr.size
+    nfull = cols - cols % LANES
+    nl = lane_count()
+    for i in range(0, nfull, LANES):
+        for k in range(nl):
+            gi = gr[i + k] * gscale
+            sq = np.float64(gi) * np.float64(gi)
+            gg[k] = gg[k] + sq
+            col_sums[i + k] = col_sums[i + k] + sq
+            x = np.float64(pr[i + k])
+            pp[k] = pp[k] + x * x
+    for i in range(nfull, cols):
+        gi = gr[i] * gscale
+        sq = np.float64(gi) * np.float64(gi)
+        gg[i - nfull] = gg[i - nfull] + sq
+        col_sums[i] = col_sums[i] + sq
+        x = np.float64(pr[i])
+        pp[i - nfull] = pp[i - nfull] + x * x
+
+
+@njit(inline="always", **JIT)
+def _variance_row(pr, gr, vr, gscale, beta2_t, one_minus_w, pp):
+    """Pass A over one row of a vector: its variance updated, p*p added into the lanes."""
+    cols = pr.size
+    nfull = cols - cols % LANES
+    nl = lane_count()
+    for i in range(0, nfull, LANES):
+        for k in range(nl):
+            gi = gr[i + k] * gscale
+            vr[i + k] = lerp(vr[i + k], gi * gi, beta2_t, one_minus_w)
+            x = np.float64(pr[i + k])
+            pp[k] = pp[k] + x * x
+    for i in range(nfull, cols):
+        gi = gr[i] * gscale
+        vr[i] = lerp(vr[i], gi * gi, beta2_t, one_minus_w)
+        x = np.float64(pr[i])
+        pp[i - nfull] = pp[i - nfull] + x * x
+
+
+@njit(inline="always", **JIT)
+def _u_squares_factored(gr, cv, rv, denom, gscale, eps1_sq, one, gg):
+    """Pass B over one row of a factored tensor: u*u added into the lanes gg."""
+    cols = gr.size
+    nfull = cols - cols % LANES
+    nl = lane_count()
+    for i in range(0, nfull, LANES):
+        for k in range(nl):
+            u = _u(gr[i + k] * gscale, (rv * cv[i + k]) / denom, eps1_sq, one)
+            gg[k] = gg[k] + np.float64(u) * np.float64(u)
+    for i in range(nfull, cols):
+        u = _u(gr[i] * gscale, (rv * cv[i]) / denom, eps1_sq, one)
+        gg[i - nfull] = gg[i - nfull] + np.float64(u) * np.float64(u)
+
+
+@njit(inline="always", **JIT)
+def _u_squares_vector(gr, vr, gscale, eps1_sq, one, gg):
+    """Pass B over one row of a vector: u*u added into the lanes gg."""
+    cols = gr.size
+    nfull = cols - cols % LANES
+    nl = lane_count()
+    for i in range(0, nfull, LANES):
+        for k in range(nl):
+            u = _u(gr[i + k] * gscale, vr[i + k], eps1_sq, one)
+            gg[k] = gg[k] + np.float64(u) * np.float64(u)
+    for i in range(nfull, cols):
+        u = _u(gr[i] * gscale, vr[i], eps1_sq, one)
+        gg[i - nfull] = gg[i - nfull] + np.float64(u) * np.float64(u)
+
+
+@njit(inline="always", **JIT)
+def _decayed(x, decay, one):
+    return x * decay if decay != one else x
 
 
 @njit(inline="always", **JIT)
@@ -40,7 +124,7 @@ def adafactor(b, info, scratch_at, s_at):
     row_var = carray(b[2], batch * rows if factored else 0)
     col_var = carray(b[3], batch * cols if factored else 0)
     variance = carray(b[4], 0 if factored else n)
-    scratch = carray(scratch_at, cols if factored else 0)
+    col_sums = carray(scratch_at, cols if factored else 0)
     s = carray(s_at, SCALARS)
     dt = p.dtype.type
     one = dt(1)
@@ -56,7 +140,6 @@ def adafactor(b, info, scratch_at, s_at):
     eps1_t = dt(eps1)
     eps1_sq = dt(eps1 * eps1)
     one_minus_w = one - beta2_t
-    nfull = cols - cols % LANES
     gg = lanes()
     pp = lanes()
     sum_p2 = 0.0
@@ -66,69 +149,39 @@ def adafactor(b, info, scratch_at, s_at):
     for m in range(batch):
         if factored:
             for c in range(cols):
-                scratch[c] = 0.0
+                col_sums[c] = 0.0
         for r in range(rows):
             j = (m * rows + r) * cols
             for k in range(LANES):
                 gg[k] = 0.0
                 pp[k] = 0.0
             if factored:
-                for i in range(0, nfull, LANES):
-                    for k in range(LANES):
-                        gi = g[j + i + k] * gscale
-                        sq = np.float64(gi) * np.float64(gi)
-                        gg[k] = gg[k] + sq
-                        scratch[i + k] = scratch[i + k] + sq
-                        x = np.float64(p[j + i + k])
-                        pp[k] = pp[k] + x * x
-                for i in range(nfull, cols):
-                    gi = g[j + i] * gscale
-                    sq = np.float64(gi) * np.float64(gi)
-                    gg[i - nfull] = gg[i - nfull] + sq
-                    scratch[i] = scratch[i] + sq
-                    x = np.float64(p[j + i])
-                    pp[i - nfull] = pp[i - nfull] + x * x
+                _square_sums(p[j:j + cols], g[j:j + cols], gscale, col_sums, gg, pp)
                 at = m * rows + r
                 row_var[at] = lerp(row_var[at], dt(fold(gg) / cols), beta2_t, one_minus_w)
             else:
-                for i in range(0, nfull, LANES):
-                    for k in range(LANES):
-                        gi = g[j + i + k] * gscale
-                        variance[j + i + k] = lerp(variance[j + i + k], gi * gi, beta2_t,
-                                                   one_minus_w)
-                        x = np.float64(p[j + i + k])
-                        pp[k] = pp[k] + x * x
-                for i in range(nfull, cols):
-                    gi = g[j + i] * gscale
-                    variance[j + i] = lerp(variance[j + i], gi * gi, beta2_t, one_minus_w)
-                    x = np.float64(p[j + i])
-                    pp[i - nfull] = pp[i - nfull] + x * x
+                _variance_row(p[j:j + cols], g[j:j + cols], variance[j:j + cols], gscale,
+                              beta2_t, one_minus_w, pp)
             sum_p2 = sum_p2 + fold(pp)
         if factored:
+            cv = col_var[m * cols:(m + 1) * cols]
             for c in range(cols):
-                col_var[m * cols + c] = lerp(col_var[m * cols + c], dt(scratch[c] / rows),
-                                             beta2_t, one_minus_w)
+                cv[c] = lerp(cv[c], dt(col_sums[c] / rows), beta2_t, one_minus_w)
 
     # pass B: the RMS of the update
     for m in range(batch):
-        denom = one
-        if factored:
-            denom = max_nan(dt(_row_norm(row_var, m * rows, rows)), eps1_t)
+        cv = col_var[m * cols:(m + 1) * cols] if factored else col_var
+        denom = _denom(row_var[m * rows:(m + 1) * rows], eps1_t) if factored else one
         for r in range(rows):
             j = (m * rows + r) * cols
-            rv = row_var[m * rows + r] if factored else one
             for k in range(LANES):
                 gg[k] = 0.0
-            for i in range(0, nfull, LANES):
-                for k in range(LANES):
-                    v = (rv * col_var[m * cols + i + k]) / denom if factored \
-                        else variance[j + i + k]
-                    u = _u(g[j + i + k] * gscale, v, eps1_sq, one)
-                    gg[k] = gg[k] + np.float64(u) * np.float64(u)
-            for i in range(nfull, cols):
-                v = (rv * col_var[m * cols + i]) / denom if factored else variance[j + i]
-                u = _u(g[j + i] * gscale, v, eps1_sq, one)
-                gg[i - nfull] = gg[i - nfull] + np.float64(u) * np.float64(u)
+            if factored:
+                _u_squares_factored(g[j:j + cols], cv, row_var[m * rows + r], denom, gscale,
+                                    eps1_sq, one, gg)
+            else:
+                _u_squares_vector(g[j:j + cols], variance[j:j + cols], gscale, eps1_sq, one,
+                                  gg)
             sum_u2 = sum_u2 + fold(gg)
 
     # the step size, in double as the reference (Python's max semantics)
@@ -140,14 +193,19 @@ def adafactor(b, info, scratch_at, s_at):
 
     # pass C: the update
     for m in range(batch):
-        denom = one
-        if factored:
-            denom = max_nan(dt(_row_norm(row_var, m * rows, rows)), eps1_t)
+        cv = col_var[m * cols:(m + 1) * cols] if factored else col_var
+        denom = _denom(row_var[m * rows:(m + 1) * rows], eps1_t) if factored else one
         for r in range(rows):
             j = (m * rows + r) * cols
-            rv = row_var[m * rows + r] if factored else one
-            for i in range(cols):
-                v = (rv * col_var[m * cols + i]) / denom if factored else variance[j + i]
-                u = _u(g[j + i] * gscale, v, eps1_sq, one)
-                pi = p[j + i] * decay if decay != one else p[j + i]
-                p[j + i] = pi + coef * u
+            pr = p[j:j + cols]
+            gr = g[j:j + cols]
+            if factored:
+                rv = row_var[m * rows + r]
+                for i in range(cols):
+                    u = _u(gr[i] * gscale, (rv * cv[i]) / denom, eps1_sq, one)
+                    pr[i] = _decayed(pr[i], decay, one) + coef * u
+            else:
+                vr = variance[j:j + cols]
+                for i in range(cols):
+                    u = _u(gr[i] * gscale, vr[i], eps1_sq, one)
+                    pr[i] = _decayed(pr[i], decay, one) + coef * u

@@ -5,7 +5,7 @@ ratios between them are fastopt._core._native.TrustRatios."""
 import numpy as np
 from numba import carray, njit, uintp
 
-from ._common import JIT, LANES, STRIDE, fold, hint, lanes, present
+from ._common import JIT, LANES, STRIDE, fold, hint, lane_count, lanes, present
 
 
 @njit(inline="always", **JIT)
@@ -28,13 +28,14 @@ def _moments(p, g, exp_avg, exp_avg_sq, update, keep, n, s, out):
     pp = lanes()
     uu = lanes()
     nfull = n - n % LANES
+    nl = lane_count()
     for j in range(0, nfull, LANES):
         if j % STRIDE == 0:
             hint(p, j)
             hint(g, j)
             hint(exp_avg, j)
             hint(exp_avg_sq, j)
-        for k in range(LANES):
+        for k in range(nl):
             i = j + k
             gi = g[i] * gscale
             mi = one_minus_beta1 * gi + beta1 * exp_avg[i]

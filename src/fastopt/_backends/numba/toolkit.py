@@ -5,7 +5,7 @@ kernels')."""
 import numpy as np
 from numba import carray, njit
 
-from ._common import JIT, LANES, clamp_to, fold, lanes, lerp
+from ._common import JIT, LANES, clamp_to, fold, lane_count, lanes, lerp
 
 
 @njit(inline="always", **JIT)
@@ -13,8 +13,9 @@ def sumsq(b, n, s, seg_in, out):
     g = carray(b[1], n)
     nb = n - n % LANES
     acc = lanes()
+    nl = lane_count()
     for i in range(0, nb, LANES):
-        for k in range(LANES):
+        for k in range(nl):
             x = np.float64(g[i + k])
             acc[k] += x * x
     for k in range(n - nb):
@@ -34,8 +35,9 @@ def abs_sum(b, n, s, seg_in, out):
     g = carray(b[1], n)
     nb = n - n % LANES
     acc = lanes()
+    nl = lane_count()
     for i in range(0, nb, LANES):
-        for k in range(LANES):
+        for k in range(nl):
             acc[k] += np.float64(abs(g[i + k]))
     for k in range(n - nb):
         acc[k] += np.float64(abs(g[nb + k]))
@@ -62,8 +64,9 @@ def pow_sum(b, n, s, seg_in, out):
     norm_type = seg_in[0]
     nb = n - n % LANES
     acc = lanes()
+    nl = lane_count()
     for i in range(0, nb, LANES):
-        for k in range(LANES):
+        for k in range(nl):
             acc[k] += np.float64(abs(g[i + k])) ** norm_type
     for k in range(n - nb):
         acc[k] += np.float64(abs(g[nb + k])) ** norm_type

@@ -121,7 +121,10 @@ def test_diabetes_least_squares_matches_torch(line_search_fn, dtype):
                              line_search_fn=line_search_fn)
     tclosure = torch_closure([tw, tb], objective)
 
-    for _ in range(3):
+    # float32: one step of 25 iterations.  Over 75 the sums' different rounding grew to 11%
+    # on an AVX-512 AMD CPU (NumPy's and torch's BLAS group the dot products by CPU),
+    # while 25 agreed to 4e-6 there.
+    for _ in range(3 if dtype == np.float64 else 1):
         opt.step(closure)
         topt.step(tclosure)
     np.testing.assert_allclose(params["w"], tw.numpy(), rtol=TOL[dtype], atol=TOL[dtype])

@@ -75,19 +75,26 @@ def ours(p0, grads, kwargs, backend, form="list"):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kwargs", OPTIONS, ids=str)
 def test_against_torch(kwargs, dtype, backend):
-    """float32 bitwise where no row is named more than twice (a + b is b + a); with more
-    duplicates torch sums them in the order of its unstable sort, fastopt in the order
-    given, so the sums may differ in the last bit."""
+    """float32 moments bitwise where no row is named more than twice (a + b is b + a);
+    with more duplicates torch sums them in the order of its unstable sort, fastopt in the
+    order given, so the sums may differ in the last bit.  The parameters agree to the
+    rounding of the update: bitwise on Intel CPUs, while on an AVX-512 AMD CPU (Zen 5)
+    torch's own kernels (chosen by CPU) left a few elements up to 2 ulps of the parameter
+    or 11 float32 epsilons of the update apart.  fastopt's three backends agree with each
+    other bitwise everywhere."""
     p0 = np.random.default_rng(1).standard_normal(SHAPE).astype(dtype)
     grads = sparse_grads(SHAPE, dtype, STEPS, pairs=True)
     theirs = torch_sparse_adam(p0, grads, kwargs, dtype)
     mine = ours(p0, grads, kwargs, backend)
-    for a, b in zip(mine, theirs):
+    for a, b in zip(mine[1:], theirs[1:]):
         if dtype == np.float32:
             np.testing.assert_array_equal(a, b)  # bitwise: same operations, same order
         else:       # torch's vectorised float64 step rounds a few elements 1 ulp apart
             np.testing.assert_allclose(a, b, rtol=2e-15, atol=0)
-    assert not np.array_equal(mine[0], p0)
+    p, theirs_p = mine[0], theirs[0]
+    update_rounding = 16 * np.finfo(dtype).eps * np.abs(p - p0) + 2 * np.spacing(np.abs(theirs_p))
+    assert np.all(np.abs(p - theirs_p) <= update_rounding)
+    assert not np.array_equal(p, p0)
     grads = sparse_grads(SHAPE, dtype, STEPS, seed=9, k=120)     # rows named up to ~8 times
     theirs = torch_sparse_adam(p0, grads, kwargs, dtype)
     mine = ours(p0, grads, kwargs, backend)

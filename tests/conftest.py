@@ -26,6 +26,18 @@ def pytest_configure(config):
                                     f"from {where}, not from an installed wheel")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def tests_parallel_threshold():
+    """The tests' parallel threshold: 2^18 elements, below the default, so that the sizes
+    of 300K elements that the tests use take the threaded path without costing the time
+    of sizes above the default."""
+    from fastopt._core import threads
+    threshold = threads.parallel_threshold()
+    threads.set_parallel_threshold(1 << 18)
+    yield
+    threads.set_parallel_threshold(threshold)
+
+
 @pytest.fixture
 def threaded():
     """Force the threaded path on small plans; restore the defaults afterwards."""

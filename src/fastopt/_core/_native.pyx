@@ -170,17 +170,22 @@ cdef inline void _four_chunks(void* fn, const int64_t* addrs, Py_ssize_t nbuf,
 cdef void _drive4(floating* s, void* fn, void* fn4, const int64_t* addrs, Py_ssize_t nbuf,
                   const int64_t* chunks, Py_ssize_t nchunks, double* out, Py_ssize_t n_out,
                   int nthreads) noexcept nogil:
-    # Groups of four consecutive chunks, then the last chunks one by one: each chunk's
-    # outputs are what _drive computes, whatever the thread count.
+    # The last chunks one by one, then groups of four consecutive chunks, last group
+    # first: each chunk's outputs are what _drive computes, whatever the thread count.
+    # Backwards, because the step that follows a reduction (the guarded step's pre-pass)
+    # walks forwards: what the reduction read last, the cache still holds when the step
+    # starts.
     cdef Py_ssize_t grp, c, ngroups = nchunks // 4
+    for c in range(nchunks - 1, 4 * ngroups - 1, -1):
+        _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, NULL, 0, out + c * n_out)
     if nthreads > 1:
         for grp in prange(ngroups, num_threads=nthreads, schedule="static"):
-            _four_chunks(fn4, addrs, nbuf, chunks + 12 * grp, out + 4 * grp * n_out, n_out, s)
+            c = 4 * (ngroups - 1 - grp)
+            _four_chunks(fn4, addrs, nbuf, chunks + 3 * c, out + c * n_out, n_out, s)
     else:
-        for grp in range(ngroups):
-            _four_chunks(fn4, addrs, nbuf, chunks + 12 * grp, out + 4 * grp * n_out, n_out, s)
-    for c in range(4 * ngroups, nchunks):
-        _one_chunk(s, fn, addrs, nbuf, chunks + 3 * c, NULL, 0, out + c * n_out)
+        for grp in range(ngroups - 1, -1, -1):
+            c = 4 * grp
+            _four_chunks(fn4, addrs, nbuf, chunks + 3 * c, out + c * n_out, n_out, s)
 
 
 cdef struct Stored:

@@ -22,13 +22,15 @@ cdef inline floating _adafactor_u(floating gi, floating v, floating eps1_sq) noe
     return (<floating>1 / _sqrt(_max_nan(v, eps1_sq))) * gi
 
 
-cdef inline double _adafactor_row_norm(const floating* row_var, Py_ssize_t rows) noexcept nogil:
-    """The mean of a matrix's row_var: its values added in row order, in float64."""
+cdef inline floating _adafactor_denom(const floating* row_var, Py_ssize_t rows,
+                                      floating eps1) noexcept nogil:
+    """max(the mean of a matrix's row_var, eps1): its values added in row order, in
+    float64, the mean rounded to the dtype."""
     cdef double total = 0
     cdef Py_ssize_t r
     for r in range(rows):
         total = total + <double>row_var[r]
-    return total / rows
+    return _max_nan(<floating>(total / rows), eps1)
 
 
 cdef void adafactor_tensor(floating** b, const int64_t* info, double* scratch,
@@ -112,7 +114,7 @@ cdef void adafactor_tensor(floating** b, const int64_t* info, double* scratch,
         cv = col_var + m * cols
         denom = 1
         if factored:
-            denom = _max_nan(<floating>_adafactor_row_norm(row_var + m * rows, rows), eps1_t)
+            denom = _adafactor_denom(row_var + m * rows, rows, eps1_t)
         for r in range(rows):
             j = (m * rows + r) * cols
             row_g = g + j
@@ -142,7 +144,7 @@ cdef void adafactor_tensor(floating** b, const int64_t* info, double* scratch,
         cv = col_var + m * cols
         denom = 1
         if factored:
-            denom = _max_nan(<floating>_adafactor_row_norm(row_var + m * rows, rows), eps1_t)
+            denom = _adafactor_denom(row_var + m * rows, rows, eps1_t)
         for r in range(rows):
             j = (m * rows + r) * cols
             row_p = p + j
